@@ -1,0 +1,209 @@
+/**
+ * The catalog's data model and the one interface both backends (SQLite, PostgreSQL) implement.
+ *
+ * CONTRACT shared by the pipeline, the service and the CLI. Timestamps are ISO 8601 UTC strings.
+ *
+ * @module
+ */
+
+/** Normalized `IMAGETYP` of a raw frame. */
+export type ImageType = "bias" | "dark" | "flat" | "light";
+
+/** Whether an exposure could be used. */
+export type ExposureStatus = "ok" | "skipped";
+
+/** A night directory. */
+export interface NightRecord {
+  id: number;
+  /** Absolute real path of the night directory; the key. */
+  directory: string;
+  /** Night date (YYYY-MM-DD) from the frames' DATE-OBS or the directory name, when known. */
+  date: string | null;
+  /** `TELESCOP` when known. */
+  telescope: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A night with counts, as listed by `toros nights`. */
+export interface NightSummary extends NightRecord {
+  exposures: number;
+  products: number;
+}
+
+/** What ingest records of one raw file. Keyed by night + file name + content hash. */
+export interface ExposureInput {
+  nightId: number;
+  fileName: string;
+  /** SHA-256 hex of the file's bytes. */
+  contentHash: string;
+  size: number;
+  imageType: ImageType | null;
+  filter: string | null;
+  exposureTime: number | null;
+  width: number | null;
+  height: number | null;
+  /** `"1x1"`, from XBINNING/YBINNING (or CCDSUM); null when unknown. */
+  binning: string | null;
+  dateObs: string | null;
+  status: ExposureStatus;
+  /** Why it was skipped. */
+  error: string | null;
+}
+
+/** A stored exposure. */
+export interface ExposureRecord extends ExposureInput {
+  id: number;
+}
+
+/** What kind of product a file is. */
+export type ProductKind = "master_bias" | "master_dark" | "master_flat" | "calibrated_light";
+
+/** What the pipeline records of one product. Keyed by `path`: recording the same path again replaces it. */
+export interface ProductInput {
+  nightId: number;
+  kind: ProductKind;
+  /** Absolute path of the product file. */
+  path: string;
+  filter: string | null;
+  exposureTime: number | null;
+  width: number;
+  height: number;
+  binning: string | null;
+  /** Number of raw frames combined (1 for a calibrated light). */
+  nCombined: number;
+  /** The file's CHECKSUM card value. */
+  checksum: string | null;
+  /** Mean DATE-OBS of the inputs, used to pick the closest-in-time master. */
+  dateObs: string | null;
+  /** Warnings recorded on the product (missing calibration, master borrowed from another night, ...). */
+  warnings: string[];
+  /** Exposure ids this product was made from. */
+  inputExposureIds: number[];
+  /** Product ids of the masters it used. */
+  usedProductIds: number[];
+}
+
+/** A stored product with its provenance resolved. */
+export interface ProductRecord extends Omit<ProductInput, "inputExposureIds" | "usedProductIds"> {
+  id: number;
+  createdAt: string;
+  inputs: { exposureId: number; fileName: string }[];
+  uses: { productId: number; kind: ProductKind; path: string }[];
+}
+
+/** Query for the closest-in-time matching master (used when a night lacks one). */
+export interface MasterQuery {
+  kind: "master_bias" | "master_dark" | "master_flat";
+  width: number;
+  height: number;
+  binning: string | null;
+  /** Required for flats. */
+  filter?: string | null;
+  /** For darks: prefer this exposure time, else the nearest. */
+  exposureTime?: number | null;
+  /** ISO time to be closest to. */
+  near: string | null;
+  /** Do not return masters of this night. */
+  excludeNightId?: number;
+}
+
+/** Life cycle of a job. */
+export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
+
+/** A job: one work order to carry out. */
+export interface JobRecord {
+  id: number;
+  /** The work order's `ID`; unique. */
+  workOrderId: string;
+  /** Night directory the job works on, when it has one (dedup key while queued/running). */
+  night: string | null;
+  /** The work order as received (JSON-compatible). */
+  workOrder: unknown;
+  /** 0-10, higher runs first; ties run oldest first. */
+  priority: number;
+  status: JobStatus;
+  attempts: number;
+  leaseExpiresAt: string | null;
+  workerId: string | null;
+  /** 0..1 */
+  progress: number;
+  error: string | null;
+  /** What the job produced (JSON-compatible), set on completion. */
+  result: unknown;
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/** What to enqueue. */
+export interface JobInput {
+  workOrderId: string;
+  night: string | null;
+  workOrder: unknown;
+  priority: number;
+}
+
+/** Filter for {@link Store.listJobs}. */
+export interface JobFilter {
+  status?: JobStatus;
+  limit?: number;
+}
+
+/** The catalog: one interface, two backends. All methods are safe to call concurrently. */
+export interface Store {
+  /** Which backend this is. */
+  readonly backend: "sqlite" | "postgres";
+  /** A description safe to print (never the password), e.g. `postgres://postgres@127.0.0.1:5432/test`. */
+  readonly description: string;
+
+  /** Inserts or updates the night with this directory. */
+  upsertNight(directory: string, fields?: { date?: string | null; telescope?: string | null }): Promise<NightRecord>;
+  /** The night with this directory, or null. */
+  getNight(directory: string): Promise<NightRecord | null>;
+  /** Every night with its counts, newest first. */
+  listNights(): Promise<NightSummary[]>;
+
+  /** Inserts or updates (by night + file name + content hash) one exposure. */
+  upsertExposure(exposure: ExposureInput): Promise<ExposureRecord>;
+  /** The night's exposures by file name. */
+  listExposures(nightId: number): Promise<ExposureRecord[]>;
+
+  /** Records a product, replacing any product with the same path (and its provenance rows). */
+  replaceProduct(product: ProductInput): Promise<ProductRecord>;
+  /** Products of one night (or all), with provenance. */
+  listProducts(filter?: { nightId?: number }): Promise<ProductRecord[]>;
+  /** The closest-in-time matching master from other nights, or null. */
+  findMaster(query: MasterQuery): Promise<ProductRecord | null>;
+
+  /** Enqueues a job unless one exists with this work-order ID, or (queued/running) for this night. */
+  enqueueJob(job: JobInput): Promise<{ job: JobRecord; created: boolean }>;
+  /** Atomically claims the next queued job (priority desc, then oldest) with a lease. */
+  claimJob(workerId: string, leaseMs: number): Promise<JobRecord | null>;
+  /** Extends the lease (and records progress); false if the job is no longer this worker's. */
+  heartbeat(jobId: number, workerId: string, leaseMs: number, progress?: number): Promise<boolean>;
+  /** Marks the job done with its result. */
+  completeJob(jobId: number, workerId: string, result: unknown): Promise<void>;
+  /** Marks the job failed with the reason. */
+  failJob(jobId: number, workerId: string, error: string): Promise<void>;
+  /** Puts a running job back in the queue (graceful shutdown). */
+  releaseJob(jobId: number, workerId: string): Promise<void>;
+  /** Cancels a queued (or running) job; returns it, or null when unknown. */
+  cancelJob(jobId: number): Promise<JobRecord | null>;
+  /** Re-queues running jobs whose lease expired (their process died); returns how many. */
+  requeueExpired(): Promise<number>;
+  /** A job by id. */
+  getJob(jobId: number): Promise<JobRecord | null>;
+  /** A job by work-order ID. */
+  getJobByWorkOrderId(workOrderId: string): Promise<JobRecord | null>;
+  /** Jobs, newest first. */
+  listJobs(filter?: JobFilter): Promise<JobRecord[]>;
+  /** Number of jobs per status. */
+  countJobs(): Promise<Record<JobStatus, number>>;
+
+  /** Checks the connection; throws a StoreError when the database does not answer. */
+  ping(): Promise<void>;
+  /** Closes the connection. */
+  close(): Promise<void>;
+}

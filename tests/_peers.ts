@@ -1,0 +1,105 @@
+/**
+ * Optional peers for the tests (astropy, ccdproc, fitsverify, PostgreSQL, Python's xmlrpc.client).
+ *
+ * A test that needs a missing peer is reported as ignored and prints why. With
+ * `TOROS_REQUIRE_PEERS=1` (set by `.ci/run`) a missing peer fails the test instead,
+ * so CI can never pass by skipping.
+ *
+ * @module
+ */
+
+/** The Python that has Debian's astropy/ccdproc/numpy. */
+export const PYTHON = "/usr/bin/python3";
+
+/** Whether missing peers must fail the run (CI). */
+export const REQUIRE_PEERS = Deno.env.get("TOROS_REQUIRE_PEERS") === "1";
+
+const cache = new Map<string, string | null>();
+
+async function runs(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    const out = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks one peer; returns null when present, else the reason it is missing. */
+export async function missingPeer(
+  name: "astropy" | "ccdproc" | "fitsverify" | "python",
+): Promise<string | null> {
+  if (cache.has(name)) return cache.get(name)!;
+  let reason: string | null = null;
+  switch (name) {
+    case "python":
+      if (!await runs(PYTHON, ["-c", "import xmlrpc.client"])) reason = `${PYTHON} is not installed`;
+      break;
+    case "astropy":
+      if (!await runs(PYTHON, ["-c", "import astropy.io.fits, numpy"])) {
+        reason = "python3-astropy is not installed (apt-get install python3-astropy)";
+      }
+      break;
+    case "ccdproc":
+      if (!await runs(PYTHON, ["-c", "import ccdproc"])) {
+        reason = "python3-ccdproc is not installed (apt-get install python3-ccdproc)";
+      }
+      break;
+    case "fitsverify":
+      if (!await runs("sh", ["-c", "command -v fitsverify"])) {
+        reason = "fitsverify is not installed (apt-get install fitsverify)";
+      }
+      break;
+  }
+  cache.set(name, reason);
+  return reason;
+}
+
+/** The PostgreSQL URL for tests, or null with the reason printed. */
+export function postgresTestUrl(): string | null {
+  return Deno.env.get("TOROS_TEST_DATABASE_URL") ?? null;
+}
+
+/**
+ * Registers a test that needs peers. When one is missing the test is ignored with
+ * the reason printed, or fails under `TOROS_REQUIRE_PEERS=1`.
+ *
+ * Peer availability is checked before registration, so call it with top-level await:
+ * `await peerTest("reads astropy files", ["astropy"], async () => { ... })`.
+ */
+export async function peerTest(
+  name: string,
+  peers: ("astropy" | "ccdproc" | "fitsverify" | "python")[],
+  fn: (t: Deno.TestContext) => Promise<void> | void,
+): Promise<void> {
+  const reasons: string[] = [];
+  for (const peer of peers) {
+    const reason = await missingPeer(peer);
+    if (reason) reasons.push(reason);
+  }
+  if (reasons.length === 0) {
+    Deno.test(name, fn);
+  } else if (REQUIRE_PEERS) {
+    Deno.test(name, () => {
+      throw new Error(`Peer missing and TOROS_REQUIRE_PEERS=1: ${reasons.join("; ")}`);
+    });
+  } else {
+    console.warn(`SKIP ${name}: ${reasons.join("; ")}`);
+    Deno.test({ name: `${name} (skipped: ${reasons.join("; ")})`, ignore: true, fn });
+  }
+}
+
+/** Runs `/usr/bin/python3 -c SCRIPT ARGS...`, returning stdout; throws with stderr on failure. */
+export async function runPython(script: string, args: string[] = []): Promise<string> {
+  const out = await new Deno.Command(PYTHON, {
+    args: ["-c", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  if (!out.success) {
+    throw new Error(`python failed (${out.code}): ${new TextDecoder().decode(out.stderr)}\n${stdout}`);
+  }
+  return stdout;
+}
