@@ -159,7 +159,10 @@ export interface Store {
   readonly description: string;
 
   /** Inserts or updates the night with this directory. */
-  upsertNight(directory: string, fields?: { date?: string | null; telescope?: string | null }): Promise<NightRecord>;
+  upsertNight(
+    directory: string,
+    fields?: { date?: string | null; telescope?: string | null },
+  ): Promise<NightRecord>;
   /** The night with this directory, or null. */
   getNight(directory: string): Promise<NightRecord | null>;
   /** Every night with its counts, newest first. */
