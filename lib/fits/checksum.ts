@@ -1,0 +1,109 @@
+/**
+ * The FITS checksum convention (Seaman, Pence & Rots; FITS Standard 4.0 appendix J):
+ * a 32-bit ones' complement sum of big-endian words, DATASUM as its decimal value,
+ * and CHECKSUM as the complement encoded in 16 ASCII characters.
+ *
+ * @module
+ */
+
+/** A running ones' complement sum over a byte stream of any chunking. */
+export class OnesComplementSum {
+  // Separate 16-bit halves summed in doubles: exact for up to 2^37 words, folded at the end.
+  #hi = 0;
+  #lo = 0;
+  #carry = new Uint8Array(4);
+  #carryLength = 0;
+
+  /** Adds bytes (continuing the word alignment of earlier calls). */
+  update(bytes: Uint8Array): void {
+    let start = 0;
+    if (this.#carryLength > 0) {
+      while (this.#carryLength < 4 && start < bytes.length) this.#carry[this.#carryLength++] = bytes[start++];
+      if (this.#carryLength < 4) return;
+      this.#addWords(this.#carry, 0, 4);
+      this.#carryLength = 0;
+    }
+    const whole = start + ((bytes.length - start) & ~3);
+    this.#addWords(bytes, start, whole);
+    for (let i = whole; i < bytes.length; i++) this.#carry[this.#carryLength++] = bytes[i];
+  }
+
+  #addWords(bytes: Uint8Array, start: number, end: number): void {
+    let hi = this.#hi;
+    let lo = this.#lo;
+    for (let i = start; i < end; i += 4) {
+      hi += (bytes[i] << 8) | bytes[i + 1];
+      lo += (bytes[i + 2] << 8) | bytes[i + 3];
+    }
+    this.#hi = hi;
+    this.#lo = lo;
+  }
+
+  /** The 32-bit sum so far (an incomplete final word is padded with zeros, as FITS padding is). */
+  value(): number {
+    let hi = this.#hi;
+    let lo = this.#lo;
+    if (this.#carryLength > 0) {
+      const word = new Uint8Array(4);
+      word.set(this.#carry.subarray(0, this.#carryLength));
+      hi += (word[0] << 8) | word[1];
+      lo += (word[2] << 8) | word[3];
+    }
+    return fold(hi, lo);
+  }
+}
+
+function fold(hi: number, lo: number): number {
+  let hiCarry = Math.floor(hi / 65536);
+  let loCarry = Math.floor(lo / 65536);
+  while (hiCarry !== 0 || loCarry !== 0) {
+    hi = (hi % 65536) + loCarry;
+    lo = (lo % 65536) + hiCarry;
+    hiCarry = Math.floor(hi / 65536);
+    loCarry = Math.floor(lo / 65536);
+  }
+  return hi * 65536 + lo;
+}
+
+/** The ones' complement sum of a whole buffer. */
+export function checksumOf(bytes: Uint8Array): number {
+  const sum = new OnesComplementSum();
+  sum.update(bytes);
+  return sum.value();
+}
+
+/** Adds two 32-bit ones' complement sums. */
+export function addSums(a: number, b: number): number {
+  return fold(Math.floor(a / 65536) + Math.floor(b / 65536), (a % 65536) + (b % 65536));
+}
+
+const EXCLUDED = new Set([0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60]);
+
+/**
+ * Encodes a sum as the 16-character CHECKSUM string; with `complement` (the
+ * convention for CHECKSUM) the complement of the sum is encoded, so the HDU then sums to -0.
+ */
+export function encodeChecksum(sum: number, complement = true): string {
+  const value = complement ? 0xffffffff - sum : sum;
+  const ascii = new Array<number>(16);
+  for (let i = 0; i < 4; i++) {
+    const byte = Math.floor(value / 2 ** (24 - 8 * i)) & 0xff;
+    const quotient = Math.floor(byte / 4) + 0x30;
+    const remainder = byte % 4;
+    const ch = [quotient + remainder, quotient, quotient, quotient];
+    // Shift pairs away from punctuation so the string stays alphanumeric.
+    for (let changed = true; changed;) {
+      changed = false;
+      for (let j = 0; j < 4; j += 2) {
+        while (EXCLUDED.has(ch[j]) || EXCLUDED.has(ch[j + 1])) {
+          ch[j]++;
+          ch[j + 1]--;
+          changed = true;
+        }
+      }
+    }
+    for (let j = 0; j < 4; j++) ascii[4 * j + i] = ch[j];
+  }
+  // The encoded bytes are rotated one place right so they line up with word boundaries in the card.
+  return String.fromCharCode(...ascii.map((_, i) => ascii[(i + 15) % 16]));
+}

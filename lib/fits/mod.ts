@@ -1,0 +1,30 @@
+/**
+ * FITS I/O (FITS Standard 4.0): headers, image HDUs read whole or as bands of
+ * rows, streamed atomic writes with DATASUM/CHECKSUM.
+ *
+ * @example
+ * ```ts
+ * import { FitsImageReader } from "./mod.ts";
+ * const reader = await FitsImageReader.open("night/bias_001.fits");
+ * const band = new Float32Array(64 * reader.width);
+ * await reader.readRows(0, 64, band);
+ * reader.close();
+ * ```
+ *
+ * @module
+ */
+export { type Card, type CardValue, formatCard, parseValue } from "./card.ts";
+export { FitsError } from "./errors.ts";
+export { BLOCK_SIZE, Header } from "./header.ts";
+export { type HduInfo, type HduType, readHdus } from "./hdu.ts";
+export { type FitsImage, FitsImageReader, readImage, type ReadImageOptions } from "./reader.ts";
+export {
+  FitsImageWriter,
+  verifyChecksums,
+  type WriteBitpix,
+  writeImage,
+  type WriteImageOptions,
+  type WrittenImage,
+} from "./writer.ts";
+export { checksumOf, encodeChecksum } from "./checksum.ts";
+export { sha256File } from "../file_hash.ts";
