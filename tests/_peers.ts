@@ -103,3 +103,38 @@ export async function runPython(script: string, args: string[] = []): Promise<st
   }
   return stdout;
 }
+
+/**
+ * Registers a test that needs PostgreSQL (`TOROS_TEST_DATABASE_URL`); skipped loudly
+ * when unset, failed instead under `TOROS_REQUIRE_PEERS=1`.
+ */
+export function postgresTest(name: string, fn: (url: string) => Promise<void>): void {
+  const url = postgresTestUrl();
+  if (url) {
+    Deno.test(name, () => fn(url));
+  } else if (REQUIRE_PEERS) {
+    Deno.test(name, () => {
+      throw new Error("TOROS_TEST_DATABASE_URL is not set and TOROS_REQUIRE_PEERS=1");
+    });
+  } else {
+    const reason = "TOROS_TEST_DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)";
+    console.warn(`SKIP ${name}: ${reason}`);
+    Deno.test({ name: `${name} (skipped: ${reason})`, ignore: true, fn: () => {} });
+  }
+}
+
+/** A schema name no other test run uses. */
+export function uniqueSchema(prefix = "toros_test"): string {
+  return `${prefix}_${Date.now().toString(36)}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** Drops a test schema (best effort). */
+export async function dropSchema(url: string, schema: string): Promise<void> {
+  const { default: postgres } = await import("postgres");
+  const sql = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The store's error: says which database and what went wrong, never a password.
+ *
+ * @module
+ */
+
+/** A database could not be opened, reached or used; the message is safe to show to a user. */
+export class StoreError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreError";
+  }
+}

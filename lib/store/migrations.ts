@@ -1,0 +1,138 @@
+/**
+ * Versioned schema migrations, applied at open inside one locked transaction,
+ * so running them twice, or from two processes at once, is safe.
+ *
+ * @module
+ */
+import type { SqlDriver } from "./_driver.ts";
+
+/** One schema step. `{{id}}` becomes the backend's auto-increment primary key. */
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/** Every migration in order; a database at version N gets N+1.. applied. */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: "nights, exposures, products with provenance, jobs",
+    sql: `
+CREATE TABLE nights (
+  id {{id}},
+  directory TEXT NOT NULL UNIQUE,
+  date TEXT,
+  telescope TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE exposures (
+  id {{id}},
+  night_id INTEGER NOT NULL REFERENCES nights(id) ON DELETE CASCADE,
+  file_name TEXT NOT NULL,
+  content_hash TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  image_type TEXT,
+  filter TEXT,
+  exposure_time DOUBLE PRECISION,
+  width INTEGER,
+  height INTEGER,
+  binning TEXT,
+  date_obs TEXT,
+  status TEXT NOT NULL,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  UNIQUE (night_id, file_name, content_hash)
+);
+CREATE TABLE products (
+  id {{id}},
+  night_id INTEGER NOT NULL REFERENCES nights(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL,
+  path TEXT NOT NULL UNIQUE,
+  filter TEXT,
+  exposure_time DOUBLE PRECISION,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  binning TEXT,
+  n_combined INTEGER NOT NULL,
+  checksum TEXT,
+  date_obs TEXT,
+  warnings TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE product_inputs (
+  product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+  exposure_id INTEGER NOT NULL REFERENCES exposures(id) ON DELETE CASCADE,
+  PRIMARY KEY (product_id, exposure_id)
+);
+CREATE TABLE product_uses (
+  product_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+  master_id INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+  PRIMARY KEY (product_id, master_id)
+);
+CREATE TABLE jobs (
+  id {{id}},
+  work_order_id TEXT NOT NULL UNIQUE,
+  night TEXT,
+  work_order TEXT NOT NULL,
+  priority DOUBLE PRECISION NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_expires_at TEXT,
+  worker_id TEXT,
+  progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+  error TEXT,
+  result TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT
+);
+CREATE UNIQUE INDEX jobs_one_active_per_night ON jobs (night)
+  WHERE night IS NOT NULL AND status IN ('queued', 'running');
+`,
+  },
+  {
+    version: 2,
+    description: "indexes for the job queue and product look-ups",
+    sql: `
+CREATE INDEX jobs_queue ON jobs (status, priority DESC, created_at, id);
+CREATE INDEX products_master_lookup ON products (kind, width, height, binning, filter);
+CREATE INDEX exposures_night ON exposures (night_id, file_name);
+`,
+  },
+];
+
+/** The newest schema version this software knows. */
+export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+/** Applies pending migrations up to `target` (default all); returns the version reached. */
+export async function migrate(driver: SqlDriver, target: number = SCHEMA_VERSION): Promise<number> {
+  const id = driver.dialect === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "SERIAL PRIMARY KEY";
+  await driver.exec(
+    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)",
+  ).catch(async (error) => {
+    // Two processes creating the table at once: one wins, the other sees it exists.
+    const rows = await driver.query("SELECT 1 FROM schema_version LIMIT 1").catch(() => null);
+    if (rows === null) throw error;
+  });
+  return await driver.transaction(async (tx) => {
+    // PostgreSQL: one migrator at a time across every process (SQLite's BEGIN IMMEDIATE already is).
+    if (tx.dialect === "postgres") await tx.query("SELECT pg_advisory_xact_lock(7415290381)");
+    const [row] = await tx.query("SELECT MAX(version) AS version FROM schema_version");
+    let current = Number(row?.version ?? 0);
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current || migration.version > target) continue;
+      await tx.exec(migration.sql.replaceAll("{{id}}", id));
+      await tx.query("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)", [
+        migration.version,
+        migration.description,
+        new Date().toISOString(),
+      ]);
+      current = migration.version;
+    }
+    return current;
+  });
+}

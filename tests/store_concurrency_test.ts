@@ -1,0 +1,171 @@
+/**
+ * Claimers in parallel never take one job twice (separate processes on SQLite,
+ * separate connections on PostgreSQL), and a claimer killed mid-job has its job
+ * re-queued once the lease runs out.
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import { dropSchema, postgresTest, uniqueSchema } from "./_peers.ts";
+import { MIGRATIONS, openStore, SCHEMA_VERSION } from "../lib/store/mod.ts";
+
+const CLAIMER = new URL("./fixtures/store_claimer.ts", import.meta.url).pathname;
+
+function claimer(url: string, workerId: string, mode: "drain" | "hang") {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", CLAIMER, url, workerId, mode],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("[sqlite] four claimer processes drain 60 jobs with no job claimed twice", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-claim-" });
+  try {
+    const url = `sqlite:${dir}/toros.sqlite3`;
+    const store = await openStore({ url });
+    for (let i = 0; i < 60; i++) {
+      await store.enqueueJob({ workOrderId: `WO-${i}`, night: null, workOrder: {}, priority: i % 10 });
+    }
+    const processes = ["a", "b", "c", "d"].map((id) => claimer(url, id, "drain"));
+    const outputs = await Promise.all(processes.map((p) => p.output()));
+    const claimed: number[] = [];
+    for (const output of outputs) {
+      assert(output.success, new TextDecoder().decode(output.stderr));
+      claimed.push(...new TextDecoder().decode(output.stdout).trim().split("\n").filter(Boolean).map(Number));
+    }
+    assertEquals(claimed.length, 60, "every job claimed once");
+    assertEquals(new Set(claimed).size, 60, "no job claimed twice");
+    assertEquals((await store.countJobs()).done, 60);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("[sqlite] a claimer killed mid-job has its job re-queued after the lease", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-kill-" });
+  try {
+    const url = `sqlite:${dir}/toros.sqlite3`;
+    const store = await openStore({ url });
+    const { job } = await store.enqueueJob({
+      workOrderId: "WO-kill",
+      night: "/n",
+      workOrder: {},
+      priority: 5,
+    });
+    const child = claimer(url, "doomed", "hang");
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assertEquals(Number(new TextDecoder().decode(value).trim()), job.id);
+    child.kill("SIGKILL");
+    await child.status;
+    reader.releaseLock();
+    await child.stderr.cancel();
+    assertEquals((await store.getJob(job.id))?.status, "running");
+    assertEquals(await store.requeueExpired(), 0, "not before the lease runs out");
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assertEquals(await store.requeueExpired(), 1);
+    const again = await store.claimJob("survivor", 60_000);
+    assertEquals([again?.id, again?.attempts], [job.id, 2]);
+    await store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+postgresTest("[postgres] six connections claim 60 jobs with no job claimed twice", async (url) => {
+  const schema = uniqueSchema();
+  const stores = await Promise.all(Array.from({ length: 6 }, () => openStore({ url }, { schema })));
+  try {
+    for (let i = 0; i < 60; i++) {
+      await stores[0].enqueueJob({ workOrderId: `WO-${i}`, night: null, workOrder: {}, priority: i % 10 });
+    }
+    const claimed: number[] = [];
+    await Promise.all(stores.map(async (store, index) => {
+      for (;;) {
+        const job = await store.claimJob(`w${index}`, 60_000);
+        if (!job) return;
+        claimed.push(job.id);
+        await store.completeJob(job.id, `w${index}`, null);
+      }
+    }));
+    assertEquals(claimed.length, 60);
+    assertEquals(new Set(claimed).size, 60);
+  } finally {
+    await Promise.all(stores.map((store) => store.close()));
+    await dropSchema(url, schema);
+  }
+});
+
+postgresTest(
+  "[postgres] a claimer process killed mid-job has its job re-queued after the lease",
+  async (url) => {
+    const schema = uniqueSchema();
+    const store = await openStore({ url }, { schema });
+    try {
+      const { job } = await store.enqueueJob({
+        workOrderId: "WO-kill",
+        night: "/n",
+        workOrder: {},
+        priority: 5,
+      });
+      const schemaUrl = new URL(url);
+      schemaUrl.searchParams.set("search_path", schema);
+      const child = claimer(schemaUrl.toString(), "doomed", "hang");
+      const reader = child.stdout.getReader();
+      const { value } = await reader.read();
+      assertEquals(Number(new TextDecoder().decode(value).trim()), job.id);
+      child.kill("SIGKILL");
+      await child.status;
+      reader.releaseLock();
+      await child.stderr.cancel();
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assertEquals(await store.requeueExpired(), 1);
+      assertEquals((await store.claimJob("survivor", 60_000))?.id, job.id);
+    } finally {
+      await store.close();
+      await dropSchema(url, schema);
+    }
+  },
+);
+
+async function migrationCheck(open: (version?: number) => ReturnType<typeof openStore>): Promise<void> {
+  assertEquals(SCHEMA_VERSION, MIGRATIONS.length);
+  const old = await open(SCHEMA_VERSION - 1);
+  const night = await old.upsertNight("/data/old", { date: "2026-01-01" });
+  await old.enqueueJob({ workOrderId: "OLD", night: "/data/old", workOrder: { a: 1 }, priority: 3 });
+  await old.close();
+  // Upgrading twice at once must be as safe as once.
+  const [upgraded, twin] = await Promise.all([open(), open()]);
+  await twin.close();
+  assertEquals((await upgraded.getNight("/data/old"))?.id, night.id);
+  assertEquals((await upgraded.getJobByWorkOrderId("OLD"))?.workOrder, { a: 1 });
+  await upgraded.close();
+}
+
+Deno.test("[sqlite] a database at schema N upgrades to N+1 with its data intact", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-migrate-" });
+  try {
+    const file = `${dir}/toros.sqlite3`;
+    await migrationCheck((version) => openStore({ file }, { schemaVersion: version }));
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(file);
+    const versions = db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) =>
+      r.version
+    );
+    const index = db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs_queue'").all();
+    db.close();
+    assertEquals(versions, MIGRATIONS.map((m) => m.version));
+    assertEquals(index.length, 1, "migration 2's index exists");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+postgresTest("[postgres] a database at schema N upgrades to N+1 with its data intact", async (url) => {
+  const schema = uniqueSchema();
+  try {
+    await migrationCheck((version) => openStore({ url }, { schema, schemaVersion: version }));
+  } finally {
+    await dropSchema(url, schema);
+  }
+});
