@@ -1,0 +1,101 @@
+/**
+ * Element-wise calibration arithmetic on bands, in place, allocation-free.
+ *
+ * The calibrated light is, as in ccdproc (`subtract_bias`, `subtract_dark` with
+ * `scale=True`, `flat_correct` with `min_value`):
+ *
+ *   light' = (light − bias − dark · t_light / t_dark) ÷ (max(flat, floor) / mean(max(flat, floor)))
+ *
+ * @module
+ */
+
+/** target -= other */
+export function subtractInPlace(
+  target: Float32Array,
+  other: Float32Array,
+  start = 0,
+  end = target.length,
+): void {
+  for (let i = start; i < end; i++) target[i] -= other[i];
+}
+
+/** target -= scale · other */
+export function subtractScaledInPlace(
+  target: Float32Array,
+  other: Float32Array,
+  scale: number,
+  start = 0,
+  end = target.length,
+): void {
+  for (let i = start; i < end; i++) target[i] -= scale * other[i];
+}
+
+/** target *= k */
+export function multiplyInPlace(target: Float32Array, k: number, start = 0, end = target.length): void {
+  for (let i = start; i < end; i++) target[i] *= k;
+}
+
+/** target /= divisor, with divisor values below `floor` raised to it first (ccdproc's `min_value`). */
+export function divideInPlace(
+  target: Float32Array,
+  divisor: Float32Array,
+  options: { floor?: number } = {},
+  start = 0,
+  end = target.length,
+): void {
+  const floor = options.floor;
+  if (floor === undefined) {
+    for (let i = start; i < end; i++) target[i] /= divisor[i];
+  } else {
+    for (let i = start; i < end; i++) {
+      const d = divisor[i];
+      target[i] /= d < floor ? floor : d;
+    }
+  }
+}
+
+/** What {@link calibrateBand} applies; absent masters are skipped. */
+export interface CalibrationTerms {
+  bias?: Float32Array | null;
+  dark?: Float32Array | null;
+  /** t_light / t_dark */
+  darkScale?: number;
+  flat?: Float32Array | null;
+  /** mean of the (floored) master flat */
+  flatMean?: number;
+  /** flat values below this are raised to it */
+  flatFloor?: number;
+}
+
+/**
+ * light ← (light − bias − dark·darkScale) ÷ flat × flatMean over `[start, end)`.
+ * The arithmetic is done in double precision, as ccdproc's float64 pipeline, then stored.
+ */
+export function calibrateBand(
+  light: Float32Array,
+  terms: CalibrationTerms,
+  start = 0,
+  end = light.length,
+): void {
+  const bias = terms.bias ?? null;
+  const dark = terms.dark ?? null;
+  const flat = terms.flat ?? null;
+  const darkScale = terms.darkScale ?? 1;
+  const flatMean = terms.flatMean ?? 1;
+  const floor = terms.flatFloor ?? -Infinity;
+  for (let i = start; i < end; i++) {
+    let v = light[i];
+    if (bias) v -= bias[i];
+    if (dark) v -= dark[i] * darkScale;
+    if (flat) {
+      const f = flat[i] < floor ? floor : flat[i];
+      v = v / (f / flatMean);
+    }
+    light[i] = v;
+  }
+}
+
+/** Raises values below `floor` to it (the master flat as flat_correct uses it). */
+export function floorInPlace(values: Float32Array, floor: number): void {
+  for (let i = 0; i < values.length; i++) if (values[i] < floor) values[i] = floor;
+}

@@ -1,0 +1,24 @@
+/**
+ * CCD reduction kernels: pure functions on Float32Array bands (combine,
+ * arithmetic, overscan, saturation, statistics), and a worker pool that runs
+ * them on every core over SharedArrayBuffers. Nothing here knows files or databases.
+ *
+ * @module
+ */
+export { combineBand, type CombineMethod, type CombineOptions } from "./combine.ts";
+export {
+  calibrateBand,
+  type CalibrationTerms,
+  divideInPlace,
+  floorInPlace,
+  multiplyInPlace,
+  subtractInPlace,
+  subtractScaledInPlace,
+} from "./arithmetic.ts";
+export { meanOf, medianOf } from "./stats.ts";
+export { StreamingMedian } from "./streaming_median.ts";
+export { formatSection, parseSection, type Section, SectionError } from "./section.ts";
+export { overscanAndTrimRows } from "./overscan.ts";
+export { applyMask, saturationMask } from "./saturation.ts";
+export { history } from "./history.ts";
+export { createPixelPool, type PixelPool, type PoolTask, sharedFloat32 } from "./pool.ts";

@@ -1,0 +1,29 @@
+/**
+ * Saturated pixels: raw values at or above the detector's `SATURATE` level (or
+ * the configured one) are flagged, so calibrated products can mark them.
+ *
+ * @module
+ */
+
+/** Sets `mask[i] = 1` where `raw[i] >= level` (leaves other entries); returns how many were flagged. */
+export function saturationMask(
+  raw: Float32Array,
+  level: number,
+  mask: Uint8Array,
+  start = 0,
+  end = raw.length,
+): number {
+  let count = 0;
+  for (let i = start; i < end; i++) {
+    if (raw[i] >= level) {
+      mask[i] = 1;
+      count++;
+    }
+  }
+  return count;
+}
+
+/** Sets flagged pixels of `values` to NaN (how products mark saturation). */
+export function applyMask(values: Float32Array, mask: Uint8Array, start = 0, end = values.length): void {
+  for (let i = start; i < end; i++) if (mask[i]) values[i] = NaN;
+}

@@ -1,0 +1,91 @@
+/**
+ * The exact median of a frame too large to hold, read twice in bands: the first
+ * pass histograms the top 16 bits of each value's order-preserving float32 key,
+ * the second the low 16 bits inside the bucket(s) holding the middle rank(s).
+ * Memory: two 65536-bin histograms, whatever the frame size.
+ *
+ * @module
+ */
+
+const keyView = new Float32Array(1);
+const keyBits = new Uint32Array(keyView.buffer);
+
+/** Maps a float32 to a uint32 that sorts in the same order. */
+function sortableKey(value: number): number {
+  keyView[0] = value;
+  const bits = keyBits[0];
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
+function fromKey(key: number): number {
+  keyBits[0] = key & 0x80000000 ? key & 0x7fffffff : ~key >>> 0;
+  return keyView[0];
+}
+
+/** Two-pass exact median over bands: `addCoarse` every band, then `addFine` every band, then `median()`. */
+export class StreamingMedian {
+  #coarse = new Float64Array(65536);
+  #count = 0;
+  #targets: { rank: number; high: number; fine: Float64Array; below: number }[] = [];
+
+  /** First pass: counts each finite value's top 16 key bits. */
+  addCoarse(values: Float32Array): void {
+    const coarse = this.#coarse;
+    let count = 0;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v !== v) continue;
+      coarse[sortableKey(v) >>> 16]++;
+      count++;
+    }
+    this.#count += count;
+  }
+
+  /** Ends the first pass; returns false when there was no finite value (median NaN). */
+  beginFine(): boolean {
+    const n = this.#count;
+    if (n === 0) return false;
+    const ranks = n % 2 === 1 ? [(n - 1) / 2] : [n / 2 - 1, n / 2];
+    for (const rank of ranks) {
+      let seen = 0;
+      for (let high = 0; high < 65536; high++) {
+        const c = this.#coarse[high];
+        if (seen + c > rank) {
+          const existing = this.#targets.find((t) => t.high === high);
+          this.#targets.push({ rank, high, fine: existing?.fine ?? new Float64Array(65536), below: seen });
+          break;
+        }
+        seen += c;
+      }
+    }
+    return true;
+  }
+
+  /** Second pass: counts the low 16 bits of values in the middle bucket(s). */
+  addFine(values: Float32Array): void {
+    const [first, second] = this.#targets;
+    const same = !second || second.high === first.high;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (v !== v) continue;
+      const key = sortableKey(v);
+      const high = key >>> 16;
+      if (high === first.high) first.fine[key & 0xffff]++;
+      else if (!same && high === second.high) second.fine[key & 0xffff]++;
+    }
+  }
+
+  /** The median (numpy's: the mean of the two middle values for an even count). */
+  median(): number {
+    if (this.#targets.length === 0) return NaN;
+    const values = this.#targets.map((target) => {
+      let seen = target.below;
+      for (let low = 0; low < 65536; low++) {
+        seen += target.fine[low];
+        if (seen > target.rank) return fromKey(((target.high << 16) | low) >>> 0);
+      }
+      return NaN;
+    });
+    return values.length === 1 ? values[0] : (values[0] + values[1]) / 2;
+  }
+}

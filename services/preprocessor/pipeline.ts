@@ -1,0 +1,830 @@
+/**
+ * The reduction of one night, as ordered stages (BANZAI-style), each testable
+ * alone: ingest, master bias, master darks (per exposure time), master flats
+ * (per filter), calibrated lights. Every input is streamed in bands of rows and
+ * the per-pixel work runs on the worker pool, so memory does not grow with the
+ * number or size of frames.
+ *
+ * The default reduction is ccdproc's standard one:
+ *
+ *   master bias  = median(bias_i)
+ *   master dark  = median(dark_i − bias)                            per exposure time
+ *   master flat  = median((flat_i − bias − dark·t_f/t_d) / median_i)  per filter
+ *   light'       = (light − bias − dark·t_l/t_d) ÷ flat × mean(flat)
+ *
+ * @module
+ */
+import { FitsImageWriter, type Header, readHdus } from "../../lib/fits/mod.ts";
+import {
+  type CalibrationTerms,
+  type CombineOptions,
+  createPixelPool,
+  history,
+  type PixelPool,
+  sharedFloat32,
+  StreamingMedian,
+} from "../../lib/ccd/mod.ts";
+import type { ReductionConfig } from "../../lib/config.ts";
+import type { ImageType, NightRecord, ProductKind, ProductRecord, Store } from "../../lib/store/mod.ts";
+import { getLogger, type Logger } from "../../lib/log.ts";
+import { ingestNight, type RawFrame, type SkippedFrame } from "./ingest.ts";
+import { FrameSource } from "./frame_source.ts";
+import {
+  calibratedName,
+  formatSeconds,
+  meanDate,
+  reductionFingerprint,
+  safeName,
+  stampProduct,
+} from "./products.ts";
+
+/** Progress of a reduction, reported after each product. */
+export interface ReductionProgress {
+  done: number;
+  total: number;
+  step: string;
+}
+
+/** How to reduce. */
+export interface ReduceOptions {
+  store: Store;
+  reduction: ReductionConfig;
+  /** Where products go (default NIGHT/products). */
+  outDir?: string;
+  /** A pool to reuse (the service keeps one); created and closed here otherwise. */
+  pool?: PixelPool;
+  onProgress?: (progress: ReductionProgress) => void;
+  /** Checked between products: the current frame finishes, then {@link ReductionAborted} is thrown. */
+  signal?: AbortSignal;
+  /** Make every product again even when an up-to-date one exists. */
+  force?: boolean;
+  log?: Logger;
+}
+
+/** One product of the run. */
+export interface ProductSummary {
+  kind: ProductKind;
+  path: string;
+  inputs: string[];
+  uses: string[];
+  warnings: string[];
+  /** True when an up-to-date product was kept instead of made again. */
+  reused: boolean;
+}
+
+/** What a reduction did. */
+export interface ReductionReport {
+  nightDir: string;
+  outDir: string;
+  night: NightRecord;
+  framesUsed: number;
+  skipped: SkippedFrame[];
+  failed: SkippedFrame[];
+  products: ProductSummary[];
+  warnings: string[];
+  seconds: number;
+}
+
+/** Thrown when the signal asked the reduction to stop (after the current frame). */
+export class ReductionAborted extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("Reduction stopped before the night was finished");
+    this.name = "ReductionAborted";
+  }
+}
+
+/** A master available to calibrate with: made tonight or borrowed from another night. */
+interface Master {
+  id: number;
+  kind: ProductKind;
+  path: string;
+  exposureTime: number;
+  /** Mean of the floored flat, for flats. */
+  mean: number;
+  /** Set when borrowed: a sentence saying from where. */
+  borrowed: string | null;
+}
+
+interface Context {
+  store: Store;
+  night: NightRecord;
+  reduction: ReductionConfig;
+  outDir: string;
+  pool: PixelPool;
+  log: Logger;
+  fingerprint: string;
+  existing: Map<string, ProductRecord>;
+  force: boolean;
+  bandRows: number;
+  report: ReductionReport;
+  progress: () => void;
+  signal?: AbortSignal;
+}
+
+function combineOptionsOf(reduction: ReductionConfig): CombineOptions {
+  return { method: reduction.combine, sigmaClip: reduction.sigmaClip, minMaxClip: reduction.minMaxClip };
+}
+
+function baseName(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+
+function sameSet(a: number[], b: number[]): boolean {
+  const x = [...new Set(a)].sort((p, q) => p - q);
+  const y = [...new Set(b)].sort((p, q) => p - q);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** A product on disk and in the store, made from these inputs and masters with these settings, is kept. */
+async function upToDate(
+  ctx: Context,
+  path: string,
+  inputIds: number[],
+  useIds: number[],
+): Promise<ProductRecord | null> {
+  if (ctx.force) return null;
+  const record = ctx.existing.get(path);
+  if (!record) return null;
+  if (!sameSet(record.inputs.map((i) => i.exposureId), inputIds)) return null;
+  if (!sameSet(record.uses.map((u) => u.productId), useIds)) return null;
+  try {
+    const [hdu] = await readHdus(path);
+    if (hdu.header.getString("REDFPRNT") !== ctx.fingerprint) return null;
+    if (hdu.header.getString("CHECKSUM") !== record.checksum) return null;
+    return record;
+  } catch {
+    return null;
+  }
+}
+
+function checkAbort(ctx: Context): void {
+  if (ctx.signal?.aborted) throw new ReductionAborted();
+}
+
+/** An input of a combine: a frame and what to subtract from it before combining. */
+interface CombineInput {
+  frame: RawFrame;
+  bias: Master | null;
+  dark: Master | null;
+  darkScale: number;
+  /** Multiply after calibration (flat normalization), default 1. */
+  scale: number;
+}
+
+/** Band readers for the masters an input or a light needs. */
+class MasterBands {
+  readonly #sources = new Map<string, FrameSource>();
+  readonly #bands = new Map<string, Float32Array>();
+
+  async band(
+    master: Master,
+    y0: number,
+    rows: number,
+    width: number,
+    capacity: number,
+  ): Promise<Float32Array> {
+    let source = this.#sources.get(master.path);
+    if (!source) {
+      source = await FrameSource.open({ path: master.path });
+      this.#sources.set(master.path, source);
+    }
+    let band = this.#bands.get(master.path);
+    if (!band) {
+      band = sharedFloat32(capacity);
+      this.#bands.set(master.path, band);
+    }
+    await source.readBand(y0, rows, band.subarray(0, rows * width));
+    return band;
+  }
+
+  close(): void {
+    for (const source of this.#sources.values()) source.close();
+    this.#sources.clear();
+  }
+}
+
+function termsFor(
+  input: CombineInput,
+  biasBand: Float32Array | null,
+  darkBand: Float32Array | null,
+): CalibrationTerms {
+  return { bias: biasBand, dark: darkBand, darkScale: input.darkScale };
+}
+
+/** Reads and calibrates one band of every input (sources opened by the caller). */
+async function readCalibratedBands(
+  ctx: Context,
+  inputs: CombineInput[],
+  sources: FrameSource[],
+  bands: Float32Array[],
+  masters: MasterBands,
+  y0: number,
+  rows: number,
+  width: number,
+  capacity: number,
+): Promise<void> {
+  const pixels = rows * width;
+  for (let i = 0; i < inputs.length; i++) {
+    await sources[i].readBand(y0, rows, bands[i].subarray(0, pixels));
+    const input = inputs[i];
+    if (input.bias || input.dark) {
+      const biasBand = input.bias ? await masters.band(input.bias, y0, rows, width, capacity) : null;
+      const darkBand = input.dark ? await masters.band(input.dark, y0, rows, width, capacity) : null;
+      await ctx.pool.run(
+        { op: "calibrate", target: bands[i], terms: termsFor(input, biasBand, darkBand) },
+        pixels,
+      );
+    }
+  }
+}
+
+/** Exact median of each input after calibration, streamed (two passes). */
+async function inputMedians(
+  ctx: Context,
+  inputs: CombineInput[],
+  width: number,
+  height: number,
+): Promise<number[]> {
+  const capacity = ctx.bandRows * width;
+  const band = [sharedFloat32(capacity)];
+  const masters = new MasterBands();
+  const medians: number[] = [];
+  try {
+    for (const input of inputs) {
+      const source = await FrameSource.open(input.frame);
+      try {
+        const median = new StreamingMedian();
+        for (const pass of ["coarse", "fine"] as const) {
+          for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
+            const rows = Math.min(ctx.bandRows, height - y0);
+            await readCalibratedBands(ctx, [input], [source], band, masters, y0, rows, width, capacity);
+            const values = band[0].subarray(0, rows * width);
+            if (pass === "coarse") median.addCoarse(values);
+            else median.addFine(values);
+          }
+          if (pass === "coarse" && !median.beginFine()) break;
+        }
+        medians.push(median.median());
+      } finally {
+        source.close();
+      }
+    }
+  } finally {
+    masters.close();
+  }
+  return medians;
+}
+
+/** Combines calibrated inputs band by band into a new master file; returns the mean of max(value, floor). */
+async function combineToFile(
+  ctx: Context,
+  inputs: CombineInput[],
+  path: string,
+  header: Header,
+  floorForMean: number,
+): Promise<{ checksum: string; mean: number }> {
+  const { width, height } = inputs[0].frame;
+  const capacity = ctx.bandRows * width;
+  const bands = inputs.map(() => sharedFloat32(capacity));
+  const out = sharedFloat32(capacity);
+  const sources: FrameSource[] = [];
+  const masters = new MasterBands();
+  const options: CombineOptions = { ...combineOptionsOf(ctx.reduction), scales: inputs.map((i) => i.scale) };
+  if (inputs.every((input) => input.scale === 1)) options.scales = null;
+  const writer = await FitsImageWriter.create(path, header, { width, height });
+  let sum = 0;
+  let count = 0;
+  try {
+    for (const input of inputs) sources.push(await FrameSource.open(input.frame));
+    for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
+      const rows = Math.min(ctx.bandRows, height - y0);
+      const pixels = rows * width;
+      await readCalibratedBands(ctx, inputs, sources, bands, masters, y0, rows, width, capacity);
+      await ctx.pool.run({ op: "combine", inputs: bands, out, options }, pixels);
+      for (let i = 0; i < pixels; i++) {
+        const v = out[i];
+        if (v === v) {
+          sum += v < floorForMean ? floorForMean : v;
+          count++;
+        }
+      }
+      await writer.writeRows(out.subarray(0, pixels));
+    }
+    const written = await writer.close();
+    return { checksum: written.checksum, mean: count > 0 ? sum / count : NaN };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  } finally {
+    for (const source of sources) source.close();
+    masters.close();
+  }
+}
+
+/** Mean of max(value, floor) of a product file, streamed (for a kept or borrowed flat). */
+async function flooredMean(path: string, floor: number, bandRows: number): Promise<number> {
+  const source = await FrameSource.open({ path });
+  try {
+    const band = new Float32Array(bandRows * source.width);
+    let sum = 0;
+    let count = 0;
+    for (let y0 = 0; y0 < source.height; y0 += bandRows) {
+      const rows = Math.min(bandRows, source.height - y0);
+      await source.readBand(y0, rows, band);
+      for (let i = 0; i < rows * source.width; i++) {
+        const v = band[i];
+        if (v === v) {
+          sum += v < floor ? floor : v;
+          count++;
+        }
+      }
+    }
+    return count > 0 ? sum / count : NaN;
+  } finally {
+    source.close();
+  }
+}
+
+/** Makes (or keeps, when up to date) one master and records it. */
+async function buildMaster(
+  ctx: Context,
+  kind: "master_bias" | "master_dark" | "master_flat",
+  fileName: string,
+  inputs: CombineInput[],
+  warnings: string[],
+  describe: string,
+): Promise<Master> {
+  checkAbort(ctx);
+  const path = `${ctx.outDir}/${fileName}`;
+  const frames = inputs.map((input) => input.frame);
+  const inputIds = frames.map((frame) => frame.exposure.id);
+  const uses = [
+    ...new Map(inputs.flatMap((i) => [i.bias, i.dark]).filter((m): m is Master => !!m).map((m) => [m.id, m]))
+      .values(),
+  ];
+  const useIds = uses.map((m) => m.id);
+  const exposureTime = frames[0].exposureTime;
+  const floor = kind === "master_flat" ? ctx.reduction.flatFloor : -Infinity;
+  const kept = await upToDate(ctx, path, inputIds, useIds);
+  let record: ProductRecord;
+  let mean: number;
+  if (kept) {
+    record = kept;
+    mean = kind === "master_flat" ? await flooredMean(path, floor, ctx.bandRows) : NaN;
+    ctx.log.info(`Kept up-to-date ${fileName}`);
+  } else {
+    const header = frames[0].header.clone();
+    stampProduct(header, kind, ctx.fingerprint);
+    header.set("NCOMBINE", frames.length, "number of frames combined");
+    header.set("COMBINE", ctx.reduction.combine, "combine method");
+    header.set(
+      "DATE-OBS",
+      meanDate(frames.map((f) => f.dateObs)) ?? frames[0].dateObs ?? null,
+      "mean of the inputs",
+    );
+    for (const master of uses) {
+      header.set(
+        master.kind === "master_bias" ? "MBIAS" : "MDARK",
+        baseName(master.path),
+        `${master.kind} used`,
+      );
+    }
+    header.addHistory(history("combine", `${ctx.reduction.combine} of ${frames.length} frames: ${describe}`));
+    for (const frame of frames) header.addHistory(history("input", frame.fileName));
+    for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
+    const result = await combineToFile(ctx, inputs, path, header, floor);
+    mean = result.mean;
+    record = await ctx.store.replaceProduct({
+      nightId: ctx.night.id,
+      kind,
+      path,
+      filter: frames[0].filter,
+      exposureTime: kind === "master_bias" ? null : exposureTime,
+      width: frames[0].width,
+      height: frames[0].height,
+      binning: frames[0].binning,
+      nCombined: frames.length,
+      checksum: result.checksum,
+      dateObs: meanDate(frames.map((f) => f.dateObs)),
+      warnings,
+      inputExposureIds: inputIds,
+      usedProductIds: useIds,
+    });
+    ctx.log.info(`Wrote ${fileName} (${describe})`);
+  }
+  ctx.report.products.push({
+    kind,
+    path,
+    inputs: frames.map((f) => f.fileName),
+    uses: uses.map((m) => baseName(m.path)),
+    warnings,
+    reused: !!kept,
+  });
+  ctx.progress();
+  return { id: record.id, kind, path, exposureTime, mean, borrowed: null };
+}
+
+/** The closest-in-time matching master from another night whose file still exists. */
+async function borrowMaster(
+  ctx: Context,
+  kind: "master_bias" | "master_dark" | "master_flat",
+  shape: RawFrame,
+  extra: { filter?: string | null; exposureTime?: number } = {},
+): Promise<Master | null> {
+  const record = await ctx.store.findMaster({
+    kind,
+    width: shape.width,
+    height: shape.height,
+    binning: shape.binning,
+    filter: extra.filter,
+    exposureTime: extra.exposureTime,
+    near: shape.dateObs,
+    excludeNightId: ctx.night.id,
+  });
+  if (!record) return null;
+  try {
+    await Deno.stat(record.path);
+  } catch {
+    return null;
+  }
+  const mean = kind === "master_flat"
+    ? await flooredMean(record.path, ctx.reduction.flatFloor, ctx.bandRows)
+    : NaN;
+  return {
+    id: record.id,
+    kind,
+    path: record.path,
+    exposureTime: record.exposureTime ?? 0,
+    mean,
+    borrowed: `${kind.replace("_", " ")} borrowed from ${record.path} (${record.dateObs ?? "date unknown"})`,
+  };
+}
+
+/** The dark to use for exposure time t: exact match, else the nearest exposure time. */
+function nearestDark(darks: Master[], t: number): Master | null {
+  let best: Master | null = null;
+  for (const dark of darks) {
+    if (!best || Math.abs(dark.exposureTime - t) < Math.abs(best.exposureTime - t)) best = dark;
+  }
+  return best;
+}
+
+function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(item);
+    else groups.set(k, [item]);
+  }
+  return groups;
+}
+
+/** Reduces one shape group (frames of one size and binning). */
+async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Promise<void> {
+  const byType = (type: ImageType) => frames.filter((f) => f.imageType === type);
+  const sample = frames[0];
+  const nightWarnings = ctx.report.warnings;
+
+  // Stage: master bias.
+  let bias: Master | null = null;
+  const biasFrames = byType("bias");
+  if (biasFrames.length > 0) {
+    bias = await buildMaster(
+      ctx,
+      "master_bias",
+      `master_bias${suffix}.fits`,
+      biasFrames.map((frame) => ({ frame, bias: null, dark: null, darkScale: 1, scale: 1 })),
+      [],
+      "bias frames",
+    );
+  } else {
+    bias = await borrowMaster(ctx, "master_bias", sample);
+    nightWarnings.push(
+      bias ? bias.borrowed! : `no bias frames${suffix ? ` for ${suffix.slice(1)}` : ""}: bias not subtracted`,
+    );
+  }
+
+  // Stage: master darks, one per exposure time.
+  const darks: Master[] = [];
+  for (const [t, group] of groupBy(byType("dark"), (f) => String(f.exposureTime))) {
+    const warnings = bias
+      ? (bias.borrowed ? [bias.borrowed] : [])
+      : ["no master bias: dark frames not bias-subtracted"];
+    darks.push(
+      await buildMaster(
+        ctx,
+        "master_dark",
+        `master_dark_${formatSeconds(Number(t))}s${suffix}.fits`,
+        group.map((frame) => ({ frame, bias, dark: null, darkScale: 1, scale: 1 })),
+        warnings,
+        `dark frames of ${t} s minus master bias`,
+      ),
+    );
+  }
+  const borrowedDarks = new Map<number, Master | null>();
+  const darkFor = async (t: number): Promise<{ dark: Master | null; note: string | null }> => {
+    if (t <= 0) return { dark: null, note: null };
+    const own = nearestDark(darks, t);
+    if (own) {
+      return {
+        dark: own,
+        note: own.exposureTime === t
+          ? null
+          : `no ${formatSeconds(t)} s dark: ${baseName(own.path)} scaled by exposure time`,
+      };
+    }
+    if (!borrowedDarks.has(t)) {
+      borrowedDarks.set(t, await borrowMaster(ctx, "master_dark", sample, { exposureTime: t }));
+    }
+    const borrowed = borrowedDarks.get(t)!;
+    return borrowed
+      ? { dark: borrowed, note: borrowed.borrowed }
+      : { dark: null, note: "no master dark: dark not subtracted" };
+  };
+  const usableDark = (dark: Master | null) => (dark && dark.exposureTime > 0 ? dark : null);
+
+  // Stage: master flats, one per filter, each flat scaled by 1/its own median.
+  const flats = new Map<string, Master>();
+  for (const [filter, group] of groupBy(byType("flat"), (f) => f.filter ?? "")) {
+    const inputs: CombineInput[] = [];
+    const warnings = new Set<string>();
+    if (!bias) warnings.add("no master bias: flats not bias-subtracted");
+    else if (bias.borrowed) warnings.add(bias.borrowed);
+    for (const frame of group) {
+      const { dark, note } = await darkFor(frame.exposureTime);
+      if (note) warnings.add(note);
+      const used = usableDark(dark);
+      inputs.push({
+        frame,
+        bias,
+        dark: used,
+        darkScale: used ? frame.exposureTime / used.exposureTime : 0,
+        scale: 1,
+      });
+    }
+    checkAbort(ctx);
+    const medians = await inputMedians(ctx, inputs, sample.width, sample.height);
+    medians.forEach((median, i) => (inputs[i].scale = 1 / median));
+    const label = filter === "" ? "nofilter" : safeName(filter);
+    flats.set(
+      filter,
+      await buildMaster(
+        ctx,
+        "master_flat",
+        `master_flat_${label}${suffix}.fits`,
+        inputs,
+        [...warnings],
+        `flat frames in ${filter || "no filter"}, bias and dark subtracted, each divided by its median`,
+      ),
+    );
+  }
+
+  // Stage: calibrated lights.
+  for (const frame of byType("light")) {
+    checkAbort(ctx);
+    try {
+      await calibrateLight(ctx, frame, bias, darkFor, flats, usableDark, sample);
+    } catch (error) {
+      if (error instanceof ReductionAborted) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      ctx.log.error(`Could not calibrate ${frame.fileName}: ${reason}`);
+      ctx.report.failed.push({ fileName: frame.fileName, reason });
+      await ctx.store.upsertExposure({ ...frame.exposure, status: "skipped", error: reason });
+    }
+  }
+}
+
+const borrowedFlats = new WeakMap<Context, Map<string, Master | null>>();
+
+async function calibrateLight(
+  ctx: Context,
+  frame: RawFrame,
+  bias: Master | null,
+  darkFor: (t: number) => Promise<{ dark: Master | null; note: string | null }>,
+  flats: Map<string, Master>,
+  usableDark: (dark: Master | null) => Master | null,
+  sample: RawFrame,
+): Promise<void> {
+  const warnings: string[] = [];
+  if (!bias) warnings.push("no master bias: bias not subtracted");
+  else if (bias.borrowed) warnings.push(bias.borrowed);
+  const { dark: anyDark, note } = await darkFor(frame.exposureTime);
+  const dark = usableDark(anyDark);
+  if (note) warnings.push(note);
+  let flat = flats.get(frame.filter ?? "") ?? null;
+  if (!flat) {
+    let cache = borrowedFlats.get(ctx);
+    if (!cache) borrowedFlats.set(ctx, cache = new Map());
+    const key = `${frame.filter}|${frame.width}x${frame.height}`;
+    if (!cache.has(key)) {
+      cache.set(key, await borrowMaster(ctx, "master_flat", sample, { filter: frame.filter }));
+    }
+    flat = cache.get(key)!;
+    warnings.push(flat ? flat.borrowed! : `no flat for filter ${frame.filter ?? "(none)"}: not flat-fielded`);
+  }
+  const masters = [bias, dark, flat].filter((m): m is Master => !!m);
+  const path = `${ctx.outDir}/${calibratedName(frame.fileName)}`;
+  const kept = await upToDate(ctx, path, [frame.exposure.id], masters.map((m) => m.id));
+  if (!kept) {
+    const darkScale = dark ? frame.exposureTime / dark.exposureTime : 0;
+    const header = frame.header.clone();
+    stampProduct(header, "calibrated_light", ctx.fingerprint);
+    header.set(
+      "CALSTAT",
+      [bias && "B", dark && "D", flat && "F"].filter(Boolean).join(""),
+      "calibrations applied",
+    );
+    if (bias) {
+      header.set("MBIAS", baseName(bias.path), "master bias used");
+      header.addHistory(history("subtract_bias", baseName(bias.path)));
+    }
+    if (dark) {
+      header.set("MDARK", baseName(dark.path), "master dark used");
+      header.addHistory(
+        history("subtract_dark", `${baseName(dark.path)} scaled by ${darkScale.toPrecision(6)}`),
+      );
+    }
+    if (flat) {
+      header.set("MFLAT", baseName(flat.path), "master flat used");
+      header.addHistory(history("flat_correct", `${baseName(flat.path)}, mean ${flat.mean.toPrecision(8)}`));
+    }
+    for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
+    const saturation = frame.saturate ?? ctx.reduction.saturation;
+    const written = await calibrateToFile(ctx, frame, path, header, {
+      bias,
+      dark,
+      darkScale,
+      flat,
+      saturation,
+    });
+    if (written.saturated > 0) warnings.push(`${written.saturated} saturated pixels set to NaN`);
+    await ctx.store.replaceProduct({
+      nightId: ctx.night.id,
+      kind: "calibrated_light",
+      path,
+      filter: frame.filter,
+      exposureTime: frame.exposureTime,
+      width: frame.width,
+      height: frame.height,
+      binning: frame.binning,
+      nCombined: 1,
+      checksum: written.checksum,
+      dateObs: frame.dateObs,
+      warnings,
+      inputExposureIds: [frame.exposure.id],
+      usedProductIds: masters.map((m) => m.id),
+    });
+    ctx.log.info(`Wrote ${baseName(path)}`);
+  }
+  ctx.report.products.push({
+    kind: "calibrated_light",
+    path,
+    inputs: [frame.fileName],
+    uses: masters.map((m) => baseName(m.path)),
+    warnings: kept ? kept.warnings : warnings,
+    reused: !!kept,
+  });
+  ctx.progress();
+}
+
+async function calibrateToFile(
+  ctx: Context,
+  frame: RawFrame,
+  path: string,
+  header: Header,
+  terms: {
+    bias: Master | null;
+    dark: Master | null;
+    darkScale: number;
+    flat: Master | null;
+    saturation: number | null;
+  },
+): Promise<{ checksum: string; saturated: number }> {
+  const { width, height } = frame;
+  const capacity = ctx.bandRows * width;
+  const band = sharedFloat32(capacity);
+  const mask = terms.saturation !== null ? new Uint8Array(capacity) : null;
+  const masters = new MasterBands();
+  const source = await FrameSource.open(frame);
+  const writer = await FitsImageWriter.create(path, header, { width, height });
+  let saturated = 0;
+  try {
+    for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
+      const rows = Math.min(ctx.bandRows, height - y0);
+      const pixels = rows * width;
+      await source.readBand(
+        y0,
+        rows,
+        band.subarray(0, pixels),
+        mask ? { level: terms.saturation!, mask } : undefined,
+      );
+      const calibration: CalibrationTerms = {
+        bias: terms.bias ? await masters.band(terms.bias, y0, rows, width, capacity) : null,
+        dark: terms.dark ? await masters.band(terms.dark, y0, rows, width, capacity) : null,
+        darkScale: terms.darkScale,
+        flat: terms.flat ? await masters.band(terms.flat, y0, rows, width, capacity) : null,
+        flatMean: terms.flat?.mean ?? 1,
+        flatFloor: ctx.reduction.flatFloor,
+      };
+      await ctx.pool.run({ op: "calibrate", target: band, terms: calibration }, pixels);
+      if (mask) {
+        for (let i = 0; i < pixels; i++) {
+          if (mask[i]) {
+            band[i] = NaN;
+            saturated++;
+          }
+        }
+      }
+      await writer.writeRows(band.subarray(0, pixels));
+    }
+    const written = await writer.close();
+    return { checksum: written.checksum, saturated };
+  } catch (error) {
+    await writer.abort();
+    throw error;
+  } finally {
+    source.close();
+    masters.close();
+  }
+}
+
+/**
+ * Reduces a night: ingest, masters, calibrated lights, every product recorded
+ * with its inputs and masters. Frames that cannot be used are skipped with the
+ * reason; the rest of the night goes on.
+ */
+export async function reduceNight(nightDir: string, options: ReduceOptions): Promise<ReductionReport> {
+  const started = performance.now();
+  const log = options.log ?? getLogger("preprocessor.reduce");
+  let realDir: string;
+  try {
+    realDir = await Deno.realPath(nightDir);
+    if (!(await Deno.stat(realDir)).isDirectory) throw new Error("not a directory");
+  } catch (error) {
+    throw new Error(
+      `Night directory ${nightDir} cannot be read: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+  const outDir = options.outDir ?? `${realDir}/products`;
+  await Deno.mkdir(outDir, { recursive: true });
+  log.info(`Reducing ${realDir} into ${outDir}`);
+  const ingest = await ingestNight(options.store, realDir);
+  for (const skip of ingest.skipped) log.warning(`Skipped ${skip.fileName}: ${skip.reason}`);
+  const report: ReductionReport = {
+    nightDir: realDir,
+    outDir,
+    night: ingest.night,
+    framesUsed: ingest.frames.length,
+    skipped: ingest.skipped,
+    failed: [],
+    products: [],
+    warnings: [],
+    seconds: 0,
+  };
+  const groups = groupBy(ingest.frames, (f) => `${f.width}x${f.height}@${f.binning ?? "?"}`);
+  const total = [...groups.values()].reduce((sum, frames) => {
+    const types = (t: ImageType) => frames.filter((f) => f.imageType === t);
+    return sum + (types("bias").length > 0 ? 1 : 0) + new Set(types("dark").map((f) => f.exposureTime)).size +
+      new Set(types("flat").map((f) => f.filter)).size + types("light").length;
+  }, 0);
+  let done = 0;
+  const pool = options.pool ??
+    createPixelPool(options.reduction.workers || navigator.hardwareConcurrency || 1);
+  const existing = new Map(
+    (await options.store.listProducts({ nightId: ingest.night.id })).map((p) => [p.path, p]),
+  );
+  const ctx: Context = {
+    store: options.store,
+    night: ingest.night,
+    reduction: options.reduction,
+    outDir,
+    pool,
+    log,
+    fingerprint: await reductionFingerprint(options.reduction),
+    existing,
+    force: options.force ?? false,
+    bandRows: options.reduction.bandRows,
+    report,
+    signal: options.signal,
+    progress: () => {
+      done++;
+      options.onProgress?.({ done, total, step: report.products[report.products.length - 1]?.path ?? "" });
+    },
+  };
+  try {
+    options.onProgress?.({ done: 0, total, step: "ingested" });
+    const multiple = groups.size > 1;
+    for (const [key, frames] of groups) {
+      const suffix = multiple ? `_${safeName(key.replace("@", "_"))}` : "";
+      await reduceGroup(ctx, frames, suffix);
+    }
+  } finally {
+    if (!options.pool) pool.close();
+  }
+  report.seconds = (performance.now() - started) / 1000;
+  for (const warning of report.warnings) log.warning(warning);
+  log.info(`Reduced ${realDir}: ${report.products.length} products in ${report.seconds.toFixed(1)} s`);
+  return report;
+}

@@ -1,0 +1,82 @@
+/**
+ * `toros reduce NIGHT [--out DIR] [--json] [--force]`: reduces a night on this
+ * host, with a progress bar on a terminal (plain log lines otherwise) and a
+ * summary at the end. Exit 0 when all is well, 3 when frames were skipped, 1 on failure.
+ *
+ * @module
+ */
+import { type GlobalOptions, parseCommandArgs, UsageError } from "../../lib/cli.ts";
+import { loadConfigOrThrow } from "../../lib/config.ts";
+import { configureLogging, getLogger, shutdownLogging } from "../../lib/log.ts";
+import { openStore } from "../../lib/store/mod.ts";
+import { reduceNight, type ReductionProgress, type ReductionReport } from "./pipeline.ts";
+
+/** Exit code: some frames were skipped but the night was reduced. */
+export const EXIT_SKIPPED = 3;
+
+function progressBar(progress: ReductionProgress): string {
+  const width = 30;
+  const fraction = progress.total > 0 ? progress.done / progress.total : 1;
+  const filled = Math.round(fraction * width);
+  const step = progress.step.slice(progress.step.lastIndexOf("/") + 1);
+  return `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${progress.done}/${progress.total} ${step}`
+    .padEnd(90);
+}
+
+/** The end-of-run summary table. */
+export function renderSummary(report: ReductionReport): string {
+  const kinds = new Map<string, number>();
+  for (const product of report.products) kinds.set(product.kind, (kinds.get(product.kind) ?? 0) + 1);
+  const lines = [
+    `Night      ${report.nightDir}`,
+    `Products   ${report.outDir}`,
+    `Frames     ${report.framesUsed} used, ${report.skipped.length} skipped, ${report.failed.length} failed`,
+    ...[...kinds].map(([kind, n]) => `  ${kind.padEnd(17)} ${n}`),
+    `Reused     ${report.products.filter((p) => p.reused).length} up-to-date products kept`,
+    `Time       ${report.seconds.toFixed(1)} s`,
+  ];
+  for (const skip of report.skipped) lines.push(`skipped    ${skip.fileName}: ${skip.reason}`);
+  for (const fail of report.failed) lines.push(`failed     ${fail.fileName}: ${fail.reason}`);
+  for (const warning of report.warnings) lines.push(`warning    ${warning}`);
+  return lines.join("\n");
+}
+
+/** Runs `toros reduce`. */
+export async function reduceCommand(args: string[], options: GlobalOptions): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, {
+    out: { type: "string" },
+    json: { type: "boolean" },
+    force: { type: "boolean" },
+  });
+  if (positionals.length !== 1) throw new UsageError("reduce takes one NIGHT directory");
+  const config = await loadConfigOrThrow(options.configPath);
+  const tty = Deno.stderr.isTerminal() && !values.json;
+  await configureLogging(config.logging, { stderr: !tty });
+  const log = getLogger("preprocessor.reduce");
+  const store = await openStore(config.database);
+  const encoder = new TextEncoder();
+  try {
+    const report = await reduceNight(positionals[0], {
+      store,
+      reduction: config.reduction,
+      outDir: typeof values.out === "string" ? values.out : undefined,
+      force: values.force === true,
+      log,
+      onProgress: tty
+        ? (progress) => Deno.stderr.writeSync(encoder.encode(progressBar(progress)))
+        : undefined,
+    });
+    if (tty) Deno.stderr.writeSync(encoder.encode("\n"));
+    console.log(values.json ? JSON.stringify(report, null, 2) : renderSummary(report));
+    return report.skipped.length + report.failed.length > 0 ? EXIT_SKIPPED : 0;
+  } catch (error) {
+    if (tty) Deno.stderr.writeSync(encoder.encode("\n"));
+    const message = error instanceof Error ? error.message : String(error);
+    log.error(`Reduction failed: ${message}`);
+    console.error(`toros: reduction failed: ${message}`);
+    return 1;
+  } finally {
+    await store.close();
+    await shutdownLogging();
+  }
+}
