@@ -1,0 +1,139 @@
+import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./_assert.ts";
+import {
+  calibrateBand,
+  combineBand,
+  createPixelPool,
+  divideInPlace,
+  medianOf,
+  overscanAndTrimRows,
+  parseSection,
+  saturationMask,
+  SectionError,
+  sharedFloat32,
+  StreamingMedian,
+} from "../lib/ccd/mod.ts";
+
+const f32 = (values: number[]) => new Float32Array(values);
+
+Deno.test("median combine takes the middle value, and the mean of the two middle ones for an even count", () => {
+  const out = new Float32Array(3);
+  combineBand([f32([1, 5, NaN]), f32([3, 2, 7]), f32([2, 9, 8])], out, { method: "median" });
+  assertEquals([...out], [2, 5, 7.5]);
+  combineBand([f32([1, 5, 1]), f32([3, 2, 2]), f32([2, 9, 3]), f32([10, 1, 4])], out, { method: "median" });
+  assertEquals([...out], [2.5, 3.5, 2.5]);
+});
+
+Deno.test("average and sum combine ignore NaN; a pixel NaN in every frame stays NaN", () => {
+  const out = new Float32Array(2);
+  combineBand([f32([1, NaN]), f32([3, NaN]), f32([NaN, NaN])], out, { method: "average" });
+  assertEquals(out[0], 2);
+  assert(Number.isNaN(out[1]));
+  combineBand([f32([1, 1]), f32([3, 2]), f32([5, 3])], out, { method: "sum" });
+  assertEquals([...out], [9, 6]);
+});
+
+Deno.test("per-frame scales apply before combining", () => {
+  const out = new Float32Array(1);
+  combineBand([f32([2]), f32([4]), f32([9])], out, { method: "median", scales: [1, 0.5, 1 / 3] });
+  assertEquals(out[0], 2);
+});
+
+Deno.test("min/max clipping drops values outside the range", () => {
+  const out = new Float32Array(1);
+  combineBand([f32([1]), f32([100]), f32([3]), f32([5])], out, {
+    method: "average",
+    minMaxClip: { min: 0, max: 50 },
+  });
+  assertEquals(out[0], 3);
+});
+
+Deno.test("sigma clipping rejects an outlier around the median", () => {
+  const frames = [10, 11, 9, 10, 10, 11, 9, 10, 10, 1000].map((v) => f32([v]));
+  const out = new Float32Array(1);
+  combineBand(frames, out, { method: "average", sigmaClip: { low: 2, high: 2 } });
+  assertAlmostEquals(out[0], 10, 1e-6);
+  combineBand(frames, out, { method: "average" });
+  assertAlmostEquals(out[0], 109, 1e-4);
+});
+
+Deno.test("calibrateBand computes (light - bias - dark*k) / flat * mean, flooring the flat", () => {
+  const light = f32([110, 220, 50]);
+  calibrateBand(light, {
+    bias: f32([10, 20, 10]),
+    dark: f32([5, 10, 0]),
+    darkScale: 2,
+    flat: f32([0.5, 1, 0.001]),
+    flatMean: 1,
+    flatFloor: 0.01,
+  });
+  assertEquals([...light], [180, 180, 4000]);
+  const target = f32([1, 1]);
+  divideInPlace(target, f32([0, 4]), { floor: 0.5 });
+  assertEquals([...target], [2, 0.25]);
+});
+
+Deno.test("median of a whole frame matches numpy's, streamed or not", () => {
+  const values = new Float32Array(10001).map((_, i) => Math.sin(i) * 1000);
+  values[7] = NaN;
+  const median = new StreamingMedian();
+  for (let i = 0; i < values.length; i += 333) median.addCoarse(values.subarray(i, i + 333));
+  assert(median.beginFine());
+  for (let i = 0; i < values.length; i += 333) median.addFine(values.subarray(i, i + 333));
+  assertEquals(median.median(), medianOf(values));
+  assertEquals(medianOf(f32([4, 1, 3, 2])), 2.5);
+  assertEquals(medianOf(f32([NaN])), NaN);
+});
+
+Deno.test("FITS sections are 1-based inclusive and checked against the image", () => {
+  assertEquals(parseSection("[1:2048,1:4096]"), { x0: 0, x1: 2048, y0: 0, y1: 4096 });
+  assertEquals(parseSection("[ 2049:2080 , * ]", 2080, 10), { x0: 2048, x1: 2080, y0: 0, y1: 10 });
+  assertEquals(parseSection("[10:1,1:5]"), { x0: 0, x1: 10, y0: 0, y1: 5 });
+  assertThrows(() => parseSection("1:10,1:10"), SectionError, "is not an image section");
+  assertThrows(() => parseSection("[0:10,1:10]"), SectionError, "1-based");
+  assertThrows(() => parseSection("[1:3000,1:10]", 2048, 10), SectionError, "beyond 2048");
+});
+
+Deno.test("overscan: each row loses the median of its overscan, then is trimmed", () => {
+  // Two rows of 6 pixels: 4 data columns, 2 overscan columns.
+  const input = f32([10, 11, 12, 13, 100, 102, 20, 21, 22, 23, 5, 7]);
+  const out = new Float32Array(8);
+  overscanAndTrimRows(
+    input,
+    6,
+    2,
+    { x0: 4, x1: 6, y0: 0, y1: 2 },
+    { x0: 0, x1: 4 },
+    out,
+    new Float64Array(6),
+  );
+  assertEquals([...out], [-91, -90, -89, -88, 14, 15, 16, 17]);
+});
+
+Deno.test("saturation flags raw values at or above the level", () => {
+  const mask = new Uint8Array(4);
+  assertEquals(saturationMask(f32([1, 65535, 70000, 3]), 65535, mask), 2);
+  assertEquals([...mask], [0, 1, 1, 0]);
+});
+
+Deno.test("the worker pool gives the same results as the kernels", async () => {
+  const pool = createPixelPool(2);
+  try {
+    const n = 1001;
+    const inputs = [0, 1, 2, 3, 4].map((k) => {
+      const band = sharedFloat32(n);
+      for (let i = 0; i < n; i++) band[i] = Math.cos(i * (k + 1)) * 100 + k;
+      return band;
+    });
+    const out = sharedFloat32(n);
+    await pool.run({ op: "combine", inputs, out, options: { method: "median" } }, n);
+    const expected = new Float32Array(n);
+    combineBand(inputs, expected, { method: "median" });
+    assertEquals([...out], [...expected]);
+    const light = sharedFloat32(n).fill(100);
+    const flat = sharedFloat32(n).fill(2);
+    await pool.run({ op: "calibrate", target: light, terms: { bias: inputs[0], flat, flatMean: 2 } }, n);
+    for (let i = 0; i < n; i++) assertEquals(light[i], Math.fround(100 - inputs[0][i]));
+  } finally {
+    pool.close();
+  }
+});

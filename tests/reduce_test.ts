@@ -1,0 +1,186 @@
+/**
+ * The pipeline on awkward nights: unusable frames are skipped with their reason,
+ * missing calibrations are warned about (and borrowed from other nights when the
+ * catalog has them), raw files never change, and re-running never duplicates.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { defaultConfig } from "../lib/config.ts";
+import { Header, readImage, sha256File, writeImage } from "../lib/fits/mod.ts";
+import { openStore } from "../lib/store/mod.ts";
+import { createPixelPool } from "../lib/ccd/mod.ts";
+import { simulateNight } from "../services/preprocessor/simulate.ts";
+import { reduceNight } from "../services/preprocessor/pipeline.ts";
+import { classifyImageType } from "../services/preprocessor/ingest.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+Deno.test("IMAGETYP spellings of real cameras are classified", () => {
+  const cases: [string, string | null][] = [
+    ["BIAS", "bias"],
+    ["zero", "bias"],
+    ["Bias Frame", "bias"],
+    ["Dark Frame", "dark"],
+    ["DARK", "dark"],
+    ["Flat Field", "flat"],
+    ["SKYFLAT", "flat"],
+    ["domeflat", "flat"],
+    ["Twilight Flat", "flat"],
+    ["LIGHT", "light"],
+    ["Object", "light"],
+    ["SCIENCE", "light"],
+    ["Light Frame", "light"],
+    ["focus", null],
+    ["", null],
+  ];
+  for (const [text, expected] of cases) assertEquals(classifyImageType(text), expected, text);
+});
+
+async function hashes(dir: string): Promise<Record<string, string>> {
+  const result: Record<string, string> = {};
+  for (const entry of Deno.readDirSync(dir)) {
+    if (entry.isFile) result[entry.name] = await sha256File(`${dir}/${entry.name}`);
+  }
+  return result;
+}
+
+Deno.test("a troubled night produces everything it can, with the reasons recorded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-reduce-" });
+  const pool = createPixelPool(2);
+  const store = await openStore({ file: `${dir}/toros.sqlite3` });
+  try {
+    const night = `${dir}/2026-11-25`;
+    // No darks; flats only in V while lights are in V and R.
+    await simulateNight(night, {
+      size: 48,
+      bias: 3,
+      darks: 0,
+      flatsPerFilter: 3,
+      lights: 4,
+      filters: ["V", "R"],
+    });
+    for (const name of [...Deno.readDirSync(night)].map((e) => e.name)) {
+      if (name.startsWith("flat_R")) await Deno.remove(`${night}/${name}`);
+    }
+    await Deno.writeFile(
+      `${night}/corrupt.fits`,
+      (await Deno.readFile(`${night}/light_001.fits`)).subarray(0, 4000),
+    );
+    const header = new Header();
+    header.set("EXPTIME", 10);
+    await writeImage(`${night}/untyped.fits`, header, new Float32Array(48 * 48), { width: 48, height: 48 });
+    await Deno.writeTextFile(`${night}/notes.txt`, "not a frame");
+    const before = await hashes(night);
+
+    const report = await reduceNight(night, { store, reduction: defaultConfig(dir).reduction, pool });
+    assertEquals(report.skipped.map((s) => s.fileName).sort(), ["corrupt.fits", "untyped.fits"]);
+    assertStringIncludes(report.skipped.find((s) => s.fileName === "corrupt.fits")!.reason, "truncated");
+    assertEquals(report.skipped.find((s) => s.fileName === "untyped.fits")!.reason, "no IMAGETYP card");
+    const kinds = report.products.map((p) => p.kind).sort();
+    assertEquals(kinds, [...Array(4).fill("calibrated_light"), "master_bias", "master_flat"]);
+    const lights = report.products.filter((p) => p.kind === "calibrated_light");
+    for (const light of lights) {
+      assert(light.warnings.some((w) => w.includes("no master dark")), "no-dark warning on every light");
+    }
+    const rLight = lights.find((p) => p.inputs[0] === "light_002.fits")!;
+    assert(rLight.warnings.some((w) => w.includes("no flat for filter R")), JSON.stringify(rLight.warnings));
+    const product = await readImage(rLight.path);
+    assert(
+      product.header.cards.some((c) => c.key === "COMMENT" && c.comment?.includes("no flat for filter R")),
+    );
+    assertEquals(product.header.getString("MBIAS"), "master_bias.fits");
+    // The catalog holds the reasons too.
+    const exposures = await store.listExposures(report.night.id);
+    assertEquals(exposures.find((e) => e.fileName === "untyped.fits")?.error, "no IMAGETYP card");
+    assertEquals(exposures.find((e) => e.fileName === "corrupt.fits")?.status, "skipped");
+    const stored = await store.listProducts({ nightId: report.night.id });
+    assert(
+      stored.find((p) => p.path === rLight.path)!.warnings.some((w) => w.includes("no flat for filter R")),
+    );
+    // Raw files are never changed.
+    assertEquals(await hashes(night), before);
+
+    // Re-running replaces nothing needlessly and never duplicates rows.
+    const again = await reduceNight(night, { store, reduction: defaultConfig(dir).reduction, pool });
+    assert(again.products.every((p) => p.reused), "every product up to date on a second run");
+    assertEquals((await store.listProducts({ nightId: report.night.id })).length, stored.length);
+    assertEquals((await store.listExposures(report.night.id)).length, exposures.length);
+    const forced = await reduceNight(night, {
+      store,
+      reduction: defaultConfig(dir).reduction,
+      pool,
+      force: true,
+    });
+    assert(forced.products.every((p) => !p.reused));
+    assertEquals((await store.listProducts({ nightId: report.night.id })).length, stored.length);
+  } finally {
+    pool.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a night without calibrations borrows the closest matching masters from the catalog", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-borrow-" });
+  const pool = createPixelPool(1);
+  const store = await openStore({ file: `${dir}/toros.sqlite3` });
+  try {
+    const reduction = defaultConfig(dir).reduction;
+    await simulateNight(`${dir}/2026-11-20`, { size: 32, bias: 3, darks: 3, flatsPerFilter: 3, lights: 1 });
+    await reduceNight(`${dir}/2026-11-20`, { store, reduction, pool });
+    await simulateNight(`${dir}/2026-11-21`, {
+      size: 32,
+      bias: 0,
+      darks: 0,
+      flatsPerFilter: 0,
+      lights: 2,
+      seed: 9,
+    });
+    const report = await reduceNight(`${dir}/2026-11-21`, { store, reduction, pool });
+    const lights = report.products.filter((p) => p.kind === "calibrated_light");
+    assertEquals(lights.length, 2);
+    assertEquals(lights[0].uses.sort(), ["master_bias.fits", "master_dark_60s.fits", "master_flat_V.fits"]);
+    for (const kind of ["bias", "dark", "flat"]) {
+      assert(
+        lights[0].warnings.some((w) =>
+          w.startsWith(`master ${kind} borrowed from ${dir}/2026-11-20/products/`)
+        ),
+      );
+    }
+  } finally {
+    pool.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("toros reduce exits 0 on a clean night, 3 when frames were skipped, 1 when the night is missing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-reduce-cli-" });
+  try {
+    const config = `${dir}/toros.conf.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `Database: {File: ${dir}/toros.sqlite3}\nLogging: {File: ${dir}/toros.log}\n`,
+    );
+    await simulateNight(`${dir}/night`, { size: 24, bias: 2, darks: 2, flatsPerFilter: 2, lights: 1 });
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", MAIN, "reduce", ...args, "--config", config],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const clean = await run([`${dir}/night`, "--json"]);
+    assertEquals(clean.code, 0, new TextDecoder().decode(clean.stderr));
+    const report = JSON.parse(new TextDecoder().decode(clean.stdout));
+    assertEquals(report.products.length, 4);
+    await Deno.writeTextFile(`${dir}/night/broken.fits`, "SIMPLE  =");
+    const skipped = await run([`${dir}/night`, "--out", `${dir}/elsewhere`]);
+    assertEquals(skipped.code, 3);
+    assertStringIncludes(new TextDecoder().decode(skipped.stdout), "skipped    broken.fits");
+    assert([...Deno.readDirSync(`${dir}/elsewhere`)].length === 4);
+    const missing = await run([`${dir}/nowhere`]);
+    assertEquals(missing.code, 1);
+    assertStringIncludes(new TextDecoder().decode(missing.stderr), "cannot be read");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
