@@ -175,8 +175,9 @@ interface CombineInput {
 /** Band readers for the masters an input or a light needs. */
 class MasterBands {
   readonly #sources = new Map<string, FrameSource>();
-  readonly #bands = new Map<string, Float32Array>();
+  readonly #bands = new Map<string, { band: Float32Array; y0: number; rows: number }>();
 
+  /** The master's rows [y0, y0+rows); read once per band however many inputs use it. */
   async band(
     master: Master,
     y0: number,
@@ -189,13 +190,17 @@ class MasterBands {
       source = await FrameSource.open({ path: master.path });
       this.#sources.set(master.path, source);
     }
-    let band = this.#bands.get(master.path);
-    if (!band) {
-      band = sharedFloat32(capacity);
-      this.#bands.set(master.path, band);
+    let cached = this.#bands.get(master.path);
+    if (!cached) {
+      cached = { band: sharedFloat32(capacity), y0: -1, rows: 0 };
+      this.#bands.set(master.path, cached);
     }
-    await source.readBand(y0, rows, band.subarray(0, rows * width));
-    return band;
+    if (cached.y0 !== y0 || cached.rows !== rows) {
+      await source.readBand(y0, rows, cached.band.subarray(0, rows * width));
+      cached.y0 = y0;
+      cached.rows = rows;
+    }
+    return cached.band;
   }
 
   close(): void {
@@ -581,24 +586,39 @@ async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Pr
     );
   }
 
-  // Stage: calibrated lights.
+  // Stage: calibrated lights, in batches that share each master band read.
+  const plans: LightPlan[] = [];
   for (const frame of byType("light")) {
+    plans.push(await planLight(ctx, frame, bias, darkFor, flats, usableDark, sample));
+  }
+  for (const plan of plans.filter((p) => p.kept)) finishLight(ctx, plan, plan.kept!.warnings);
+  const todo = plans.filter((p) => !p.kept);
+  for (let i = 0; i < todo.length; i += LIGHT_BATCH) {
     checkAbort(ctx);
-    try {
-      await calibrateLight(ctx, frame, bias, darkFor, flats, usableDark, sample);
-    } catch (error) {
-      if (error instanceof ReductionAborted) throw error;
-      const reason = error instanceof Error ? error.message : String(error);
-      ctx.log.error(`Could not calibrate ${frame.fileName}: ${reason}`);
-      ctx.report.failed.push({ fileName: frame.fileName, reason });
-      await ctx.store.upsertExposure({ ...frame.exposure, status: "skipped", error: reason });
-    }
+    await calibrateBatch(ctx, todo.slice(i, i + LIGHT_BATCH));
   }
 }
 
+/** Lights calibrated together: each master band is read once per batch, not once per light. */
+const LIGHT_BATCH = 8;
+
 const borrowedFlats = new WeakMap<Context, Map<string, Master | null>>();
 
-async function calibrateLight(
+/** What calibrating one light takes. */
+interface LightPlan {
+  frame: RawFrame;
+  path: string;
+  bias: Master | null;
+  dark: Master | null;
+  darkScale: number;
+  flat: Master | null;
+  masters: Master[];
+  warnings: string[];
+  saturation: number | null;
+  kept: ProductRecord | null;
+}
+
+async function planLight(
   ctx: Context,
   frame: RawFrame,
   bias: Master | null,
@@ -606,7 +626,7 @@ async function calibrateLight(
   flats: Map<string, Master>,
   usableDark: (dark: Master | null) => Master | null,
   sample: RawFrame,
-): Promise<void> {
+): Promise<LightPlan> {
   const warnings: string[] = [];
   if (!bias) warnings.push("no master bias: bias not subtracted");
   else if (bias.borrowed) warnings.push(bias.borrowed);
@@ -626,127 +646,186 @@ async function calibrateLight(
   }
   const masters = [bias, dark, flat].filter((m): m is Master => !!m);
   const path = `${ctx.outDir}/${calibratedName(frame.fileName)}`;
-  const kept = await upToDate(ctx, path, [frame.exposure.id], masters.map((m) => m.id));
-  if (!kept) {
-    const darkScale = dark ? frame.exposureTime / dark.exposureTime : 0;
-    const header = frame.header.clone();
-    stampProduct(header, "calibrated_light", ctx.fingerprint);
-    header.set(
-      "CALSTAT",
-      [bias && "B", dark && "D", flat && "F"].filter(Boolean).join(""),
-      "calibrations applied",
-    );
-    if (bias) {
-      header.set("MBIAS", baseName(bias.path), "master bias used");
-      header.addHistory(history("subtract_bias", baseName(bias.path)));
-    }
-    if (dark) {
-      header.set("MDARK", baseName(dark.path), "master dark used");
-      header.addHistory(
-        history("subtract_dark", `${baseName(dark.path)} scaled by ${darkScale.toPrecision(6)}`),
-      );
-    }
-    if (flat) {
-      header.set("MFLAT", baseName(flat.path), "master flat used");
-      header.addHistory(history("flat_correct", `${baseName(flat.path)}, mean ${flat.mean.toPrecision(8)}`));
-    }
-    for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
-    const saturation = frame.saturate ?? ctx.reduction.saturation;
-    const written = await calibrateToFile(ctx, frame, path, header, {
-      bias,
-      dark,
-      darkScale,
-      flat,
-      saturation,
-    });
-    if (written.saturated > 0) warnings.push(`${written.saturated} saturated pixels set to NaN`);
-    await ctx.store.replaceProduct({
-      nightId: ctx.night.id,
-      kind: "calibrated_light",
-      path,
-      filter: frame.filter,
-      exposureTime: frame.exposureTime,
-      width: frame.width,
-      height: frame.height,
-      binning: frame.binning,
-      nCombined: 1,
-      checksum: written.checksum,
-      dateObs: frame.dateObs,
-      warnings,
-      inputExposureIds: [frame.exposure.id],
-      usedProductIds: masters.map((m) => m.id),
-    });
-    ctx.log.info(`Wrote ${baseName(path)}`);
+  return {
+    frame,
+    path,
+    bias,
+    dark,
+    darkScale: dark ? frame.exposureTime / dark.exposureTime : 0,
+    flat,
+    masters,
+    warnings,
+    saturation: frame.saturate ?? ctx.reduction.saturation,
+    kept: await upToDate(ctx, path, [frame.exposure.id], masters.map((m) => m.id)),
+  };
+}
+
+function lightHeader(ctx: Context, plan: LightPlan): Header {
+  const header = plan.frame.header.clone();
+  stampProduct(header, "calibrated_light", ctx.fingerprint);
+  const { bias, dark, flat } = plan;
+  header.set(
+    "CALSTAT",
+    [bias && "B", dark && "D", flat && "F"].filter(Boolean).join(""),
+    "calibrations applied",
+  );
+  if (bias) {
+    header.set("MBIAS", baseName(bias.path), "master bias used");
+    header.addHistory(history("subtract_bias", baseName(bias.path)));
   }
+  if (dark) {
+    header.set("MDARK", baseName(dark.path), "master dark used");
+    header.addHistory(
+      history("subtract_dark", `${baseName(dark.path)} scaled by ${plan.darkScale.toPrecision(6)}`),
+    );
+  }
+  if (flat) {
+    header.set("MFLAT", baseName(flat.path), "master flat used");
+    header.addHistory(history("flat_correct", `${baseName(flat.path)}, mean ${flat.mean.toPrecision(8)}`));
+  }
+  if (plan.saturation !== null) {
+    header.addHistory(history("saturation", `raw >= ${plan.saturation} ADU set to NaN`));
+  }
+  for (const warning of plan.warnings) header.addComment(`WARNING: ${warning}`);
+  return header;
+}
+
+function finishLight(ctx: Context, plan: LightPlan, warnings: string[]): void {
   ctx.report.products.push({
     kind: "calibrated_light",
-    path,
-    inputs: [frame.fileName],
-    uses: masters.map((m) => baseName(m.path)),
-    warnings: kept ? kept.warnings : warnings,
-    reused: !!kept,
+    path: plan.path,
+    inputs: [plan.frame.fileName],
+    uses: plan.masters.map((m) => baseName(m.path)),
+    warnings,
+    reused: !!plan.kept,
   });
   ctx.progress();
 }
 
-async function calibrateToFile(
-  ctx: Context,
-  frame: RawFrame,
-  path: string,
-  header: Header,
-  terms: {
-    bias: Master | null;
-    dark: Master | null;
-    darkScale: number;
-    flat: Master | null;
-    saturation: number | null;
-  },
-): Promise<{ checksum: string; saturated: number }> {
-  const { width, height } = frame;
+async function failLight(ctx: Context, plan: LightPlan, error: unknown): Promise<void> {
+  const reason = error instanceof Error ? error.message : String(error);
+  ctx.log.error(`Could not calibrate ${plan.frame.fileName}: ${reason}`);
+  ctx.report.failed.push({ fileName: plan.frame.fileName, reason });
+  await ctx.store.upsertExposure({ ...plan.frame.exposure, status: "skipped", error: reason });
+}
+
+interface OpenLight {
+  plan: LightPlan;
+  source: FrameSource;
+  writer: FitsImageWriter;
+  band: Float32Array;
+  mask: Uint8Array | null;
+  saturated: number;
+  failed: boolean;
+}
+
+async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<void> {
+  const { width, height } = plans[0].frame;
   const capacity = ctx.bandRows * width;
-  const band = sharedFloat32(capacity);
-  const mask = terms.saturation !== null ? new Uint8Array(capacity) : null;
   const masters = new MasterBands();
-  const source = await FrameSource.open(frame);
-  const writer = await FitsImageWriter.create(path, header, { width, height });
-  let saturated = 0;
+  const open: OpenLight[] = [];
   try {
+    for (const plan of plans) {
+      let source: FrameSource | null = null;
+      try {
+        source = await FrameSource.open(plan.frame);
+        const writer = await FitsImageWriter.create(plan.path, lightHeader(ctx, plan), { width, height });
+        open.push({
+          plan,
+          source,
+          writer,
+          band: sharedFloat32(capacity),
+          mask: plan.saturation !== null ? new Uint8Array(capacity) : null,
+          saturated: 0,
+          failed: false,
+        });
+      } catch (error) {
+        source?.close();
+        await failLight(ctx, plan, error);
+      }
+    }
     for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
       const rows = Math.min(ctx.bandRows, height - y0);
       const pixels = rows * width;
-      await source.readBand(
-        y0,
-        rows,
-        band.subarray(0, pixels),
-        mask ? { level: terms.saturation!, mask } : undefined,
-      );
-      const calibration: CalibrationTerms = {
-        bias: terms.bias ? await masters.band(terms.bias, y0, rows, width, capacity) : null,
-        dark: terms.dark ? await masters.band(terms.dark, y0, rows, width, capacity) : null,
-        darkScale: terms.darkScale,
-        flat: terms.flat ? await masters.band(terms.flat, y0, rows, width, capacity) : null,
-        flatMean: terms.flat?.mean ?? 1,
-        flatFloor: ctx.reduction.flatFloor,
-      };
-      await ctx.pool.run({ op: "calibrate", target: band, terms: calibration }, pixels);
-      if (mask) {
-        for (let i = 0; i < pixels; i++) {
-          if (mask[i]) {
-            band[i] = NaN;
-            saturated++;
+      for (const light of open) {
+        if (light.failed) continue;
+        const { plan, band, mask } = light;
+        try {
+          await light.source.readBand(
+            y0,
+            rows,
+            band.subarray(0, pixels),
+            mask ? { level: plan.saturation!, mask } : undefined,
+          );
+          const terms: CalibrationTerms = {
+            bias: plan.bias ? await masters.band(plan.bias, y0, rows, width, capacity) : null,
+            dark: plan.dark ? await masters.band(plan.dark, y0, rows, width, capacity) : null,
+            darkScale: plan.darkScale,
+            flat: plan.flat ? await masters.band(plan.flat, y0, rows, width, capacity) : null,
+            flatMean: plan.flat?.mean ?? 1,
+            flatFloor: ctx.reduction.flatFloor,
+          };
+          await ctx.pool.run({ op: "calibrate", target: band, terms }, pixels);
+          if (mask) {
+            for (let i = 0; i < pixels; i++) {
+              if (mask[i]) {
+                band[i] = NaN;
+                light.saturated++;
+              }
+            }
           }
+          await light.writer.writeRows(band.subarray(0, pixels));
+        } catch (error) {
+          light.failed = true;
+          await light.writer.abort();
+          await failLight(ctx, plan, error);
         }
       }
-      await writer.writeRows(band.subarray(0, pixels));
     }
-    const written = await writer.close();
-    return { checksum: written.checksum, saturated };
-  } catch (error) {
-    await writer.abort();
-    throw error;
+    // Products appear (renamed into place) only once complete; fsyncs run side by side.
+    const closed = await Promise.allSettled(open.map((light) => light.failed ? null : light.writer.close()));
+    for (let i = 0; i < open.length; i++) {
+      const light = open[i];
+      const result = closed[i];
+      if (light.failed) continue;
+      if (result.status === "rejected") {
+        await failLight(ctx, light.plan, result.reason);
+        continue;
+      }
+      const warnings = [...light.plan.warnings];
+      if (light.saturated > 0) warnings.push(`${light.saturated} saturated pixels set to NaN`);
+      await ctx.store.replaceProduct({
+        nightId: ctx.night.id,
+        kind: "calibrated_light",
+        path: light.plan.path,
+        filter: light.plan.frame.filter,
+        exposureTime: light.plan.frame.exposureTime,
+        width,
+        height,
+        binning: light.plan.frame.binning,
+        nCombined: 1,
+        checksum: result.value!.checksum,
+        dateObs: light.plan.frame.dateObs,
+        warnings,
+        inputExposureIds: [light.plan.frame.exposure.id],
+        usedProductIds: light.plan.masters.map((m) => m.id),
+      });
+      ctx.log.info(`Wrote ${baseName(light.plan.path)}`);
+      finishLight(ctx, light.plan, warnings);
+    }
   } finally {
-    source.close();
+    for (const light of open) light.source.close();
     masters.close();
+  }
+}
+
+/** Removes half-written products a crash left behind (the writer's `.NAME.xxxxxxxx.tmp` files). */
+async function removeStaleTemporaries(outDir: string, log: Logger): Promise<void> {
+  for await (const entry of Deno.readDir(outDir)) {
+    if (entry.isFile && /^\..+\.[0-9a-f]{8}\.tmp$/.test(entry.name)) {
+      await Deno.remove(`${outDir}/${entry.name}`).catch(() => {});
+      log.info(`Removed unfinished ${entry.name} left by an interrupted run`);
+    }
   }
 }
 
@@ -769,6 +848,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
   }
   const outDir = options.outDir ?? `${realDir}/products`;
   await Deno.mkdir(outDir, { recursive: true });
+  await removeStaleTemporaries(outDir, log);
   log.info(`Reducing ${realDir} into ${outDir}`);
   const ingest = await ingestNight(options.store, realDir);
   for (const skip of ingest.skipped) log.warning(`Skipped ${skip.fileName}: ${skip.reason}`);

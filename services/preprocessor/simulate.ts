@@ -86,6 +86,12 @@ interface Star {
   sigma: number;
 }
 
+function starsNear(stars: Star[], y: number): Star[] {
+  const near: Star[] = [];
+  for (const star of stars) if (Math.abs(y - star.y) <= 5 * star.sigma) near.push(star);
+  return near;
+}
+
 function makeStars(size: number, seed: number): Star[] {
   const random = prng(seed * 7919 + 17);
   const count = Math.round((size * size) / 20000);
@@ -229,6 +235,8 @@ async function writeFrame(
       const rows = Math.min(bandRows, size - y0);
       for (let r = 0; r < rows; r++) {
         const y = y0 + r;
+        // Only stars whose profile reaches this row matter (stars are sorted by y).
+        const rowStars = type === "light" ? starsNear(stars, y) : [];
         for (let x = 0; x < size; x++) {
           const columnOffset = 4 * Math.sin(x / 37) + 6 * (hash01(x, 0, seed + 5) - 0.5);
           let electrons = 0;
@@ -244,7 +252,7 @@ async function writeFrame(
             const prnu = 1 + 0.02 * (hash01(x, y, seed + 19) - 0.5);
             let sky = type === "flat" ? flatLevel : skyRate * exposure;
             if (type === "light") {
-              for (const star of stars) {
+              for (const star of rowStars) {
                 const sx = x - star.x;
                 const sy = y - star.y;
                 if (Math.abs(sy) > 5 * star.sigma || Math.abs(sx) > 5 * star.sigma) continue;
