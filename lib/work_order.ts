@@ -1,0 +1,210 @@
+/**
+ * Work orders, in the formats of the original TOROS Manager documentation:
+ * the common keys (ID, WOType, Priority, Datetime, User), the telescope's
+ * Observation and the dome's orders, and the preprocessor's own calibration
+ * request, both in the original's form
+ * `{"ID": 1, "Request": "Exposure Calibration", "File Location": "/path"}` and as
+ * `WOType: "Calibration"`. Every error names the key and what was expected.
+ *
+ * @module
+ */
+
+/** A work order that is not valid; `key` is the key at fault. */
+export class WorkOrderError extends Error {
+  /** The key at fault ("" for the order as a whole). */
+  readonly key: string;
+  /** Creates the error: `Work order key "KEY": problem`. */
+  constructor(key: string, problem: string) {
+    super(key ? `Work order key "${key}": ${problem}` : `Work order: ${problem}`);
+    this.name = "WorkOrderError";
+    this.key = key;
+  }
+}
+
+/** A work order meant for another TOROS service. */
+export class WrongServiceError extends Error {
+  /** The service that handles this kind of order. */
+  readonly service: string;
+  /** Creates the error. */
+  constructor(woType: string, service: string) {
+    super(`Work orders of type "${woType}" are handled by the ${service} service, not the preprocessor`);
+    this.name = "WrongServiceError";
+    this.service = service;
+  }
+}
+
+/** Keys every work order may carry. */
+export interface CommonFields {
+  /** `ID`, as a string. */
+  id: string;
+  /** `Priority`, 0-10 (higher runs first); null when absent or nil. */
+  priority: number | null;
+  /** `Datetime`, when given. */
+  datetime: Date | null;
+  /** `User`, when given. */
+  user: string | null;
+}
+
+/** The preprocessor's request: calibrate the night at `location`. */
+export interface CalibrationOrder extends CommonFields {
+  kind: "calibration";
+  /** `File Location` as a filesystem path (a `file://` URL is turned into its path). */
+  location: string;
+}
+
+/** What a valid order for the preprocessor is. */
+export type WorkOrder = CalibrationOrder;
+
+type Struct = Record<string, unknown>;
+
+const KNOWN_TYPES: Record<string, string> = { observation: "telescope", dome: "dome" };
+
+function requireString(order: Struct, key: string, optional = false): string | null {
+  const value = order[key];
+  if (value === undefined || value === null) {
+    if (optional) return null;
+    throw new WorkOrderError(key, "is missing (expected a string)");
+  }
+  if (typeof value !== "string" || value.trim() === "") {
+    throw new WorkOrderError(key, `${describe(value)} is not a non-empty string`);
+  }
+  return value.trim();
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "nil";
+  if (value instanceof Date) return "a date";
+  if (value instanceof Uint8Array) return "binary data";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "a struct";
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
+}
+
+function parseCommon(order: Struct): CommonFields {
+  const rawId = order.ID;
+  let id: string;
+  if (typeof rawId === "string" && rawId.trim() !== "") id = rawId.trim();
+  else if (typeof rawId === "number" && Number.isInteger(rawId)) id = String(rawId);
+  else if (rawId === undefined) {
+    throw new WorkOrderError("ID", "is missing (expected a string or an integer)");
+  } else throw new WorkOrderError("ID", `${describe(rawId)} is not a string or an integer`);
+  if (id.length > 200) throw new WorkOrderError("ID", "is longer than 200 characters");
+
+  const rawPriority = order.Priority;
+  let priority: number | null = null;
+  if (rawPriority !== undefined && rawPriority !== null) {
+    const value = typeof rawPriority === "object" && rawPriority !== null && "value" in rawPriority
+      ? (rawPriority as { value: unknown }).value
+      : rawPriority;
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 10) {
+      throw new WorkOrderError("Priority", `${describe(value)} is not a number from 0 to 10 (or nil)`);
+    }
+    priority = value;
+  }
+
+  const rawDatetime = order.Datetime;
+  let datetime: Date | null = null;
+  if (rawDatetime instanceof Date) {
+    datetime = rawDatetime;
+  } else if (typeof rawDatetime === "string") {
+    const text = rawDatetime.trim();
+    const parsed = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$/.test(text)
+      ? new Date(/[Zz]|[+-]\d{2}:?\d{2}$/.test(text) || text.length === 10 ? text : `${text}Z`)
+      : null;
+    if (!parsed || Number.isNaN(parsed.getTime())) {
+      throw new WorkOrderError(
+        "Datetime",
+        `${describe(rawDatetime)} is not an ISO 8601 date (e.g. 2019-03-05T14:34:54.234)`,
+      );
+    }
+    datetime = parsed;
+  } else if (rawDatetime !== undefined && rawDatetime !== null) {
+    throw new WorkOrderError(
+      "Datetime",
+      `${describe(rawDatetime)} is not an ISO 8601 date string or dateTime`,
+    );
+  }
+  const user = requireString(order, "User", true);
+  return { id, priority, datetime, user };
+}
+
+/** Turns `File Location` (a path or a `file://` URL) into an absolute path. */
+function parseLocation(order: Struct): string {
+  const text = requireString(order, "File Location")!;
+  let path = text;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(text)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new WorkOrderError("File Location", `${JSON.stringify(text)} is not a path or a file:// URL`);
+    }
+    if (url.protocol !== "file:") {
+      throw new WorkOrderError(
+        "File Location",
+        `${JSON.stringify(text)} is a ${url.protocol} URL (expected a path or file://)`,
+      );
+    }
+    if (url.host !== "" && url.host !== "localhost") {
+      throw new WorkOrderError(
+        "File Location",
+        `${JSON.stringify(text)} names host ${url.host} (expected a local path)`,
+      );
+    }
+    path = decodeURIComponent(url.pathname);
+  }
+  if (!path.startsWith("/")) {
+    throw new WorkOrderError("File Location", `${JSON.stringify(text)} is not an absolute path`);
+  }
+  if (path.includes("\0")) throw new WorkOrderError("File Location", "contains a NUL character");
+  return path;
+}
+
+/**
+ * Validates a work order for the preprocessor. Throws {@link WorkOrderError}
+ * naming the key at fault, or {@link WrongServiceError} for an Observation or
+ * Dome order.
+ */
+export function parseWorkOrder(value: unknown): WorkOrder {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
+    throw new WorkOrderError(
+      "",
+      `${describe(value)} is not a struct (expected keys such as ID, WOType, File Location)`,
+    );
+  }
+  const order = value as Struct;
+  const woType = order.WOType;
+  const request = order.Request;
+  if (woType !== undefined && woType !== null && typeof woType !== "string") {
+    throw new WorkOrderError("WOType", `${describe(woType)} is not a string`);
+  }
+  if (request !== undefined && request !== null && typeof request !== "string") {
+    throw new WorkOrderError("Request", `${describe(request)} is not a string`);
+  }
+  const type = typeof woType === "string" ? woType.trim() : "";
+  const service = KNOWN_TYPES[type.toLowerCase()];
+  if (service) throw new WrongServiceError(type, service);
+  const isCalibration = type.toLowerCase() === "calibration" ||
+    (typeof request === "string" && request.trim().toLowerCase() === "exposure calibration");
+  if (!isCalibration) {
+    if (type) {
+      throw new WorkOrderError(
+        "WOType",
+        `"${type}" is not a work order type (expected Calibration, Observation or Dome)`,
+      );
+    }
+    if (typeof request === "string") {
+      throw new WorkOrderError(
+        "Request",
+        `"${request}" is not a request the preprocessor knows (expected "Exposure Calibration")`,
+      );
+    }
+    throw new WorkOrderError(
+      "WOType",
+      'is missing (expected "Calibration", or Request: "Exposure Calibration")',
+    );
+  }
+  const common = parseCommon(order);
+  return { kind: "calibration", ...common, location: parseLocation(order) };
+}

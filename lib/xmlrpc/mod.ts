@@ -1,0 +1,29 @@
+/**
+ * XML-RPC: codec, server for `Deno.serve`, and client. Knows the protocol, not
+ * what the methods mean.
+ *
+ * @module
+ */
+export {
+  FAULT_INTERNAL,
+  FAULT_INVALID_PARAMS,
+  FAULT_INVALID_REQUEST,
+  FAULT_METHOD_NOT_FOUND,
+  FAULT_PARSE_ERROR,
+  XmlRpcDouble,
+  XmlRpcFault,
+  type XmlRpcValue,
+} from "./values.ts";
+export {
+  type DecodeLimits,
+  encodeFault,
+  encodeMethodCall,
+  encodeMethodResponse,
+  encodeValueXml,
+  type MethodCall,
+  parseMethodCall,
+  parseMethodResponse,
+} from "./codec.ts";
+export { type MethodSpec, XmlRpcServer, type XmlRpcServerOptions } from "./server.ts";
+export { type CallOptions, callXmlRpc } from "./client.ts";
+export { escapeHtml } from "./_doc_page.ts";

@@ -1,0 +1,283 @@
+/**
+ * An XML-RPC server for `Deno.serve`: POST on `/` and `/RPC2`, the
+ * introspection methods and `system.multicall`, a documentation page on GET /,
+ * optional token authentication (HTTP Basic password or Bearer), allowed client
+ * networks, CORS, and a body size limit. A handler's own error never reaches the
+ * client as a stack trace: it is logged with an id and the fault carries the id.
+ *
+ * @module
+ */
+import { encodeFault, encodeMethodResponse, parseMethodCall } from "./codec.ts";
+import {
+  FAULT_INTERNAL,
+  FAULT_INVALID_PARAMS,
+  FAULT_INVALID_REQUEST,
+  FAULT_METHOD_NOT_FOUND,
+  XmlRpcFault,
+  type XmlRpcValue,
+} from "./values.ts";
+import { inNetworks, type Network, parseNetwork } from "./_cidr.ts";
+import { renderDocPage } from "./_doc_page.ts";
+
+/** A method: its handler, its signatures (`[[return, param...]]`) and help text. */
+export interface MethodSpec {
+  handler: (...params: XmlRpcValue[]) => XmlRpcValue | Promise<XmlRpcValue>;
+  signatures: string[][];
+  help: string;
+}
+
+/** Server settings. */
+export interface XmlRpcServerOptions {
+  /** Page title, e.g. "TOROS Preprocessor Service". */
+  title: string;
+  description?: string;
+  /** Largest request body in bytes (default 1 MiB); larger ones get 413. */
+  maxBodyBytes?: number;
+  /** Deepest XML nesting (default 100). */
+  maxDepth?: number;
+  /** Access-Control-Allow-Origin value; "" or undefined sends no CORS headers. */
+  corsOrigin?: string;
+  /** Shared secret: required as the HTTP Basic password or a Bearer token. */
+  token?: string | null;
+  /** CIDR blocks allowed to connect; empty = any. */
+  allowedNetworks?: string[];
+  /** More HTML for the documentation page (e.g. recent jobs). */
+  docExtraHtml?: () => string | Promise<string>;
+  /** Called with an error id when a handler fails unexpectedly. */
+  onError?: (errorId: string, error: unknown) => void;
+}
+
+const XML_HEADERS = { "content-type": "text/xml; charset=utf-8" };
+
+function constantTimeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/** Reads a body up to `limit` bytes; null when it is larger (reading stops there). */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
+  if (!request.body) return new Uint8Array();
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}
+
+/** An XML-RPC server; `handle` is a `Deno.serve` handler. */
+export class XmlRpcServer {
+  readonly #options: XmlRpcServerOptions;
+  readonly #methods = new Map<string, MethodSpec>();
+  readonly #networks: Network[];
+  readonly #maxBody: number;
+
+  /** Creates the server with the introspection methods and multicall registered. */
+  constructor(options: XmlRpcServerOptions) {
+    this.#options = options;
+    this.#maxBody = options.maxBodyBytes ?? 1024 * 1024;
+    this.#networks = (options.allowedNetworks ?? []).map((text) => {
+      const network = parseNetwork(text);
+      if (!network) throw new Error(`Allowed network '${text}' is not in CIDR form`);
+      return network;
+    });
+    this.register("system.listMethods", {
+      handler: () => this.methodNames(),
+      signatures: [["array"]],
+      help: "Returns the names of the methods the server offers.",
+    });
+    this.register("system.methodHelp", {
+      handler: (name) => this.#spec(name).help,
+      signatures: [["string", "string"]],
+      help: "Returns the help text of a method.",
+    });
+    this.register("system.methodSignature", {
+      handler: (name) => this.#spec(name).signatures,
+      signatures: [["array", "string"]],
+      help: "Returns the signatures of a method: a list of [return type, parameter types...].",
+    });
+    this.register("system.multicall", {
+      handler: (calls) => this.#multicall(calls),
+      signatures: [["array", "array"]],
+      help: "Runs several calls in one request: [{methodName, params}, ...]. Each result is wrapped in a " +
+        "one-element array, each failure is a {faultCode, faultString} struct.",
+    });
+  }
+
+  /** Registers (or replaces) a method. */
+  register(name: string, spec: MethodSpec): void {
+    this.#methods.set(name, spec);
+  }
+
+  /** The registered method names, sorted. */
+  methodNames(): string[] {
+    return [...this.#methods.keys()].sort();
+  }
+
+  #spec(name: XmlRpcValue): MethodSpec {
+    if (typeof name !== "string") {
+      throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: method name must be a string");
+    }
+    const spec = this.#methods.get(name);
+    if (!spec) throw new XmlRpcFault(FAULT_METHOD_NOT_FOUND, `Method not found: ${name}`);
+    return spec;
+  }
+
+  async #multicall(calls: XmlRpcValue): Promise<XmlRpcValue> {
+    if (!Array.isArray(calls)) {
+      throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: multicall takes an array");
+    }
+    const results: XmlRpcValue[] = [];
+    for (const call of calls) {
+      try {
+        const record = call as Record<string, XmlRpcValue>;
+        if (typeof record !== "object" || record === null || typeof record.methodName !== "string") {
+          throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: each call needs a methodName string");
+        }
+        if (record.methodName === "system.multicall") {
+          throw new XmlRpcFault(FAULT_INVALID_REQUEST, "Invalid request: system.multicall cannot be nested");
+        }
+        const params = record.params ?? [];
+        if (!Array.isArray(params)) {
+          throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: params must be an array");
+        }
+        results.push([await this.#invoke(record.methodName, params)]);
+      } catch (error) {
+        const fault = this.#toFault(error);
+        results.push({ faultCode: fault.code, faultString: fault.message });
+      }
+    }
+    return results;
+  }
+
+  async #invoke(name: string, params: XmlRpcValue[]): Promise<XmlRpcValue> {
+    const spec = this.#methods.get(name);
+    if (!spec) throw new XmlRpcFault(FAULT_METHOD_NOT_FOUND, `Method not found: ${name}`);
+    const arities = spec.signatures.map((s) => s.length - 1);
+    if (arities.length > 0 && !arities.includes(params.length)) {
+      throw new XmlRpcFault(
+        FAULT_INVALID_PARAMS,
+        `Invalid params: ${name} takes ${
+          [...new Set(arities)].join(" or ")
+        } parameter(s), got ${params.length}`,
+      );
+    }
+    return await spec.handler(...params);
+  }
+
+  #toFault(error: unknown): XmlRpcFault {
+    if (error instanceof XmlRpcFault) return error;
+    const errorId = crypto.randomUUID().slice(0, 8);
+    this.#options.onError?.(errorId, error);
+    return new XmlRpcFault(FAULT_INTERNAL, `Internal error (error id ${errorId}; see the server log)`);
+  }
+
+  #cors(headers: Record<string, string>): Record<string, string> {
+    if (this.#options.corsOrigin) {
+      headers["access-control-allow-origin"] = this.#options.corsOrigin;
+      headers["access-control-allow-methods"] = "POST, GET, OPTIONS";
+      headers["access-control-allow-headers"] = "content-type, authorization";
+    }
+    return headers;
+  }
+
+  #authorized(request: Request): boolean {
+    const token = this.#options.token;
+    if (!token) return true;
+    const header = request.headers.get("authorization") ?? "";
+    if (header.startsWith("Bearer ")) return constantTimeEqual(header.slice(7).trim(), token);
+    if (header.startsWith("Basic ")) {
+      try {
+        const decoded = atob(header.slice(6).trim());
+        const password = decoded.slice(decoded.indexOf(":") + 1);
+        return constantTimeEqual(password, token);
+      } catch {
+        return false;
+      }
+    }
+    return false;
+  }
+
+  /** Checks the client address and credentials; a Response when refused, else null. */
+  guard(request: Request, info: Deno.ServeHandlerInfo): Response | null {
+    if (this.#networks.length > 0) {
+      const address = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
+      if (!inNetworks(address, this.#networks)) {
+        return new Response(`Forbidden: ${address} is not in the allowed networks\n`, { status: 403 });
+      }
+    }
+    if (request.method !== "OPTIONS" && !this.#authorized(request)) {
+      return new Response("Unauthorized: a valid token is required\n", {
+        status: 401,
+        headers: this.#cors({ "www-authenticate": 'Basic realm="toros", charset="UTF-8"' }),
+      });
+    }
+    return null;
+  }
+
+  /** Answers one XML-RPC call body (no HTTP): the response XML. */
+  async call(xml: string): Promise<string> {
+    try {
+      const { methodName, params } = parseMethodCall(xml, { maxDepth: this.#options.maxDepth });
+      return encodeMethodResponse(await this.#invoke(methodName, params));
+    } catch (error) {
+      const fault = this.#toFault(error);
+      return encodeFault(fault.code, fault.message);
+    }
+  }
+
+  /** The `Deno.serve` handler. */
+  async handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    const refused = this.guard(request, info);
+    if (refused) return refused;
+    const path = new URL(request.url).pathname;
+    if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: this.#cors({}) });
+    if (request.method === "GET" && path === "/") {
+      const extra = this.#options.docExtraHtml ? await this.#options.docExtraHtml() : "";
+      const methods = this.methodNames().map((name) => ({ name, ...this.#methods.get(name)! }));
+      return new Response(
+        renderDocPage(this.#options.title, this.#options.description ?? "", methods, extra),
+        { headers: this.#cors({ "content-type": "text/html; charset=utf-8" }) },
+      );
+    }
+    if (path !== "/" && path !== "/RPC2") return new Response("Not found\n", { status: 404 });
+    if (request.method !== "POST") {
+      return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, POST, OPTIONS" } });
+    }
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    if (declared > this.#maxBody) {
+      await request.body?.cancel().catch(() => {});
+      return new Response(`Request body larger than ${this.#maxBody} bytes\n`, { status: 413 });
+    }
+    const body = await readLimited(request, this.#maxBody);
+    if (body === null) {
+      return new Response(`Request body larger than ${this.#maxBody} bytes\n`, { status: 413 });
+    }
+    let text: string;
+    try {
+      text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+    } catch {
+      return new Response(encodeFault(-32700, "Parse error: body is not UTF-8"), {
+        headers: this.#cors({ ...XML_HEADERS }),
+      });
+    }
+    return new Response(await this.call(text), { headers: this.#cors({ ...XML_HEADERS }) });
+  }
+}

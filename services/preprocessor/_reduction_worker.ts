@@ -1,0 +1,80 @@
+/**
+ * The reduction thread of the service: runs one night at a time with its own
+ * catalog connection and pixel pool, so the XML-RPC event loop never waits for
+ * pixel or file work.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import type { DatabaseConfig, ReductionConfig } from "../../lib/config.ts";
+import { openStore, type Store } from "../../lib/store/mod.ts";
+import { createPixelPool, type PixelPool } from "../../lib/ccd/mod.ts";
+import { reduceNight, ReductionAborted } from "./pipeline.ts";
+
+/** Messages the worker accepts. */
+export type ReductionRequest =
+  | { type: "run"; jobId: number; night: string; database: DatabaseConfig; reduction: ReductionConfig }
+  | { type: "stop" }
+  | { type: "close" };
+
+/** Messages the worker sends. */
+export type ReductionEvent =
+  | { type: "progress"; jobId: number; done: number; total: number; step: string }
+  | { type: "done"; jobId: number; report: unknown }
+  | { type: "aborted"; jobId: number }
+  | { type: "failed"; jobId: number; error: string }
+  | { type: "log"; level: "info" | "warning" | "error"; message: string };
+
+let store: Store | null = null;
+let pool: PixelPool | null = null;
+let controller: AbortController | null = null;
+
+function send(event: ReductionEvent): void {
+  self.postMessage(event);
+}
+
+// The worker's records go back to the service's logger, which owns the log file.
+const log = {
+  debug: (_message: string) => {},
+  info: (message: string) => send({ type: "log", level: "info", message }),
+  warning: (message: string) => send({ type: "log", level: "warning", message }),
+  error: (message: string) => send({ type: "log", level: "error", message }),
+};
+
+self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
+  const request = event.data;
+  if (request.type === "stop") {
+    controller?.abort();
+    return;
+  }
+  if (request.type === "close") {
+    controller?.abort();
+    pool?.close();
+    await store?.close();
+    self.close();
+    return;
+  }
+  controller = new AbortController();
+  try {
+    store ??= await openStore(request.database);
+    pool ??= createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1);
+    const report = await reduceNight(request.night, {
+      store,
+      reduction: request.reduction,
+      pool,
+      signal: controller.signal,
+      log,
+      onProgress: (p) => send({ type: "progress", jobId: request.jobId, ...p }),
+    });
+    send({ type: "done", jobId: request.jobId, report: JSON.parse(JSON.stringify(report)) });
+  } catch (error) {
+    if (error instanceof ReductionAborted) send({ type: "aborted", jobId: request.jobId });
+    else {send({
+        type: "failed",
+        jobId: request.jobId,
+        error: error instanceof Error ? error.message : String(error),
+      });}
+  } finally {
+    controller = null;
+  }
+};
