@@ -1,0 +1,167 @@
+/**
+ * The daemon as systemd runs it, in a subprocess: kill -9 during a reduction and
+ * start again — the job completes, products are whole, no row is duplicated;
+ * SIGTERM — the current frame finishes, the job goes back to the queue, exit 0
+ * within 10 s.
+ */
+import { assert, assertEquals } from "./_assert.ts";
+import { readHdus, verifyChecksums } from "../lib/fits/mod.ts";
+import { openStore } from "../lib/store/mod.ts";
+import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
+import { simulateNight } from "../services/preprocessor/simulate.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function prepare(lights = 16) {
+  const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "toros-crash-" }));
+  const night = `${root}/data/2026-11-24`;
+  // Small bands and one worker make the reduction slow enough to interrupt on purpose.
+  await simulateNight(night, { size: 128, bias: 3, darks: 3, flatsPerFilter: 3, lights });
+  const port = freePort();
+  const config = `${root}/toros.conf.yaml`;
+  await Deno.writeTextFile(
+    config,
+    `Preprocessor Address: {HTTP: "http://127.0.0.1:${port}/", IP: 127.0.0.1, Port: ${port}}
+Logging: {File: ${root}/toros.log, Log Level: INFO}
+Database: {File: ${root}/toros.sqlite3}
+Data: {Roots: [${root}/data]}
+Reduction: {Band Rows: 1, Workers: 1}
+`,
+  );
+  return { root, night, config, url: `http://127.0.0.1:${port}/` };
+}
+
+function startDaemon(config: string): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "serve", "preprocessor", "--config", config],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}
+
+async function until<T>(fn: () => Promise<T | null>, what: string, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== null) return value;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+async function status(url: string, job: number): Promise<Record<string, XmlRpcValue>> {
+  return await callXmlRpc(url, "job_status", [job], { timeoutMs: 2000 }) as Record<string, XmlRpcValue>;
+}
+
+async function submit(url: string, night: string): Promise<number> {
+  const answer = await until(
+    () =>
+      callXmlRpc(url, "front_desk", [{
+        ID: "crash-1",
+        Request: "Exposure Calibration",
+        "File Location": night,
+      }]),
+    "the service to answer",
+  ) as Record<string, XmlRpcValue>;
+  return answer.Job as number;
+}
+
+Deno.test("kill -9 during a reduction, start again: the job completes, products whole, no duplicate rows", async () => {
+  const { root, night, config, url } = await prepare();
+  let daemon = startDaemon(config);
+  try {
+    const job = await submit(url, night);
+    await until(async () => {
+      const s = await status(url, job);
+      return s.Status === "running" && Number(s.Progress) > 0.4 ? s : null;
+    }, "the reduction to be under way");
+    daemon.kill("SIGKILL");
+    await daemon.status;
+    const productsDir = `${night}/products`;
+    const before = [...Deno.readDirSync(productsDir)].map((e) => e.name);
+    assert(before.some((name) => name.startsWith("calib_")), "some lights were done before the kill");
+    daemon = startDaemon(config);
+    const final = await until(async () => {
+      const s = await status(url, job);
+      return ["done", "failed"].includes(String(s.Status)) ? s : null;
+    }, "the job to finish after the restart");
+    assertEquals(final.Status, "done", JSON.stringify(final));
+    assertEquals((final.Attempts as number) >= 2, true);
+    const names = [...Deno.readDirSync(productsDir)].map((e) => e.name).sort();
+    assertEquals(names.filter((n) => n.endsWith(".tmp")), [], "no half-written files left");
+    assertEquals(names.length, 3 + 16);
+    for (const name of names) {
+      const path = `${productsDir}/${name}`;
+      const [hdu] = await readHdus(path);
+      const bytes = await Deno.readFile(path);
+      const sums = verifyChecksums(
+        bytes.subarray(0, hdu.dataOffset),
+        bytes.subarray(hdu.dataOffset),
+        hdu.header,
+      );
+      assertEquals(sums, { datasumOk: true, checksumOk: true }, name);
+    }
+    daemon.kill("SIGTERM");
+    await daemon.status;
+    const store = await openStore({ file: `${root}/toros.sqlite3` });
+    try {
+      const nights = await store.listNights();
+      assertEquals(nights.length, 1);
+      assertEquals(nights[0].products, 19, "one row per product");
+      assertEquals(nights[0].exposures, 3 + 3 + 3 + 16, "one row per raw file");
+      assertEquals((await store.listJobs()).length, 1);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    try {
+      daemon.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await daemon.status;
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("SIGTERM: the current frames finish, the job is queued again, exit 0 within 10 s", async () => {
+  // Lights are calibrated in batches of 8; with 40 there are batches left to put back.
+  const { root, night, config, url } = await prepare(40);
+  const daemon = startDaemon(config);
+  try {
+    const job = await submit(url, night);
+    await until(async () => {
+      const s = await status(url, job);
+      return s.Status === "running" && Number(s.Progress) > 0.15 ? s : null;
+    }, "the reduction to be under way");
+    const sent = Date.now();
+    daemon.kill("SIGTERM");
+    const exit = await daemon.status;
+    const seconds = (Date.now() - sent) / 1000;
+    assertEquals(exit.code, 0);
+    assert(seconds < 10, `stopped in ${seconds} s`);
+    const store = await openStore({ file: `${root}/toros.sqlite3` });
+    try {
+      const stored = await store.getJob(job);
+      assertEquals(stored?.status, "queued");
+      assertEquals(stored?.workerId, null);
+    } finally {
+      await store.close();
+    }
+    const leftovers = [...Deno.readDirSync(`${night}/products`)].filter((e) => e.name.endsWith(".tmp"));
+    assertEquals(leftovers.length, 0, "the current frame finished: no half-written product");
+  } finally {
+    try {
+      daemon.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await daemon.status;
+    await Deno.remove(root, { recursive: true });
+  }
+});
