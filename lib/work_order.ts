@@ -33,6 +33,19 @@ export class WrongServiceError extends Error {
   }
 }
 
+/**
+ * A problem found while validating. Not an Error on purpose: a refused order is
+ * ordinary input, and building an Error costs more than the whole validation.
+ */
+class Invalid {
+  readonly key: string;
+  readonly problem: string;
+  constructor(key: string, problem: string) {
+    this.key = key;
+    this.problem = problem;
+  }
+}
+
 /** Keys every work order may carry. */
 export interface CommonFields {
   /** `ID`, as a string. */
@@ -63,10 +76,10 @@ function requireString(order: Struct, key: string, optional = false): string | n
   const value = order[key];
   if (value === undefined || value === null) {
     if (optional) return null;
-    throw new WorkOrderError(key, "is missing (expected a string)");
+    throw new Invalid(key, "is missing (expected a string)");
   }
   if (typeof value !== "string" || value.trim() === "") {
-    throw new WorkOrderError(key, `${describe(value)} is not a non-empty string`);
+    throw new Invalid(key, `${describe(value)} is not a non-empty string`);
   }
   return value.trim();
 }
@@ -87,9 +100,9 @@ function parseCommon(order: Struct): CommonFields {
   if (typeof rawId === "string" && rawId.trim() !== "") id = rawId.trim();
   else if (typeof rawId === "number" && Number.isInteger(rawId)) id = String(rawId);
   else if (rawId === undefined) {
-    throw new WorkOrderError("ID", "is missing (expected a string or an integer)");
-  } else throw new WorkOrderError("ID", `${describe(rawId)} is not a string or an integer`);
-  if (id.length > 200) throw new WorkOrderError("ID", "is longer than 200 characters");
+    throw new Invalid("ID", "is missing (expected a string or an integer)");
+  } else throw new Invalid("ID", `${describe(rawId)} is not a string or an integer`);
+  if (id.length > 200) throw new Invalid("ID", "is longer than 200 characters");
 
   const rawPriority = order.Priority;
   let priority: number | null = null;
@@ -98,7 +111,7 @@ function parseCommon(order: Struct): CommonFields {
       ? (rawPriority as { value: unknown }).value
       : rawPriority;
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 10) {
-      throw new WorkOrderError("Priority", `${describe(value)} is not a number from 0 to 10 (or nil)`);
+      throw new Invalid("Priority", `${describe(value)} is not a number from 0 to 10 (or nil)`);
     }
     priority = value;
   }
@@ -113,14 +126,14 @@ function parseCommon(order: Struct): CommonFields {
       ? new Date(/[Zz]|[+-]\d{2}:?\d{2}$/.test(text) || text.length === 10 ? text : `${text}Z`)
       : null;
     if (!parsed || Number.isNaN(parsed.getTime())) {
-      throw new WorkOrderError(
+      throw new Invalid(
         "Datetime",
         `${describe(rawDatetime)} is not an ISO 8601 date (e.g. 2019-03-05T14:34:54.234)`,
       );
     }
     datetime = parsed;
   } else if (rawDatetime !== undefined && rawDatetime !== null) {
-    throw new WorkOrderError(
+    throw new Invalid(
       "Datetime",
       `${describe(rawDatetime)} is not an ISO 8601 date string or dateTime`,
     );
@@ -138,16 +151,16 @@ function parseLocation(order: Struct): string {
     try {
       url = new URL(text);
     } catch {
-      throw new WorkOrderError("File Location", `${JSON.stringify(text)} is not a path or a file:// URL`);
+      throw new Invalid("File Location", `${JSON.stringify(text)} is not a path or a file:// URL`);
     }
     if (url.protocol !== "file:") {
-      throw new WorkOrderError(
+      throw new Invalid(
         "File Location",
         `${JSON.stringify(text)} is a ${url.protocol} URL (expected a path or file://)`,
       );
     }
     if (url.host !== "" && url.host !== "localhost") {
-      throw new WorkOrderError(
+      throw new Invalid(
         "File Location",
         `${JSON.stringify(text)} names host ${url.host} (expected a local path)`,
       );
@@ -155,10 +168,32 @@ function parseLocation(order: Struct): string {
     path = decodeURIComponent(url.pathname);
   }
   if (!path.startsWith("/")) {
-    throw new WorkOrderError("File Location", `${JSON.stringify(text)} is not an absolute path`);
+    throw new Invalid("File Location", `${JSON.stringify(text)} is not an absolute path`);
   }
-  if (path.includes("\0")) throw new WorkOrderError("File Location", "contains a NUL character");
+  if (path.includes("\0")) throw new Invalid("File Location", "contains a NUL character");
   return path;
+}
+
+/** What validation found: the order, a problem with a key, or another service's order. */
+export type WorkOrderCheck =
+  | { ok: true; order: WorkOrder }
+  | { ok: false; key: string; message: string; service?: undefined }
+  | { ok: false; woType: string; service: string; message: string; key?: undefined };
+
+/**
+ * Validates a work order for the preprocessor without throwing: the result says
+ * what is wrong (naming the key) or which service handles the order.
+ */
+export function validateWorkOrder(value: unknown): WorkOrderCheck {
+  try {
+    return checkOrder(value);
+  } catch (error) {
+    if (!(error instanceof Invalid)) throw error;
+    const message = error.key
+      ? `Work order key "${error.key}": ${error.problem}`
+      : `Work order: ${error.problem}`;
+    return { ok: false, key: error.key, message };
+  }
 }
 
 /**
@@ -167,8 +202,15 @@ function parseLocation(order: Struct): string {
  * Dome order.
  */
 export function parseWorkOrder(value: unknown): WorkOrder {
+  const check = validateWorkOrder(value);
+  if (check.ok) return check.order;
+  if (check.service !== undefined) throw new WrongServiceError(check.woType, check.service);
+  throw new WorkOrderError(check.key, check.message.slice(check.message.indexOf(": ") + 2));
+}
+
+function checkOrder(value: unknown): WorkOrderCheck {
   if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
-    throw new WorkOrderError(
+    throw new Invalid(
       "",
       `${describe(value)} is not a struct (expected keys such as ID, WOType, File Location)`,
     );
@@ -177,34 +219,41 @@ export function parseWorkOrder(value: unknown): WorkOrder {
   const woType = order.WOType;
   const request = order.Request;
   if (woType !== undefined && woType !== null && typeof woType !== "string") {
-    throw new WorkOrderError("WOType", `${describe(woType)} is not a string`);
+    throw new Invalid("WOType", `${describe(woType)} is not a string`);
   }
   if (request !== undefined && request !== null && typeof request !== "string") {
-    throw new WorkOrderError("Request", `${describe(request)} is not a string`);
+    throw new Invalid("Request", `${describe(request)} is not a string`);
   }
   const type = typeof woType === "string" ? woType.trim() : "";
   const service = KNOWN_TYPES[type.toLowerCase()];
-  if (service) throw new WrongServiceError(type, service);
+  if (service) {
+    return {
+      ok: false,
+      woType: type,
+      service,
+      message: `Work orders of type "${type}" are handled by the ${service} service, not the preprocessor`,
+    };
+  }
   const isCalibration = type.toLowerCase() === "calibration" ||
     (typeof request === "string" && request.trim().toLowerCase() === "exposure calibration");
   if (!isCalibration) {
     if (type) {
-      throw new WorkOrderError(
+      throw new Invalid(
         "WOType",
         `"${type}" is not a work order type (expected Calibration, Observation or Dome)`,
       );
     }
     if (typeof request === "string") {
-      throw new WorkOrderError(
+      throw new Invalid(
         "Request",
         `"${request}" is not a request the preprocessor knows (expected "Exposure Calibration")`,
       );
     }
-    throw new WorkOrderError(
+    throw new Invalid(
       "WOType",
       'is missing (expected "Calibration", or Request: "Exposure Calibration")',
     );
   }
   const common = parseCommon(order);
-  return { kind: "calibration", ...common, location: parseLocation(order) };
+  return { ok: true, order: { kind: "calibration", ...common, location: parseLocation(order) } };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { Row, SqlDriver } from "./_driver.ts";
 import { StoreError } from "./errors.ts";
 
@@ -40,6 +40,7 @@ class SqliteConnection implements SqlDriver {
   readonly dialect = "sqlite" as const;
   readonly #db: DatabaseSync;
   readonly #path: string;
+  readonly #statements = new Map<string, StatementSync>();
 
   constructor(db: DatabaseSync, path: string) {
     this.#db = db;
@@ -48,7 +49,12 @@ class SqliteConnection implements SqlDriver {
 
   query(sql: string, params: unknown[] = []): Promise<Row[]> {
     try {
-      const statement = this.#db.prepare(sql);
+      let statement = this.#statements.get(sql);
+      if (!statement) {
+        // Preparing costs more than running most of these statements: keep each one.
+        statement = this.#db.prepare(sql);
+        this.#statements.set(sql, statement);
+      }
       const rows = /^\s*(select|with|pragma)|\breturning\b/i.test(sql)
         ? statement.all(...bind(params))
         : (statement.run(...bind(params)), []);

@@ -21,68 +21,26 @@ export interface DecodeLimits {
   maxDepth?: number;
 }
 
-interface Element {
+/** A value being built: what the open element expects next. */
+interface Frame {
+  /** Element name. */
   name: string;
-  children: Element[];
+  /** Collected text of this element. */
   text: string;
-}
-
-/** Parses XML into a small element tree; DOCTYPE refused, depth limited. */
-function parseTree(xml: string, limits: DecodeLimits): Element {
-  const maxDepth = limits.maxDepth ?? 100;
-  const parser = new SaxesParser({ xmlns: false });
-  const root: Element = { name: "#root", children: [], text: "" };
-  const stack: Element[] = [root];
-  let failure: Error | null = null;
-  parser.on("doctype", () => {
-    failure ??= new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: DOCTYPE declarations are not accepted");
-  });
-  parser.on("opentag", (tag) => {
-    if (failure) return;
-    if (stack.length > maxDepth) {
-      failure = new XmlRpcFault(
-        FAULT_INVALID_REQUEST,
-        `Invalid request: nesting deeper than ${maxDepth} elements`,
-      );
-      return;
-    }
-    const element: Element = { name: tag.name, children: [], text: "" };
-    stack[stack.length - 1].children.push(element);
-    stack.push(element);
-  });
-  parser.on("closetag", () => {
-    if (!failure) stack.pop();
-  });
-  parser.on("text", (text) => {
-    if (!failure && stack.length > 1) stack[stack.length - 1].text += text;
-  });
-  parser.on("cdata", (text) => {
-    if (!failure && stack.length > 1) stack[stack.length - 1].text += text;
-  });
-  parser.on("error", (error) => {
-    failure ??= new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error.message.split("\n")[0]}`);
-  });
-  try {
-    parser.write(xml).close();
-  } catch (error) {
-    failure ??= new XmlRpcFault(
-      FAULT_PARSE_ERROR,
-      `Parse error: ${error instanceof Error ? error.message : error}`,
-    );
-  }
-  if (failure) throw failure;
-  if (root.children.length !== 1) {
-    throw new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: no document element");
-  }
-  return root.children[0];
+  /** Values of a <data>, members of a <struct>, params of <params>. */
+  items?: XmlRpcValue[];
+  struct?: Record<string, XmlRpcValue>;
+  /** A <member>'s name. */
+  memberName?: string;
+  /** The value decoded inside a <value> / <member> / <param>. */
+  value?: XmlRpcValue;
+  hasValue?: boolean;
+  /** Whether a <value> held a typed element. */
+  typed?: boolean;
 }
 
 function invalid(message: string): XmlRpcFault {
   return new XmlRpcFault(FAULT_INVALID_REQUEST, `Invalid request: ${message}`);
-}
-
-function elements(element: Element): Element[] {
-  return element.children;
 }
 
 const INTEGER = /^[+-]?\d+$/;
@@ -93,8 +51,8 @@ function decodeDate(text: string): Date {
     text.trim(),
   );
   if (!match) throw invalid(`'${text}' is not a dateTime.iso8601`);
-  const [, y, mo, d, h, mi, s, frac, zone] = match;
-  const iso = `${y}-${mo}-${d}T${h}:${mi}:${s}${frac ?? ""}${
+  const [, y, mo, d, h, mi, sec, frac, zone] = match;
+  const iso = `${y}-${mo}-${d}T${h}:${mi}:${sec}${frac ?? ""}${
     zone ? zone.replace(/^([+-]\d{2})(\d{2})$/, "$1:$2") : "Z"
   }`;
   const date = new Date(iso);
@@ -113,20 +71,15 @@ function decodeBase64(text: string): Uint8Array {
   }
 }
 
-/** Decodes a `<value>` element. */
-function decodeValue(value: Element): XmlRpcValue {
-  if (value.name !== "value") throw invalid(`expected <value>, found <${value.name}>`);
-  const [typed, extra] = elements(value);
-  if (!typed) return value.text; // an untyped value is a string
-  if (extra) throw invalid("<value> holds more than one element");
-  const text = typed.text;
-  switch (typed.name) {
+/** Decodes the text of a scalar element. */
+function decodeScalar(name: string, text: string): XmlRpcValue {
+  switch (name) {
     case "int":
     case "i4": {
       const trimmed = text.trim();
       const n = Number(trimmed);
       if (!INTEGER.test(trimmed) || n < -2147483648 || n > 2147483647) {
-        throw invalid(`'${text}' is not an ${typed.name}`);
+        throw invalid(`'${text}' is not an ${name}`);
       }
       return n;
     }
@@ -160,25 +113,161 @@ function decodeValue(value: Element): XmlRpcValue {
     case "nil":
     case "ex:nil":
       return null;
-    case "array": {
-      const [data] = elements(typed);
-      if (!data || data.name !== "data") throw invalid("<array> without <data>");
-      return elements(data).map(decodeValue);
-    }
-    case "struct": {
-      const result: Record<string, XmlRpcValue> = {};
-      for (const member of elements(typed)) {
-        if (member.name !== "member") throw invalid(`<struct> holds <${member.name}>, expected <member>`);
-        const name = member.children.find((c) => c.name === "name");
-        const memberValue = member.children.find((c) => c.name === "value");
-        if (!name || !memberValue) throw invalid("<member> needs a <name> and a <value>");
-        result[name.text] = decodeValue(memberValue);
-      }
-      return result;
-    }
     default:
-      throw invalid(`unknown value type <${typed.name}>`);
+      throw invalid(`unknown value type <${name}>`);
   }
+}
+
+/** Where each element may appear: its parent's name. */
+const PARENTS: Record<string, string[]> = {
+  methodName: ["methodCall"],
+  params: ["methodCall", "methodResponse"],
+  param: ["params"],
+  fault: ["methodResponse"],
+  value: ["param", "data", "member", "fault"],
+  data: ["array"],
+  member: ["struct"],
+  name: ["member"],
+};
+
+const CONTAINERS = new Set(["array", "struct"]);
+
+/** The decoded document: its root element name and what it held. */
+interface Document {
+  root: string;
+  methodName: string | null;
+  params: XmlRpcValue[] | null;
+  fault: XmlRpcValue | undefined;
+}
+
+/** Streams XML through saxes straight into values: no DOM, DOCTYPE refused, depth limited. */
+function decodeDocument(xml: string, limits: DecodeLimits): Document {
+  const maxDepth = limits.maxDepth ?? 100;
+  // Line/column tracking is off: faults name the problem, and tracking costs a fifth of the parse.
+  const parser = new SaxesParser({ xmlns: false, position: false });
+  const stack: Frame[] = [];
+  const doc: Document = { root: "", methodName: null, params: null, fault: undefined };
+  let failure: Error | null = null;
+  const fail = (error: Error) => {
+    failure ??= error;
+  };
+  parser.on(
+    "doctype",
+    () => fail(new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: DOCTYPE declarations are not accepted")),
+  );
+  parser.on("opentag", (tag) => {
+    if (failure) return;
+    const name = tag.name;
+    if (stack.length >= maxDepth) {
+      fail(invalid(`nesting deeper than ${maxDepth} elements`));
+      return;
+    }
+    const parent = stack[stack.length - 1];
+    if (!parent) {
+      doc.root = name;
+      if (name !== "methodCall" && name !== "methodResponse") {
+        fail(invalid(`expected <methodCall> or <methodResponse>, found <${name}>`));
+        return;
+      }
+    } else {
+      const allowed = PARENTS[name];
+      if (allowed ? !allowed.includes(parent.name) : parent.name !== "value") {
+        fail(invalid(`<${name}> is not allowed inside <${parent.name}>`));
+        return;
+      }
+      if (parent.name === "value") {
+        if (parent.typed) {
+          fail(invalid("<value> holds more than one element"));
+          return;
+        }
+        parent.typed = true;
+      }
+    }
+    const frame: Frame = { name, text: "" };
+    if (name === "params" || name === "data") frame.items = [];
+    else if (name === "struct") frame.struct = {};
+    stack.push(frame);
+  });
+  parser.on("text", (text) => {
+    if (!failure && stack.length > 0) stack[stack.length - 1].text += text;
+  });
+  parser.on("cdata", (text) => {
+    if (!failure && stack.length > 0) stack[stack.length - 1].text += text;
+  });
+  parser.on("closetag", () => {
+    if (failure) return;
+    const frame = stack.pop()!;
+    const parent = stack[stack.length - 1];
+    try {
+      let value: XmlRpcValue | undefined;
+      switch (frame.name) {
+        case "value":
+          value = frame.hasValue ? frame.value! : frame.typed ? undefined : frame.text; // untyped value = string
+          if (value === undefined) throw invalid("<value> holds no value");
+          break;
+        case "array": {
+          if (!frame.hasValue) throw invalid("<array> without <data>");
+          value = frame.value!;
+          break;
+        }
+        case "data":
+          value = frame.items!;
+          break;
+        case "struct":
+          value = frame.struct!;
+          break;
+        case "member":
+          if (frame.memberName === undefined || !frame.hasValue) {
+            throw invalid("<member> needs a <name> and a <value>");
+          }
+          parent.struct![frame.memberName] = frame.value!;
+          return;
+        case "name":
+          parent.memberName = frame.text;
+          return;
+        case "param":
+          if (!frame.hasValue) throw invalid("<param> without <value>");
+          parent.items!.push(frame.value!);
+          return;
+        case "params":
+          doc.params = frame.items!;
+          return;
+        case "methodName":
+          doc.methodName = frame.text.trim();
+          return;
+        case "fault":
+          doc.fault = frame.value ?? null;
+          return;
+        case "methodCall":
+        case "methodResponse":
+          return;
+        default:
+          if (CONTAINERS.has(frame.name)) return;
+          value = decodeScalar(frame.name, frame.text);
+      }
+      if (parent.name === "data") parent.items!.push(value);
+      else {
+        parent.value = value;
+        parent.hasValue = true;
+      }
+    } catch (error) {
+      fail(error as Error);
+    }
+  });
+  parser.on(
+    "error",
+    (error) => fail(new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error.message.split("\n")[0]}`)),
+  );
+  try {
+    parser.write(xml).close();
+  } catch (error) {
+    fail(
+      new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error instanceof Error ? error.message : error}`),
+    );
+  }
+  if (failure) throw failure;
+  if (!doc.root) throw new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: no document element");
+  return doc;
 }
 
 /** A decoded call. */
@@ -189,38 +278,22 @@ export interface MethodCall {
 
 /** Decodes a `<methodCall>`; throws an {@link XmlRpcFault} (-32700 or -32600) for bad input. */
 export function parseMethodCall(xml: string, limits: DecodeLimits = {}): MethodCall {
-  const root = parseTree(xml, limits);
-  if (root.name !== "methodCall") throw invalid(`expected <methodCall>, found <${root.name}>`);
-  const name = root.children.find((c) => c.name === "methodName");
-  if (!name || name.text.trim() === "") throw invalid("<methodCall> has no <methodName>");
-  const paramsElement = root.children.find((c) => c.name === "params");
-  const params = paramsElement
-    ? elements(paramsElement).map((param) => {
-      if (param.name !== "param") throw invalid(`<params> holds <${param.name}>, expected <param>`);
-      const [value] = elements(param);
-      if (!value) throw invalid("<param> without <value>");
-      return decodeValue(value);
-    })
-    : [];
-  return { methodName: name.text.trim(), params };
+  const doc = decodeDocument(xml, limits);
+  if (doc.root !== "methodCall") throw invalid(`expected <methodCall>, found <${doc.root}>`);
+  if (!doc.methodName) throw invalid("<methodCall> has no <methodName>");
+  return { methodName: doc.methodName, params: doc.params ?? [] };
 }
 
 /** Decodes a `<methodResponse>`; throws {@link XmlRpcFault} for a fault response. */
 export function parseMethodResponse(xml: string, limits: DecodeLimits = {}): XmlRpcValue {
-  const root = parseTree(xml, limits);
-  if (root.name !== "methodResponse") throw invalid(`expected <methodResponse>, found <${root.name}>`);
-  const fault = root.children.find((c) => c.name === "fault");
-  if (fault) {
-    const [value] = elements(fault);
-    const decoded = value ? decodeValue(value) : null;
-    const struct = (decoded ?? {}) as Record<string, XmlRpcValue>;
+  const doc = decodeDocument(xml, limits);
+  if (doc.root !== "methodResponse") throw invalid(`expected <methodResponse>, found <${doc.root}>`);
+  if (doc.fault !== undefined) {
+    const struct = (doc.fault ?? {}) as Record<string, XmlRpcValue>;
     throw new XmlRpcFault(Number(struct.faultCode ?? 0), String(struct.faultString ?? "fault"));
   }
-  const params = root.children.find((c) => c.name === "params");
-  const param = params ? elements(params)[0] : undefined;
-  const value = param ? elements(param)[0] : undefined;
-  if (!value) throw invalid("<methodResponse> without a value");
-  return decodeValue(value);
+  if (!doc.params || doc.params.length === 0) throw invalid("<methodResponse> without a value");
+  return doc.params[0];
 }
 
 function escapeXml(text: string): string {

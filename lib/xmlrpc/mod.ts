@@ -10,6 +10,7 @@ export {
   FAULT_INVALID_REQUEST,
   FAULT_METHOD_NOT_FOUND,
   FAULT_PARSE_ERROR,
+  FaultAnswer,
   XmlRpcDouble,
   XmlRpcFault,
   type XmlRpcValue,
@@ -24,6 +25,6 @@ export {
   parseMethodCall,
   parseMethodResponse,
 } from "./codec.ts";
-export { type MethodSpec, XmlRpcServer, type XmlRpcServerOptions } from "./server.ts";
+export { type MethodSpec, pathOf, XmlRpcServer, type XmlRpcServerOptions } from "./server.ts";
 export { type CallOptions, callXmlRpc } from "./client.ts";
 export { escapeHtml } from "./_doc_page.ts";

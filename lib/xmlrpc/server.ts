@@ -13,6 +13,7 @@ import {
   FAULT_INVALID_PARAMS,
   FAULT_INVALID_REQUEST,
   FAULT_METHOD_NOT_FOUND,
+  FaultAnswer,
   XmlRpcFault,
   type XmlRpcValue,
 } from "./values.ts";
@@ -55,6 +56,14 @@ function constantTimeEqual(a: string, b: string): boolean {
   let diff = x.length ^ y.length;
   for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
+}
+
+/** The path of a request URL without building a URL object (hot path). */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const end = url.search(/[?#]/);
+  return end > start ? url.slice(start, end) : url.slice(start);
 }
 
 /** Reads a body up to `limit` bytes; null when it is larger (reading stops there). */
@@ -182,8 +191,8 @@ export class XmlRpcServer {
     return await spec.handler(...params);
   }
 
-  #toFault(error: unknown): XmlRpcFault {
-    if (error instanceof XmlRpcFault) return error;
+  #toFault(error: unknown): XmlRpcFault | FaultAnswer {
+    if (error instanceof XmlRpcFault || error instanceof FaultAnswer) return error;
     const errorId = crypto.randomUUID().slice(0, 8);
     this.#options.onError?.(errorId, error);
     return new XmlRpcFault(FAULT_INTERNAL, `Internal error (error id ${errorId}; see the server log)`);
@@ -247,7 +256,7 @@ export class XmlRpcServer {
   async handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
     const refused = this.guard(request, info);
     if (refused) return refused;
-    const path = new URL(request.url).pathname;
+    const path = pathOf(request.url);
     if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: this.#cors({}) });
     if (request.method === "GET" && path === "/") {
       const extra = this.#options.docExtraHtml ? await this.#options.docExtraHtml() : "";
@@ -266,7 +275,10 @@ export class XmlRpcServer {
       await request.body?.cancel().catch(() => {});
       return new Response(`Request body larger than ${this.#maxBody} bytes\n`, { status: 413 });
     }
-    const body = await readLimited(request, this.#maxBody);
+    // With a declared length within the limit, the runtime reads the body in one go; otherwise count as it streams.
+    const body = request.headers.has("content-length")
+      ? new Uint8Array(await request.arrayBuffer())
+      : await readLimited(request, this.#maxBody);
     if (body === null) {
       return new Response(`Request body larger than ${this.#maxBody} bytes\n`, { status: 413 });
     }

@@ -49,3 +49,20 @@ export class XmlRpcFault extends Error {
     this.code = code;
   }
 }
+
+/**
+ * A fault a handler throws as an ordinary answer (a refused work order). Unlike
+ * {@link XmlRpcFault} it is not an Error: building an Error costs more than
+ * validating a work order, which matters on a busy front desk.
+ */
+export class FaultAnswer {
+  /** The faultCode. */
+  readonly code: number;
+  /** The faultString. */
+  readonly message: string;
+  /** Creates the answer. */
+  constructor(code: number, message: string) {
+    this.code = code;
+    this.message = message;
+  }
+}

@@ -9,11 +9,13 @@
 import {
   escapeHtml,
   FAULT_INVALID_PARAMS,
+  FaultAnswer,
+  pathOf,
   XmlRpcFault,
   XmlRpcServer,
   type XmlRpcValue,
 } from "../../lib/xmlrpc/mod.ts";
-import { parseWorkOrder, WorkOrderError, WrongServiceError } from "../../lib/work_order.ts";
+import { validateWorkOrder } from "../../lib/work_order.ts";
 import type { TorosConfig } from "../../lib/config.ts";
 import type { JobRecord, JobStatus, Store } from "../../lib/store/mod.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -142,14 +144,14 @@ Optional keys: Priority (0-10, higher first; default 5), Datetime (ISO 8601), Us
 Sending the same ID again, or the same night while it is queued or running, returns the existing job.
 Observation and Dome orders belong to the telescope and dome services and are refused with a fault.`,
     handler: async (workOrder) => {
-      let order;
-      try {
-        order = parseWorkOrder(workOrder);
-      } catch (error) {
-        if (error instanceof WrongServiceError) throw new XmlRpcFault(FAULT_WRONG_SERVICE, error.message);
-        if (error instanceof WorkOrderError) throw new XmlRpcFault(FAULT_INVALID_PARAMS, error.message);
-        throw error;
+      const check = validateWorkOrder(workOrder);
+      if (!check.ok) {
+        throw new FaultAnswer(
+          check.service !== undefined ? FAULT_WRONG_SERVICE : FAULT_INVALID_PARAMS,
+          check.message,
+        );
       }
+      const order = check.order;
       const night = await resolveNight(order.location, config.data.roots);
       const { job, created } = await store.enqueueJob({
         workOrderId: order.id,
@@ -266,8 +268,7 @@ Observation and Dome orders belong to the telescope and dome services and are re
   return {
     server,
     async handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-      const url = new URL(request.url);
-      if (url.pathname === "/health" && request.method === "GET") {
+      if (request.method === "GET" && pathOf(request.url) === "/health") {
         // Monitoring needs no token, but the network restriction still applies.
         const refused = server.guard(new Request(request.url, { headers: { authorization: "" } }), info);
         if (refused && refused.status === 403) return refused;

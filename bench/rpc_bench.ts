@@ -1,0 +1,195 @@
+/**
+ * The RPC front desk under load, side by side in one run: wrk posts the
+ * original's Observation work order to `front_desk` on Python's DocXMLRPCServer
+ * (the original preprocessor) and on `toros serve preprocessor`; then on toros
+ * again while a night is being reduced. `--quick` shortens every run.
+ *
+ * @module
+ */
+import { encodeMethodCall } from "../lib/xmlrpc/mod.ts";
+import { simulateNight } from "../services/preprocessor/simulate.ts";
+import { callXmlRpc } from "../lib/xmlrpc/mod.ts";
+import { machineLine, writeResultsSection } from "./_results.ts";
+
+const quick = Deno.args.includes("--quick");
+const seconds = quick ? 2 : 8;
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const PYTHON_SERVER = new URL("./python_front_desk.py", import.meta.url).pathname;
+
+// The Observation work order of the original documentation.
+const ORDER = {
+  ID: "1",
+  WOType: "Observation",
+  "Telescope Name": "CTMO",
+  RA: 23.1,
+  Dec: 13.2,
+  Filter: "I",
+  "Exposure Time": 30.5,
+  "Number of Exposures": 1,
+  Priority: 1.3,
+  Datetime: "2019-03-05T14:34:54.234",
+  User: "Main Module",
+  "Type of job": "Research",
+  "Type of object": "Galaxy",
+  "Calibration Frames": "Yes",
+  Output: "Analysis",
+};
+
+interface WrkResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+}
+
+function ms(text: string): number {
+  const match = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
+}
+
+async function wrk(url: string, connections: number, duration: number, script: string): Promise<WrkResult> {
+  const out = await new Deno.Command("wrk", {
+    args: ["-t2", `-c${connections}`, `-d${duration}s`, "--latency", "-s", script, url],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (!out.success) throw new Error(`wrk failed: ${new TextDecoder().decode(out.stderr)}`);
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
+  return {
+    requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
+    p50: ms(/50%\s+(\S+)/.exec(text)?.[1] ?? ""),
+    p99: ms(/99%\s+(\S+)/.exec(text)?.[1] ?? ""),
+    max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? ""),
+    errors: (errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + Number(non2xx?.[1] ?? 0),
+  };
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      await fetch(url).then((r) => r.body?.cancel());
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+function row(name: string, r: WrkResult): string {
+  return `| ${name} | ${r.requestsPerSecond.toFixed(0)} | ${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${
+    r.max.toFixed(1)
+  } ms | ${r.errors} |`;
+}
+
+async function main(): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "toros-rpc-bench-" });
+  const script = `${root}/post.lua`;
+  const body = encodeMethodCall("front_desk", [ORDER]);
+  await Deno.writeTextFile(
+    script,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/xml"\nwrk.body = ${JSON.stringify(body)}\n`,
+  );
+  const processes: Deno.ChildProcess[] = [];
+  try {
+    // Python's DocXMLRPCServer, as the original preprocessor ran.
+    const pyPort = freePort();
+    const python = new Deno.Command("/usr/bin/python3", {
+      args: [PYTHON_SERVER, String(pyPort)],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    processes.push(python);
+    const pyUrl = `http://127.0.0.1:${pyPort}/`;
+    await waitFor(pyUrl);
+    const py16 = await wrk(pyUrl, 16, seconds, script);
+    const py64 = await wrk(pyUrl, 64, seconds, script);
+    python.kill("SIGTERM");
+    await python.status;
+
+    // toros, embedded defaults in a temporary state directory.
+    const port = freePort();
+    const night = `${root}/data/2026-11-24`;
+    await simulateNight(night, { size: quick ? 512 : 1024, lights: quick ? 20 : 80 });
+    const config = `${root}/toros.conf.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `Preprocessor Address: {HTTP: "http://127.0.0.1:${port}/", IP: 127.0.0.1, Port: ${port}}
+Logging: {File: "", Log Level: WARNING}
+Database: {File: ${root}/toros.sqlite3}
+Data: {Roots: [${root}/data]}
+`,
+    );
+    const toros = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", MAIN, "serve", "preprocessor", "--config", config],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    processes.push(toros);
+    const url = `http://127.0.0.1:${port}/`;
+    await waitFor(url);
+    const ours16 = await wrk(url, 16, seconds, script);
+    const ours64 = await wrk(url, 64, seconds, script);
+    const answer = await callXmlRpc(url, "front_desk", [{
+      ID: "bench",
+      Request: "Exposure Calibration",
+      "File Location": night,
+    }]) as Record<string, unknown>;
+    for (let i = 0; i < 400; i++) {
+      const status = await callXmlRpc(url, "job_status", [answer.Job as number]) as Record<string, unknown>;
+      if (status.Status === "running" && Number(status.Progress) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const busy = await wrk(url, 64, Math.max(2, seconds / 2), script);
+    const during = await callXmlRpc(url, "job_status", [answer.Job as number]) as Record<string, unknown>;
+    toros.kill("SIGTERM");
+    await toros.status;
+
+    const markdown = [
+      `## RPC front desk: toros vs Python DocXMLRPCServer ${quick ? "(quick run)" : ""}`,
+      "",
+      `${await machineLine()}. wrk -t2, ${seconds} s per run, POSTing the original's Observation work order to`,
+      "`front_desk` (toros validates it and answers with a fault naming the telescope service; the Python server",
+      "prints it and answers a string, as the original did). Both run on this 2-core machine alongside wrk.",
+      "",
+      "| server, load | requests/s | p50 | p99 | max | errors |",
+      "|---|---|---|---|---|---|",
+      row("Python DocXMLRPCServer, 16 connections", py16),
+      row("toros, 16 connections", ours16),
+      row("Python DocXMLRPCServer, 64 connections", py64),
+      row("toros, 64 connections", ours64),
+      row("toros, 64 connections while reducing a night", busy),
+      "",
+      `toros ÷ Python at 16 connections: **${
+        (ours16.requestsPerSecond / py16.requestsPerSecond).toFixed(1)
+      }×**` +
+      ` requests/s; at 64: ${(ours64.requestsPerSecond / py64.requestsPerSecond).toFixed(1)}×.` +
+      ` The reduction was ${during.Status} at ${
+        Math.round(Number(during.Progress) * 100)
+      }% when the loaded run ended.`,
+    ].join("\n");
+    console.log(markdown);
+    await writeResultsSection("rpc", markdown);
+  } finally {
+    for (const p of processes) {
+      try {
+        p.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+await main();
