@@ -8,6 +8,7 @@
 import postgres from "postgres";
 import type { Row, SqlDriver } from "./_driver.ts";
 import { StoreError } from "./errors.ts";
+import { POSTGRES_MIGRATION_LOCK } from "./migrations.ts";
 
 type Sql = postgres.Sql | postgres.TransactionSql;
 
@@ -135,7 +136,12 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
   const driver = new PostgresDriver(sql, where, sql);
   try {
     if (options.schema) {
-      await sql.unsafe(`CREATE SCHEMA IF NOT EXISTS "${options.schema.replaceAll('"', '""')}"`);
+      // CREATE SCHEMA IF NOT EXISTS races between connections (a unique violation): take turns.
+      const schema = options.schema.replaceAll('"', '""');
+      await sql.begin(async (tx) => {
+        await tx.unsafe(`SELECT pg_advisory_xact_lock(${POSTGRES_MIGRATION_LOCK})`);
+        await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      });
     }
     await sql`SELECT 1`;
   } catch (error) {

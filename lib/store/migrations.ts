@@ -108,6 +108,9 @@ CREATE INDEX exposures_night ON exposures (night_id, file_name);
 /** The newest schema version this software knows. */
 export const SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1].version;
 
+/** PostgreSQL advisory lock key held while creating a schema or migrating, so processes take turns. */
+export const POSTGRES_MIGRATION_LOCK = 7415290381;
+
 /** Applies pending migrations up to `target` (default all); returns the version reached. */
 export async function migrate(driver: SqlDriver, target: number = SCHEMA_VERSION): Promise<number> {
   const id = driver.dialect === "sqlite" ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "SERIAL PRIMARY KEY";
@@ -120,7 +123,7 @@ export async function migrate(driver: SqlDriver, target: number = SCHEMA_VERSION
   });
   return await driver.transaction(async (tx) => {
     // PostgreSQL: one migrator at a time across every process (SQLite's BEGIN IMMEDIATE already is).
-    if (tx.dialect === "postgres") await tx.query("SELECT pg_advisory_xact_lock(7415290381)");
+    if (tx.dialect === "postgres") await tx.query(`SELECT pg_advisory_xact_lock(${POSTGRES_MIGRATION_LOCK})`);
     const [row] = await tx.query("SELECT MAX(version) AS version FROM schema_version");
     let current = Number(row?.version ?? 0);
     for (const migration of MIGRATIONS) {
