@@ -20,7 +20,11 @@ export const PERMISSIONS: string[] = [
 ];
 
 /** Modules loaded as Web Workers, which `deno compile` cannot discover by itself. */
-export const WORKERS: string[] = ["lib/ccd/_worker.ts", "services/preprocessor/_reduction_worker.ts"];
+export const WORKERS: string[] = [
+  "lib/ccd/_worker.ts",
+  "lib/_sha256_worker.ts",
+  "services/preprocessor/_reduction_worker.ts",
+];
 
 /** The `deno compile` arguments for an output path. */
 export function compileArgs(output: string): string[] {

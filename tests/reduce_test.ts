@@ -7,7 +7,7 @@ import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { defaultConfig } from "../lib/config.ts";
 import { Header, readImage, sha256File, writeImage } from "../lib/fits/mod.ts";
 import { openStore } from "../lib/store/mod.ts";
-import { createPixelPool } from "../lib/ccd/mod.ts";
+import { createPixelPool, medianOf } from "../lib/ccd/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { reduceNight } from "../services/preprocessor/pipeline.ts";
 import { classifyImageType } from "../services/preprocessor/ingest.ts";
@@ -181,6 +181,112 @@ Deno.test("toros reduce exits 0 on a clean night, 3 when frames were skipped, 1 
     assertEquals(missing.code, 1);
     assertStringIncludes(new TextDecoder().decode(missing.stderr), "cannot be read");
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("frames with overscan and trim sections, and saturated pixels, reduce as the kernels say", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-overscan-" });
+  const pool = createPixelPool(2);
+  const store = await openStore({ file: `${dir}/toros.sqlite3` });
+  try {
+    const night = `${dir}/2026-11-26`;
+    await Deno.mkdir(night);
+    const [rawWidth, height, width] = [40, 30, 32];
+    let seed = 7;
+    const noise = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    /** A raw frame: a level per row in the overscan columns 33-40, the image in columns 1-32. */
+    const frame = (imageLevel: (x: number, y: number) => number) => {
+      const data = new Float32Array(rawWidth * height);
+      for (let y = 0; y < height; y++) {
+        const overscan = 500 + y * 3;
+        for (let x = 0; x < rawWidth; x++) {
+          data[y * rawWidth + x] = Math.round(overscan + (x < width ? imageLevel(x, y) : 0) + noise() * 4);
+        }
+      }
+      return data;
+    };
+    const write = async (
+      name: string,
+      type: string,
+      data: Float32Array,
+      extra: Record<string, number> = {},
+    ) => {
+      const header = new Header();
+      header.set("IMAGETYP", type);
+      header.set("EXPTIME", type === "BIAS" ? 0 : 10);
+      header.set("FILTER", "V");
+      header.set("BIASSEC", "[33:40,1:30]");
+      header.set("TRIMSEC", "[1:32,1:30]");
+      for (const [key, value] of Object.entries(extra)) header.set(key, value);
+      await writeImage(`${night}/${name}`, header, data, {
+        width: rawWidth,
+        height,
+        bitpix: 16,
+        unsigned: true,
+      });
+    };
+    const raws: Record<string, Float32Array> = {};
+    for (let i = 0; i < 3; i++) await write(`bias_${i}.fits`, "BIAS", raws[`bias_${i}`] = frame(() => 20));
+    for (let i = 0; i < 3; i++) {
+      await write(
+        `flat_${i}.fits`,
+        "FLAT",
+        raws[`flat_${i}`] = frame((x, y) => 9000 + 30 * x - 20 * y + i * 500),
+      );
+    }
+    const light = frame((x, y) => 1000 + ((x * 7 + y * 3) % 11) * 100);
+    for (let y = 5; y < 8; y++) light[y * rawWidth + 10] = 6000;
+    await write("light_0.fits", "LIGHT", light, { SATURATE: 5000 });
+
+    const report = await reduceNight(night, { store, reduction: defaultConfig(dir).reduction, pool });
+    assertEquals(report.skipped, []);
+
+    // The reference: overscan row medians subtracted and trimmed, then the standard reduction, pixel by pixel.
+    const trimmed = (raw: Float32Array) => {
+      const out = new Float32Array(width * height);
+      for (let y = 0; y < height; y++) {
+        const level = medianOf(raw.subarray(y * rawWidth + width, (y + 1) * rawWidth));
+        for (let x = 0; x < width; x++) out[y * width + x] = raw[y * rawWidth + x] - level;
+      }
+      return out;
+    };
+    const pixelMedian = (frames: Float32Array[]) =>
+      Float32Array.from({ length: width * height }, (_, p) => medianOf(frames.map((f) => f[p])));
+    const bias = pixelMedian([0, 1, 2].map((i) => trimmed(raws[`bias_${i}`])));
+    const flats = [0, 1, 2].map((i) => {
+      const f = trimmed(raws[`flat_${i}`]).map((v, p) => v - bias[p]);
+      const m = medianOf(f);
+      return f.map((v) => v / m);
+    });
+    const flat = pixelMedian(flats);
+    const flatMean = flat.reduce((s, v) => s + Math.max(v, 0.01), 0) / flat.length;
+    const expected = trimmed(light).map((v, p) => (v - bias[p]) / (Math.max(flat[p], 0.01) / flatMean));
+
+    const product = await readImage(`${night}/products/calib_light_0.fits`);
+    assertEquals([product.width, product.height], [width, height]);
+    let saturated = 0;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const p = y * width + x;
+        if (light[y * rawWidth + x] >= 5000) {
+          assert(Number.isNaN(product.data[p]), `saturated pixel ${x},${y} is NaN`);
+          saturated++;
+          continue;
+        }
+        const e = expected[p];
+        assert(
+          Math.abs(product.data[p] - e) <= 1e-4 * Math.abs(e),
+          `pixel ${x},${y}: ${product.data[p]} vs ${e}`,
+        );
+      }
+    }
+    assertEquals(saturated, 3);
+    const summary = report.products.find((p) => p.kind === "calibrated_light")!;
+    assert(summary.warnings.includes("3 saturated pixels set to NaN"), JSON.stringify(summary.warnings));
+  } finally {
+    pool.close();
+    await store.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

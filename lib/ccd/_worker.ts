@@ -7,11 +7,18 @@
 /// <reference lib="deno.worker" />
 import { combineBand } from "./combine.ts";
 import { calibrateBand } from "./arithmetic.ts";
+import { runBandSlice } from "./band_task.ts";
 import type { PoolTask } from "./pool.ts";
 
-self.onmessage = (event: MessageEvent<{ id: number; task: PoolTask; start: number; end: number }>) => {
-  const { id, task, start, end } = event.data;
+self.onmessage = (
+  event: MessageEvent<{ id: number; task: PoolTask; start: number; end: number; worker: number }>,
+) => {
+  const { id, task, start, end, worker } = event.data;
   try {
+    if (task.op === "band") {
+      self.postMessage({ id, result: runBandSlice(task, start, end, worker) });
+      return;
+    }
     if (task.op === "combine") combineBand(task.inputs, task.out, task.options, start, end);
     else calibrateBand(task.target, task.terms, start, end);
     self.postMessage({ id });

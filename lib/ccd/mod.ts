@@ -21,4 +21,13 @@ export { formatSection, parseSection, type Section, SectionError } from "./secti
 export { overscanAndTrimRows } from "./overscan.ts";
 export { applyMask, saturationMask } from "./saturation.ts";
 export { history } from "./history.ts";
+export {
+  type BandCombine,
+  type BandInput,
+  type BandSliceResult,
+  type BandTask,
+  HISTOGRAM_BINS,
+  type HistogramPass,
+  runBandSlice,
+} from "./band_task.ts";
 export { createPixelPool, type PixelPool, type PoolTask, sharedFloat32 } from "./pool.ts";

@@ -61,6 +61,93 @@ export class StreamingMedian {
     return true;
   }
 
+  /**
+   * First pass on a slice, for threads that share nothing but `bins`: counts the
+   * top 16 key bits of finite `values[start, end)` into `bins[offset ..
+   * offset+65536)`; returns how many values were finite. Merge with {@link mergeCoarse}.
+   */
+  static countCoarse(
+    values: Float32Array,
+    start: number,
+    end: number,
+    bins: Uint32Array,
+    offset: number,
+  ): number {
+    let count = 0;
+    for (let i = start; i < end; i++) {
+      const v = values[i];
+      if (v !== v) continue;
+      bins[offset + (sortableKey(v) >>> 16)]++;
+      count++;
+    }
+    return count;
+  }
+
+  /** Adds coarse counts from {@link countCoarse} (any number of 65536-bin blocks) and their finite count. */
+  mergeCoarse(bins: Uint32Array, count: number): void {
+    const coarse = this.#coarse;
+    for (let i = 0; i < bins.length; i++) coarse[i & 0xffff] += bins[i];
+    this.#count += count;
+  }
+
+  /** After {@link beginFine}: the top-16-bit bucket(s) the fine pass counts (one or two). */
+  get fineBuckets(): number[] {
+    return [...new Set(this.#targets.map((target) => target.high))];
+  }
+
+  /**
+   * Fine pass on a slice: counts the low 16 bits of values whose top 16 bits are
+   * `buckets[j]` into `bins[offset + j·65536 ..+65536)` (one to three buckets).
+   * Merge with {@link mergeFine}.
+   */
+  static countFine(
+    values: Float32Array,
+    start: number,
+    end: number,
+    buckets: number[],
+    bins: Uint32Array,
+    offset: number,
+  ): void {
+    const b0 = buckets[0];
+    const b1 = buckets.length > 1 ? buckets[1] : -1;
+    const b2 = buckets.length > 2 ? buckets[2] : -1;
+    for (let i = start; i < end; i++) {
+      const v = values[i];
+      if (v !== v) continue;
+      const key = sortableKey(v);
+      const high = key >>> 16;
+      if (high === b0) bins[offset + (key & 0xffff)]++;
+      else if (high === b1) bins[offset + 65536 + (key & 0xffff)]++;
+      else if (high === b2) bins[offset + 131072 + (key & 0xffff)]++;
+    }
+  }
+
+  /**
+   * Whether fine counts of `buckets` cover this median's bucket(s), so a fine
+   * pass can be skipped (counts gathered during the first pass for buckets guessed from a sample).
+   */
+  coveredBy(buckets: number[]): boolean {
+    return this.fineBuckets.every((bucket) => buckets.includes(bucket));
+  }
+
+  /** Adds fine counts from {@link countFine}: blocks of `buckets.length`·65536 bins, one per thread. */
+  mergeFine(bins: Uint32Array, buckets: number[] = this.fineBuckets): void {
+    const block = buckets.length * 65536;
+    for (const target of this.#targets) {
+      if (this.#targets.find((t) => t.high === target.high) !== target) continue; // shared array
+      const which = buckets.indexOf(target.high);
+      if (which < 0) throw new RangeError(`no fine counts for bucket ${target.high}`);
+      for (let base = which * 65536; base < bins.length; base += block) {
+        for (let low = 0; low < 65536; low++) target.fine[low] += bins[base + low];
+      }
+    }
+  }
+
+  /** The top-16-bit bucket of a value (to guess the fine buckets from a sample's median). */
+  static bucketOf(value: number): number {
+    return sortableKey(value) >>> 16;
+  }
+
   /** Second pass: counts the low 16 bits of values in the middle bucket(s). */
   addFine(values: Float32Array): void {
     const [first, second] = this.#targets;

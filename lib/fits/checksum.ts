@@ -39,6 +39,13 @@ export class OnesComplementSum {
     this.#lo = lo;
   }
 
+  /** Adds the sum of whole words that continue the stream (when no partial word is pending). */
+  addWordSum(sum: number): void {
+    if (this.#carryLength !== 0) throw new RangeError("a partial word is pending");
+    this.#hi += Math.floor(sum / 65536);
+    this.#lo += sum % 65536;
+  }
+
   /** The 32-bit sum so far (an incomplete final word is padded with zeros, as FITS padding is). */
   value(): number {
     let hi = this.#hi;
@@ -49,11 +56,12 @@ export class OnesComplementSum {
       hi += (word[0] << 8) | word[1];
       lo += (word[2] << 8) | word[3];
     }
-    return fold(hi, lo);
+    return foldSum(hi, lo);
   }
 }
 
-function fold(hi: number, lo: number): number {
+/** Folds separately summed high and low 16-bit halves into a 32-bit ones' complement sum. */
+export function foldSum(hi: number, lo: number): number {
   let hiCarry = Math.floor(hi / 65536);
   let loCarry = Math.floor(lo / 65536);
   while (hiCarry !== 0 || loCarry !== 0) {
@@ -74,7 +82,7 @@ export function checksumOf(bytes: Uint8Array): number {
 
 /** Adds two 32-bit ones' complement sums. */
 export function addSums(a: number, b: number): number {
-  return fold(Math.floor(a / 65536) + Math.floor(b / 65536), (a % 65536) + (b % 65536));
+  return foldSum(Math.floor(a / 65536) + Math.floor(b / 65536), (a % 65536) + (b % 65536));
 }
 
 const EXCLUDED = new Set([0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x40, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f, 0x60]);

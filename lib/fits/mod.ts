@@ -26,5 +26,6 @@ export {
   type WriteImageOptions,
   type WrittenImage,
 } from "./writer.ts";
-export { checksumOf, encodeChecksum } from "./checksum.ts";
+export { addSums, checksumOf, encodeChecksum } from "./checksum.ts";
+export { convertBigEndian, encodeFloat32BigEndian, type PixelEncoding } from "./encoding.ts";
 export { sha256File } from "../file_hash.ts";

@@ -10,6 +10,7 @@ import { FitsError } from "./errors.ts";
 import { BLOCK_SIZE, Header } from "./header.ts";
 import { addSums, checksumOf, encodeChecksum, OnesComplementSum } from "./checksum.ts";
 import { type Card, formatCard } from "./card.ts";
+import { encodeFloat32BigEndian } from "./encoding.ts";
 
 /** BITPIX values the writer produces. */
 export type WriteBitpix = 8 | 16 | 32 | -32 | -64;
@@ -99,8 +100,6 @@ function outputHeader(
   cards.push({ key: "DATASUM", value: "0", comment: `data unit checksum updated ${timestamp()}` });
   return new Header(cards);
 }
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** Streams one image HDU to disk. Create with {@link FitsImageWriter.create}, then `writeRows`, then `close`. */
 export class FitsImageWriter {
@@ -202,10 +201,51 @@ export class FitsImageWriter {
     if (this.#writtenPixels + rows.length > this.#totalPixels) {
       throw new FitsError(this.path, 0, `more pixels than the image holds (${this.#totalPixels})`);
     }
-    const bytes = this.#encode(rows);
-    this.#sum.update(bytes);
-    await this.#writeAll(bytes);
+    if (this.#bitpix === -32) {
+      // Encoding and checksumming in one pass over the words.
+      const bytes = new Uint8Array(this.#scratch(rows.length * 4), 0, rows.length * 4);
+      this.#sum.addWordSum(encodeFloat32BigEndian(rows, bytes));
+      await this.#writeAll(bytes);
+    } else {
+      const bytes = this.#encode(rows);
+      this.#sum.update(bytes);
+      await this.#writeAll(bytes);
+    }
     this.#writtenPixels += rows.length;
+  }
+
+  /**
+   * Appends whole rows already encoded big-endian as the file's BITPIX (by
+   * {@link encodeFloat32BigEndian}, perhaps in slices on other threads), with the
+   * ones' complement sum of their words.
+   */
+  async writeEncoded(bytes: Uint8Array, sum: number): Promise<void> {
+    this.#acceptEncoded(bytes, sum);
+    await this.#writeAll(bytes);
+  }
+
+  /**
+   * {@link writeEncoded} without leaving the thread (a page-cache write of a band
+   * is faster than the hop to an I/O thread); for threads that do nothing else.
+   */
+  writeEncodedSync(bytes: Uint8Array, sum: number): void {
+    this.#acceptEncoded(bytes, sum);
+    let written = 0;
+    while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
+  }
+
+  #acceptEncoded(bytes: Uint8Array, sum: number): void {
+    if (this.#finished) throw new FitsError(this.path, 0, "writer already closed");
+    const pixelBytes = Math.abs(this.#bitpix) / 8;
+    const pixels = bytes.length / pixelBytes;
+    if (bytes.length % 4 !== 0 || pixels % this.#width !== 0) {
+      throw new FitsError(this.path, 0, `${bytes.length} bytes is not a whole number of rows`);
+    }
+    if (this.#writtenPixels + pixels > this.#totalPixels) {
+      throw new FitsError(this.path, 0, `more pixels than the image holds (${this.#totalPixels})`);
+    }
+    this.#sum.addWordSum(sum);
+    this.#writtenPixels += pixels;
   }
 
   #scratch(byteLength: number): ArrayBuffer {
@@ -216,19 +256,6 @@ export class FitsImageWriter {
   #encode(rows: Float32Array): Uint8Array {
     const n = rows.length;
     switch (this.#bitpix) {
-      case -32: {
-        const buffer = this.#scratch(n * 4);
-        const floats = new Float32Array(buffer, 0, n);
-        floats.set(rows);
-        if (LITTLE_ENDIAN) {
-          const words = new Uint32Array(buffer, 0, n);
-          for (let i = 0; i < n; i++) {
-            const x = words[i];
-            words[i] = ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
-          }
-        }
-        return new Uint8Array(buffer, 0, n * 4);
-      }
       case -64: {
         const view = new DataView(this.#scratch(n * 8), 0, n * 8);
         for (let i = 0; i < n; i++) view.setFloat64(i * 8, rows[i]);
@@ -265,6 +292,8 @@ export class FitsImageWriter {
         }
         return bytes;
       }
+      default: // -32 is encoded by encodeFloat32BigEndian
+        throw new RangeError(`no encoder for BITPIX ${this.#bitpix}`);
     }
   }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FitsImageReader } from "../../lib/fits/mod.ts";
+import { FitsImageReader, type PixelEncoding } from "../../lib/fits/mod.ts";
 import { overscanAndTrimRows, saturationMask, type Section } from "../../lib/ccd/mod.ts";
 
 /** What a source needs to know of its file. */
@@ -44,6 +44,28 @@ export class FrameSource {
   static async open(geometry: FrameGeometry): Promise<FrameSource> {
     const reader = await FitsImageReader.open(geometry.path, { hdu: geometry.hdu });
     return new FrameSource(reader, geometry.overscan ?? null, geometry.trim ?? null);
+  }
+
+  /**
+   * How the stored bytes decode, when bands can be read raw with {@link readRaw}
+   * (no overscan or trim); null when bands must go through {@link readBand}.
+   */
+  get rawEncoding(): PixelEncoding | null {
+    return this.#plain ? this.#reader.encoding : null;
+  }
+
+  /** Bytes one stored pixel takes. */
+  get bytesPerPixel(): number {
+    return this.#reader.bytesPerPixel;
+  }
+
+  /**
+   * Reads the stored big-endian bytes of `rows` rows from row `y0` (frames without
+   * overscan or trim), on this thread: the reduction runs on a thread of its own.
+   */
+  readRawSync(y0: number, rows: number, bytes: Uint8Array): void {
+    if (!this.#plain) throw new Error(`${this.path}: a trimmed frame has no raw bands`);
+    this.#reader.readRawRowsSync(y0, rows, bytes);
   }
 
   /**

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { FitsError, type Header, readHdus, sha256File } from "../../lib/fits/mod.ts";
+import { FitsError, type Header, readHdus } from "../../lib/fits/mod.ts";
+import { sha256Files } from "../../lib/file_hash.ts";
 import { parseSection, type Section, SectionError } from "../../lib/ccd/mod.ts";
 import type { ExposureRecord, ImageType, NightRecord, Store } from "../../lib/store/mod.ts";
 
@@ -110,19 +111,19 @@ interface Inspected {
   reason?: string;
 }
 
-async function inspect(nightDir: string, fileName: string): Promise<Inspected> {
+/** Reads a frame's headers and classifies it (its content hash is computed on another thread). */
+async function inspect(nightDir: string, fileName: string): Promise<Omit<Inspected, "hash">> {
   const path = `${nightDir}/${fileName}`;
   const size = (await Deno.stat(path)).size;
-  const hash = await sha256File(path);
   let hdus;
   try {
     hdus = await readHdus(path);
   } catch (error) {
-    if (error instanceof FitsError) return { fileName, size, hash, reason: error.problem };
+    if (error instanceof FitsError) return { fileName, size, reason: error.problem };
     throw error;
   }
   const image = hdus.find((h) => (h.type === "PRIMARY" || h.type === "IMAGE") && h.shape.length >= 2);
-  if (!image) return { fileName, size, hash, reason: "no 2-D image in the file" };
+  if (!image) return { fileName, size, reason: "no 2-D image in the file" };
   // Cameras that write an empty primary HDU keep the observing cards there.
   const header = image.header;
   const lookup = (key: string) => header.get(key) ?? hdus[0].header.get(key);
@@ -141,26 +142,24 @@ async function inspect(nightDir: string, fileName: string): Promise<Inspected> {
     return {
       fileName,
       size,
-      hash,
       partial,
       reason: `image is ${image.shape.length}-D, expected a 2-D frame`,
     };
   }
-  if (typeValue === undefined) return { fileName, size, hash, partial, reason: "no IMAGETYP card" };
+  if (typeValue === undefined) return { fileName, size, partial, reason: "no IMAGETYP card" };
   if (!imageType) {
     return {
       fileName,
       size,
-      hash,
       partial,
       reason: `IMAGETYP '${typeValue}' is not bias, dark, flat or light`,
     };
   }
   if (exposureTime === null && imageType !== "bias") {
-    return { fileName, size, hash, partial, reason: "no EXPTIME (or EXPOSURE) card" };
+    return { fileName, size, partial, reason: "no EXPTIME (or EXPOSURE) card" };
   }
   if (exposureTime !== null && (!Number.isFinite(exposureTime) || exposureTime < 0)) {
-    return { fileName, size, hash, partial, reason: `EXPTIME ${exposureTime} is not a non-negative number` };
+    return { fileName, size, partial, reason: `EXPTIME ${exposureTime} is not a non-negative number` };
   }
   let overscan: Section | null = null;
   let trim: Section | null = null;
@@ -170,7 +169,7 @@ async function inspect(nightDir: string, fileName: string): Promise<Inspected> {
     if (biassec) overscan = parseSection(biassec, rawWidth, rawHeight);
     if (trimsec) trim = parseSection(trimsec, rawWidth, rawHeight);
   } catch (error) {
-    if (error instanceof SectionError) return { fileName, size, hash, partial, reason: error.message };
+    if (error instanceof SectionError) return { fileName, size, partial, reason: error.message };
     throw error;
   }
   const width = trim ? trim.x1 - trim.x0 : rawWidth;
@@ -179,7 +178,6 @@ async function inspect(nightDir: string, fileName: string): Promise<Inspected> {
   return {
     fileName,
     size,
-    hash,
     frame: {
       path,
       fileName,
@@ -207,8 +205,22 @@ async function inspect(nightDir: string, fileName: string): Promise<Inspected> {
  */
 export async function ingestNight(store: Store, nightDir: string): Promise<IngestResult> {
   const names = await listFrameFiles(nightDir);
+  const hashes = sha256Files(names.map((name) => `${nightDir}/${name}`));
   const inspected: Inspected[] = [];
-  for (const name of names) inspected.push(await inspect(nightDir, name));
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const headers = await inspect(nightDir, names[i]);
+      try {
+        inspected.push({ ...headers, hash: await hashes[i] });
+      } catch (error) {
+        const reason = `cannot be read: ${error instanceof Error ? error.message : error}`;
+        inspected.push({ ...headers, frame: undefined, hash: "", reason });
+      }
+    }
+  } finally {
+    // Leave no rejection unhandled when an inspection failed early.
+    for (const hash of hashes) hash.catch(() => {});
+  }
   const telescope = inspected.map((i) => i.frame?.header.getString("TELESCOP")).find((t) => t) ?? null;
   const night = await store.upsertNight(nightDir, {
     date: nightDateFrom(

@@ -14,14 +14,18 @@
  *
  * @module
  */
-import { FitsImageWriter, type Header, readHdus } from "../../lib/fits/mod.ts";
+import { addSums, FitsImageWriter, type Header, readHdus } from "../../lib/fits/mod.ts";
 import {
+  type BandTask,
+  calibrateBand,
   type CalibrationTerms,
   type CombineOptions,
   createPixelPool,
+  HISTOGRAM_BINS,
+  type HistogramPass,
   history,
+  medianOf,
   type PixelPool,
-  sharedFloat32,
   StreamingMedian,
 } from "../../lib/ccd/mod.ts";
 import type { ReductionConfig } from "../../lib/config.ts";
@@ -29,6 +33,7 @@ import type { ImageType, NightRecord, ProductKind, ProductRecord, Store } from "
 import { getLogger, type Logger } from "../../lib/log.ts";
 import { ingestNight, type RawFrame, type SkippedFrame } from "./ingest.ts";
 import { FrameSource } from "./frame_source.ts";
+import { rowsPerBand, SharedArena, sweepBands, SweepInput } from "./band_sweep.ts";
 import {
   calibratedName,
   formatSeconds,
@@ -117,6 +122,8 @@ interface Context {
   existing: Map<string, ProductRecord>;
   force: boolean;
   bandRows: number;
+  /** Shared buffers reused by every sweep of the night. */
+  arena: SharedArena;
   report: ReductionReport;
   progress: () => void;
   signal?: AbortSignal;
@@ -172,113 +179,164 @@ interface CombineInput {
   scale: number;
 }
 
-/** Band readers for the masters an input or a light needs. */
-class MasterBands {
-  readonly #sources = new Map<string, FrameSource>();
-  readonly #bands = new Map<string, { band: Float32Array; y0: number; rows: number }>();
-
-  /** The master's rows [y0, y0+rows); read once per band however many inputs use it. */
-  async band(
-    master: Master,
-    y0: number,
-    rows: number,
-    width: number,
-    capacity: number,
-  ): Promise<Float32Array> {
-    let source = this.#sources.get(master.path);
-    if (!source) {
-      source = await FrameSource.open({ path: master.path });
-      this.#sources.set(master.path, source);
-    }
-    let cached = this.#bands.get(master.path);
-    if (!cached) {
-      cached = { band: sharedFloat32(capacity), y0: -1, rows: 0 };
-      this.#bands.set(master.path, cached);
-    }
-    if (cached.y0 !== y0 || cached.rows !== rows) {
-      await source.readBand(y0, rows, cached.band.subarray(0, rows * width));
-      cached.y0 = y0;
-      cached.rows = rows;
-    }
-    return cached.band;
-  }
-
-  close(): void {
-    for (const source of this.#sources.values()) source.close();
-    this.#sources.clear();
-  }
-}
-
-function termsFor(
-  input: CombineInput,
-  biasBand: Float32Array | null,
-  darkBand: Float32Array | null,
-): CalibrationTerms {
-  return { bias: biasBand, dark: darkBand, darkScale: input.darkScale };
-}
-
-/** Reads and calibrates one band of every input (sources opened by the caller). */
-async function readCalibratedBands(
+/** Opens each distinct master once, for bands of `rows` rows. */
+async function openMasters(
   ctx: Context,
-  inputs: CombineInput[],
-  sources: FrameSource[],
-  bands: Float32Array[],
-  masters: MasterBands,
-  y0: number,
+  masters: (Master | null)[],
   rows: number,
-  width: number,
-  capacity: number,
-): Promise<void> {
-  const pixels = rows * width;
-  for (let i = 0; i < inputs.length; i++) {
-    await sources[i].readBand(y0, rows, bands[i].subarray(0, pixels));
-    const input = inputs[i];
-    if (input.bias || input.dark) {
-      const biasBand = input.bias ? await masters.band(input.bias, y0, rows, width, capacity) : null;
-      const darkBand = input.dark ? await masters.band(input.dark, y0, rows, width, capacity) : null;
-      await ctx.pool.run(
-        { op: "calibrate", target: bands[i], terms: termsFor(input, biasBand, darkBand) },
-        pixels,
-      );
+): Promise<Map<string, SweepInput>> {
+  const opened = new Map<string, SweepInput>();
+  try {
+    for (const master of masters) {
+      if (master && !opened.has(master.path)) {
+        opened.set(master.path, await SweepInput.open(master, rows, ctx.arena));
+      }
     }
+  } catch (error) {
+    for (const input of opened.values()) input.close();
+    throw error;
   }
+  return opened;
 }
 
-/** Exact median of each input after calibration, streamed (two passes). */
+/** Reads a band of every input (masters first) into a slot. */
+async function readAll(inputs: Iterable<SweepInput>, y0: number, rows: number, slot: number): Promise<void> {
+  for (const input of inputs) await input.read(y0, rows, slot);
+}
+
+/** The calibration of a combine input, with its masters' bands of a slot. */
+function termsOf(
+  input: CombineInput,
+  masters: Map<string, SweepInput>,
+  slot: number,
+): CalibrationTerms | null {
+  if (!input.bias && !input.dark) return null;
+  return {
+    bias: input.bias ? masters.get(input.bias.path)!.band(slot) : null,
+    dark: input.dark ? masters.get(input.dark.path)!.band(slot) : null,
+    darkScale: input.darkScale,
+  };
+}
+
+/** Bands of rows read from each input, spread over the frame, to guess where its median lies. */
+const SAMPLE_BANDS = 4;
+const SAMPLE_BAND_ROWS = 8;
+
+/**
+ * The top-16-bit buckets (see {@link StreamingMedian}) around the median of a
+ * sample of rows of each input, calibrated here exactly as the workers do, so the
+ * first pass can gather fine counts too and the second pass is rarely needed.
+ */
+async function guessMedianBuckets(
+  inputs: CombineInput[],
+  frames: SweepInput[],
+  masters: Map<string, SweepInput>,
+  width: number,
+  height: number,
+): Promise<number[][]> {
+  const bands = Math.min(SAMPLE_BANDS, height);
+  const rows = Math.min(SAMPLE_BAND_ROWS, Math.floor(height / bands));
+  const samples = inputs.map(() => new Float32Array(bands * rows * width));
+  const masterRows = new Map([...masters.keys()].map((path) => [path, new Float32Array(rows * width)]));
+  for (let b = 0; b < bands; b++) {
+    const y0 = Math.floor((b * height) / bands + (height / bands - rows) / 2);
+    for (const [path, band] of masterRows) await masters.get(path)!.source.readBand(y0, rows, band);
+    for (let i = 0; i < inputs.length; i++) {
+      const band = samples[i].subarray(b * rows * width, (b + 1) * rows * width);
+      await frames[i].source.readBand(y0, rows, band);
+      const { bias, dark, darkScale } = inputs[i];
+      calibrateBand(band, {
+        bias: bias ? masterRows.get(bias.path) : null,
+        dark: dark ? masterRows.get(dark.path) : null,
+        darkScale,
+      });
+    }
+  }
+  return samples.map((sample) => {
+    const median = medianOf(sample);
+    if (median !== median) return [];
+    const bucket = StreamingMedian.bucketOf(median);
+    return [bucket - 1, bucket, bucket + 1].filter((b) => b >= 0 && b < HISTOGRAM_BINS);
+  });
+}
+
+/**
+ * Exact median of each input after calibration, streamed: one pass over all
+ * inputs at once counting coarse buckets and the fine counts of the buckets a
+ * sample points at, and a second pass only for inputs whose guess missed.
+ */
 async function inputMedians(
   ctx: Context,
   inputs: CombineInput[],
   width: number,
   height: number,
 ): Promise<number[]> {
-  const capacity = ctx.bandRows * width;
-  const band = [sharedFloat32(capacity)];
-  const masters = new MasterBands();
-  const medians: number[] = [];
+  const rows = rowsPerBand(ctx.bandRows, inputs.length + 2, width);
+  const masters = await openMasters(ctx, inputs.flatMap((input) => [input.bias, input.dark]), rows);
+  const frames: SweepInput[] = [];
+  const medians = inputs.map(() => new StreamingMedian());
+  const workers = ctx.pool.size;
+  const histograms: Uint32Array[] = [];
   try {
-    for (const input of inputs) {
-      const source = await FrameSource.open(input.frame);
-      try {
-        const median = new StreamingMedian();
-        for (const pass of ["coarse", "fine"] as const) {
-          for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
-            const rows = Math.min(ctx.bandRows, height - y0);
-            await readCalibratedBands(ctx, [input], [source], band, masters, y0, rows, width, capacity);
-            const values = band[0].subarray(0, rows * width);
-            if (pass === "coarse") median.addCoarse(values);
-            else median.addFine(values);
+    for (const input of inputs) frames.push(await SweepInput.open(input.frame, rows, ctx.arena));
+    /** One sweep over the inputs `which`, with their histograms; returns finite counts. */
+    const pass = async (which: number[], histogram: (i: number) => HistogramPass): Promise<number[]> => {
+      const finite = inputs.map(() => 0);
+      const swept = which.map((i) => frames[i]);
+      await sweepBands(height, rows, {
+        read: (y0, n, slot) => readAll([...masters.values(), ...swept], y0, n, slot),
+        compute: async (_y0, n, slot) => {
+          const task: BandTask = {
+            op: "band",
+            inputs: [
+              ...[...masters.values()].map((master) => master.input(slot)),
+              ...which.map((i) =>
+                frames[i].input(slot, { terms: termsOf(inputs[i], masters, slot), histogram: histogram(i) })
+              ),
+            ],
+            combine: null,
+          };
+          for (const slice of await ctx.pool.runBand(task, n * width)) {
+            which.forEach((i, j) => (finite[i] += slice.finite[masters.size + j]));
           }
-          if (pass === "coarse" && !median.beginFine()) break;
-        }
-        medians.push(median.median());
-      } finally {
-        source.close();
-      }
+        },
+        write: () => Promise.resolve(),
+      });
+      return finite;
+    };
+    const guesses = await guessMedianBuckets(inputs, frames, masters, width, height);
+    const coarse = inputs.map(() => ctx.arena.counts(workers * HISTOGRAM_BINS));
+    const guessed = guesses.map((buckets) => ctx.arena.counts(workers * buckets.length * HISTOGRAM_BINS));
+    histograms.push(...coarse, ...guessed);
+    const all = inputs.map((_, i) => i);
+    const finite = await pass(all, (i) => ({
+      coarse: coarse[i],
+      fine: guesses[i].length > 0 ? { buckets: guesses[i], bins: guessed[i] } : null,
+    }));
+    const missed: number[] = [];
+    medians.forEach((median, i) => {
+      median.mergeCoarse(coarse[i], finite[i]);
+      if (!median.beginFine()) return; // no finite value: the median is NaN
+      if (median.coveredBy(guesses[i])) median.mergeFine(guessed[i], guesses[i]);
+      else missed.push(i);
+    });
+    if (missed.length > 0) {
+      checkAbort(ctx);
+      const fine = new Map(missed.map((i) => [i, ctx.arena.counts(workers * 2 * HISTOGRAM_BINS)]));
+      histograms.push(...fine.values());
+      await pass(
+        missed,
+        (i) => ({ coarse: null, fine: { buckets: medians[i].fineBuckets, bins: fine.get(i)! } }),
+      );
+      for (const i of missed) medians[i].mergeFine(fine.get(i)!);
     }
+    ctx.log.debug(`Flat medians: ${inputs.length - missed.length} of ${inputs.length} exact in one pass`);
   } finally {
-    masters.close();
+    for (const frame of frames) frame.close();
+    for (const master of masters.values()) master.close();
+    ctx.arena.release(...histograms);
   }
-  return medians;
+  return medians.map((median) => median.median());
 }
 
 /** Combines calibrated inputs band by band into a new master file; returns the mean of max(value, floor). */
@@ -290,40 +348,60 @@ async function combineToFile(
   floorForMean: number,
 ): Promise<{ checksum: string; mean: number }> {
   const { width, height } = inputs[0].frame;
-  const capacity = ctx.bandRows * width;
-  const bands = inputs.map(() => sharedFloat32(capacity));
-  const out = sharedFloat32(capacity);
-  const sources: FrameSource[] = [];
-  const masters = new MasterBands();
+  const rows = rowsPerBand(ctx.bandRows, inputs.length + 3, width);
   const options: CombineOptions = { ...combineOptionsOf(ctx.reduction), scales: inputs.map((i) => i.scale) };
   if (inputs.every((input) => input.scale === 1)) options.scales = null;
-  const writer = await FitsImageWriter.create(path, header, { width, height });
+  const out = [ctx.arena.float32(rows * width), ctx.arena.float32(rows * width)];
+  const encoded = [ctx.arena.bytes(rows * width * 4), ctx.arena.bytes(rows * width * 4)];
+  const sums = [0, 0];
+  const masters = await openMasters(ctx, inputs.flatMap((input) => [input.bias, input.dark]), rows);
+  const frames: SweepInput[] = [];
+  let writer: FitsImageWriter | null = null;
   let sum = 0;
   let count = 0;
   try {
-    for (const input of inputs) sources.push(await FrameSource.open(input.frame));
-    for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
-      const rows = Math.min(ctx.bandRows, height - y0);
-      const pixels = rows * width;
-      await readCalibratedBands(ctx, inputs, sources, bands, masters, y0, rows, width, capacity);
-      await ctx.pool.run({ op: "combine", inputs: bands, out, options }, pixels);
-      for (let i = 0; i < pixels; i++) {
-        const v = out[i];
-        if (v === v) {
-          sum += v < floorForMean ? floorForMean : v;
-          count++;
+    for (const input of inputs) frames.push(await SweepInput.open(input.frame, rows, ctx.arena));
+    writer = await FitsImageWriter.create(path, header, { width, height });
+    const frameIndices = frames.map((_, i) => masters.size + i);
+    await sweepBands(height, rows, {
+      read: (y0, n, slot) => readAll([...masters.values(), ...frames], y0, n, slot),
+      compute: async (_y0, n, slot) => {
+        const task: BandTask = {
+          op: "band",
+          inputs: [
+            ...[...masters.values()].map((master) => master.input(slot)),
+            ...frames.map((frame, i) => frame.input(slot, { terms: termsOf(inputs[i], masters, slot) })),
+          ],
+          combine: {
+            options,
+            inputs: frameIndices,
+            out: out[slot],
+            encoded: encoded[slot],
+            floor: floorForMean,
+          },
+        };
+        let slotSum = 0;
+        for (const slice of await ctx.pool.runBand(task, n * width)) {
+          slotSum = addSums(slotSum, slice.combineSum);
+          sum += slice.combineFlooredSum;
+          count += slice.combineCount;
         }
-      }
-      await writer.writeRows(out.subarray(0, pixels));
-    }
+        sums[slot] = slotSum;
+      },
+      write: (_y0, n, slot) => {
+        writer!.writeEncodedSync(encoded[slot].subarray(0, n * width * 4), sums[slot]);
+        return Promise.resolve();
+      },
+    });
     const written = await writer.close();
     return { checksum: written.checksum, mean: count > 0 ? sum / count : NaN };
   } catch (error) {
-    await writer.abort();
+    await writer?.abort();
     throw error;
   } finally {
-    for (const source of sources) source.close();
-    masters.close();
+    for (const frame of frames) frame.close();
+    for (const master of masters.values()) master.close();
+    ctx.arena.release(...out, ...encoded);
   }
 }
 
@@ -593,9 +671,18 @@ async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Pr
   }
   for (const plan of plans.filter((p) => p.kept)) finishLight(ctx, plan, plan.kept!.warnings);
   const todo = plans.filter((p) => !p.kept);
-  for (let i = 0; i < todo.length; i += LIGHT_BATCH) {
-    checkAbort(ctx);
-    await calibrateBatch(ctx, todo.slice(i, i + LIGHT_BATCH));
+  // Each batch's products reach the disk while the next batch is computed.
+  let finishing: Promise<void> = Promise.resolve();
+  try {
+    for (let i = 0; i < todo.length; i += LIGHT_BATCH) {
+      checkAbort(ctx);
+      const { finished } = await calibrateBatch(ctx, todo.slice(i, i + LIGHT_BATCH));
+      const previous = finishing;
+      finishing = finished;
+      await previous;
+    }
+  } finally {
+    await finishing;
   }
 }
 
@@ -711,111 +798,146 @@ async function failLight(ctx: Context, plan: LightPlan, error: unknown): Promise
 
 interface OpenLight {
   plan: LightPlan;
-  source: FrameSource;
+  input: SweepInput;
   writer: FitsImageWriter;
-  band: Float32Array;
-  mask: Uint8Array | null;
+  /** Encoded output bands, one per slot, and their word sums. */
+  encoded: [Uint8Array, Uint8Array];
+  sums: [number, number];
   saturated: number;
   failed: boolean;
 }
 
-async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<void> {
+/**
+ * Calibrates a batch of lights band by band. Resolves once every band is written,
+ * with the batch's finishing (fsync, rename, catalog) still running, so the next
+ * batch's pixels are computed while this one's reach the disk.
+ */
+async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finished: Promise<void> }> {
   const { width, height } = plans[0].frame;
-  const capacity = ctx.bandRows * width;
-  const masters = new MasterBands();
+  const rows = rowsPerBand(ctx.bandRows, plans.length + 3, width);
+  const masters = await openMasters(ctx, plans.flatMap((plan) => [plan.bias, plan.dark, plan.flat]), rows);
   const open: OpenLight[] = [];
+  const fail = async (light: OpenLight, error: unknown) => {
+    if (light.failed) return;
+    light.failed = true;
+    await light.writer.abort();
+    await failLight(ctx, light.plan, error);
+  };
   try {
     for (const plan of plans) {
-      let source: FrameSource | null = null;
+      let input: SweepInput | null = null;
       try {
-        source = await FrameSource.open(plan.frame);
+        input = await SweepInput.open(plan.frame, rows, ctx.arena, plan.saturation);
         const writer = await FitsImageWriter.create(plan.path, lightHeader(ctx, plan), { width, height });
         open.push({
           plan,
-          source,
+          input,
           writer,
-          band: sharedFloat32(capacity),
-          mask: plan.saturation !== null ? new Uint8Array(capacity) : null,
+          encoded: [ctx.arena.bytes(rows * width * 4), ctx.arena.bytes(rows * width * 4)],
+          sums: [0, 0],
           saturated: 0,
           failed: false,
         });
       } catch (error) {
-        source?.close();
+        input?.close();
         await failLight(ctx, plan, error);
       }
     }
-    for (let y0 = 0; y0 < height; y0 += ctx.bandRows) {
-      const rows = Math.min(ctx.bandRows, height - y0);
-      const pixels = rows * width;
-      for (const light of open) {
-        if (light.failed) continue;
-        const { plan, band, mask } = light;
-        try {
-          await light.source.readBand(
-            y0,
-            rows,
-            band.subarray(0, pixels),
-            mask ? { level: plan.saturation!, mask } : undefined,
-          );
-          const terms: CalibrationTerms = {
-            bias: plan.bias ? await masters.band(plan.bias, y0, rows, width, capacity) : null,
-            dark: plan.dark ? await masters.band(plan.dark, y0, rows, width, capacity) : null,
-            darkScale: plan.darkScale,
-            flat: plan.flat ? await masters.band(plan.flat, y0, rows, width, capacity) : null,
-            flatMean: plan.flat?.mean ?? 1,
-            flatFloor: ctx.reduction.flatFloor,
+    const termsFor = (plan: LightPlan, slot: number): CalibrationTerms => ({
+      bias: plan.bias ? masters.get(plan.bias.path)!.band(slot) : null,
+      dark: plan.dark ? masters.get(plan.dark.path)!.band(slot) : null,
+      darkScale: plan.darkScale,
+      flat: plan.flat ? masters.get(plan.flat.path)!.band(slot) : null,
+      flatMean: plan.flat?.mean ?? 1,
+      flatFloor: ctx.reduction.flatFloor,
+    });
+    try {
+      await sweepBands(height, rows, {
+        read: async (y0, n, slot) => {
+          await readAll(masters.values(), y0, n, slot);
+          for (const light of open) {
+            if (!light.failed) await light.input.read(y0, n, slot).catch((error) => fail(light, error));
+          }
+        },
+        compute: async (_y0, n, slot) => {
+          const lights = open.filter((light) => !light.failed);
+          const task: BandTask = {
+            op: "band",
+            inputs: [
+              ...[...masters.values()].map((master) => master.input(slot)),
+              ...lights.map((light) =>
+                light.input.input(slot, { terms: termsFor(light.plan, slot), encoded: light.encoded[slot] })
+              ),
+            ],
+            combine: null,
           };
-          await ctx.pool.run({ op: "calibrate", target: band, terms }, pixels);
-          if (mask) {
-            for (let i = 0; i < pixels; i++) {
-              if (mask[i]) {
-                band[i] = NaN;
-                light.saturated++;
-              }
+          const slices = await ctx.pool.runBand(task, n * width);
+          lights.forEach((light, j) => {
+            let sum = 0;
+            for (const slice of slices) {
+              sum = addSums(sum, slice.sums[masters.size + j]);
+              light.saturated += slice.saturated[masters.size + j];
+            }
+            light.sums[slot] = sum;
+          });
+        },
+        write: async (_y0, n, slot) => {
+          for (const light of open) {
+            if (light.failed) continue;
+            try {
+              light.writer.writeEncodedSync(light.encoded[slot].subarray(0, n * width * 4), light.sums[slot]);
+            } catch (error) {
+              await fail(light, error);
             }
           }
-          await light.writer.writeRows(band.subarray(0, pixels));
-        } catch (error) {
-          light.failed = true;
-          await light.writer.abort();
-          await failLight(ctx, plan, error);
-        }
-      }
-    }
-    // Products appear (renamed into place) only once complete; fsyncs run side by side.
-    const closed = await Promise.allSettled(open.map((light) => light.failed ? null : light.writer.close()));
-    for (let i = 0; i < open.length; i++) {
-      const light = open[i];
-      const result = closed[i];
-      if (light.failed) continue;
-      if (result.status === "rejected") {
-        await failLight(ctx, light.plan, result.reason);
-        continue;
-      }
-      const warnings = [...light.plan.warnings];
-      if (light.saturated > 0) warnings.push(`${light.saturated} saturated pixels set to NaN`);
-      await ctx.store.replaceProduct({
-        nightId: ctx.night.id,
-        kind: "calibrated_light",
-        path: light.plan.path,
-        filter: light.plan.frame.filter,
-        exposureTime: light.plan.frame.exposureTime,
-        width,
-        height,
-        binning: light.plan.frame.binning,
-        nCombined: 1,
-        checksum: result.value!.checksum,
-        dateObs: light.plan.frame.dateObs,
-        warnings,
-        inputExposureIds: [light.plan.frame.exposure.id],
-        usedProductIds: light.plan.masters.map((m) => m.id),
+        },
       });
-      ctx.log.info(`Wrote ${baseName(light.plan.path)}`);
-      finishLight(ctx, light.plan, warnings);
+    } catch (error) {
+      // A master band could not be read: no light of the batch can be finished.
+      for (const light of open) await fail(light, error);
     }
   } finally {
-    for (const light of open) light.source.close();
-    masters.close();
+    for (const light of open) {
+      light.input.close();
+      ctx.arena.release(...light.encoded);
+    }
+    for (const master of masters.values()) master.close();
+  }
+  return { finished: finishLights(ctx, open, width, height) };
+}
+
+/** Closes the batch's products (they appear, renamed into place, only once complete) and records them. */
+async function finishLights(ctx: Context, open: OpenLight[], width: number, height: number): Promise<void> {
+  // The fsyncs run side by side.
+  const closed = await Promise.allSettled(open.map((light) => light.failed ? null : light.writer.close()));
+  for (let i = 0; i < open.length; i++) {
+    const light = open[i];
+    const result = closed[i];
+    if (light.failed) continue;
+    if (result.status === "rejected") {
+      await failLight(ctx, light.plan, result.reason);
+      continue;
+    }
+    const warnings = [...light.plan.warnings];
+    if (light.saturated > 0) warnings.push(`${light.saturated} saturated pixels set to NaN`);
+    await ctx.store.replaceProduct({
+      nightId: ctx.night.id,
+      kind: "calibrated_light",
+      path: light.plan.path,
+      filter: light.plan.frame.filter,
+      exposureTime: light.plan.frame.exposureTime,
+      width,
+      height,
+      binning: light.plan.frame.binning,
+      nCombined: 1,
+      checksum: result.value!.checksum,
+      dateObs: light.plan.frame.dateObs,
+      warnings,
+      inputExposureIds: [light.plan.frame.exposure.id],
+      usedProductIds: light.plan.masters.map((m) => m.id),
+    });
+    ctx.log.info(`Wrote ${baseName(light.plan.path)}`);
+    finishLight(ctx, light.plan, warnings);
   }
 }
 
@@ -886,6 +1008,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
     existing,
     force: options.force ?? false,
     bandRows: options.reduction.bandRows,
+    arena: new SharedArena(),
     report,
     signal: options.signal,
     progress: () => {

@@ -1,0 +1,301 @@
+/**
+ * The median network's inner loops in WebAssembly SIMD: four pixels per
+ * instruction where the JavaScript loop does one. The module is small enough to
+ * be assembled here from its instructions (below, with the text format beside
+ * each), so there is no binary blob and no build step.
+ *
+ * Memory layout (one instance per thread): the comparator table at byte 0, as
+ * (low, high) byte offsets of rows; rows of keys from {@link ROWS_OFFSET}.
+ *
+ * @module
+ */
+
+/** Byte offset of the first row; the comparator table lives below it. */
+export const ROWS_OFFSET = 1 << 16;
+
+const I32 = 0x7f;
+const V128 = 0x7b;
+
+/** Unsigned LEB128. */
+function uleb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  get: (local: number) => [0x20, ...uleb(local)],
+  set: (local: number) => [0x21, ...uleb(local)],
+  i32Load: (offset: number) => [0x28, 0x02, ...uleb(offset)],
+  i32Const: (value: number) => [0x41, ...sleb(value)],
+  i32Eqz: [0x45],
+  i32GeU: [0x4f],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  v128Load: [0xfd, 0x00, 0x04, 0x00],
+  v128Store: [0xfd, 0x0b, 0x04, 0x00],
+  i32x4Splat: [0xfd, 0x11],
+  f32x4Ne: [0xfd, 0x42],
+  v128And: [0xfd, 0x4e],
+  v128Or: [0xfd, 0x50],
+  v128Xor: [0xfd, 0x51],
+  v128AnyTrue: [0xfd, 0x53],
+  i32x4ShrS: [0xfd, 0xac, 0x01],
+  i32x4MinS: [0xfd, 0xb6, 0x01],
+  i32x4MaxS: [0xfd, 0xb8, 0x01],
+};
+
+/** `for (i = 0; i < bytes; i += 16) body` with i in local `i`, bytes in local `bytes`. */
+function forEachVector(i: number, bytes: number, body: number[]): number[] {
+  return [
+    ...op.i32Const(0),
+    ...op.set(i),
+    ...op.block,
+    ...op.loop,
+    ...op.get(i),
+    ...op.get(bytes),
+    ...op.i32GeU,
+    ...op.brIf(1),
+    ...body,
+    ...op.get(i),
+    ...op.i32Const(16),
+    ...op.i32Add,
+    ...op.set(i),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/**
+ * net(pairs, count, bytes): for each of `count` comparators at `pairs`, rows lo
+ * and hi become their element-wise min and max over `bytes` bytes.
+ * Locals: 3 lo, 4 hi, 5 i (i32); 6 a, 7 b (v128).
+ */
+function netBody(): number[] {
+  const [pairs, count, bytes, lo, hi, i, a, b] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const at = (row: number) => [...op.get(row), ...op.get(i), ...op.i32Add];
+  return [
+    ...op.block,
+    ...op.loop,
+    ...op.get(count),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...op.get(pairs),
+    ...op.i32Load(0),
+    ...op.set(lo),
+    ...op.get(pairs),
+    ...op.i32Load(4),
+    ...op.set(hi),
+    ...forEachVector(i, bytes, [
+      ...at(lo),
+      ...op.v128Load,
+      ...op.set(a),
+      ...at(hi),
+      ...op.v128Load,
+      ...op.set(b),
+      ...at(lo),
+      ...op.get(a),
+      ...op.get(b),
+      ...op.i32x4MinS,
+      ...op.v128Store,
+      ...at(hi),
+      ...op.get(a),
+      ...op.get(b),
+      ...op.i32x4MaxS,
+      ...op.v128Store,
+    ]),
+    ...op.get(pairs),
+    ...op.i32Const(8),
+    ...op.i32Add,
+    ...op.set(pairs),
+    ...op.get(count),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.set(count),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** `v = v ^ ((v >> 31) & 0x7fffffff)` on the v128 in local `v`: float bits ⇄ order-preserving keys. */
+function flipKey(v: number): number[] {
+  return [
+    ...op.get(v),
+    ...op.get(v),
+    ...op.i32Const(31),
+    ...op.i32x4ShrS,
+    ...op.i32Const(0x7fffffff),
+    ...op.i32x4Splat,
+    ...op.v128And,
+    ...op.v128Xor,
+  ];
+}
+
+/**
+ * keys(row, rows, stride, bytes) → anyNaN: turns `rows` rows of float32 bits
+ * from `row` (each `stride` bytes apart) into keys in place; returns 1 when any
+ * value was NaN. Locals: 4 i (i32); 5 v, 6 nan (v128).
+ */
+function keysBody(): number[] {
+  const [row, rows, stride, bytes, i, v, nan] = [0, 1, 2, 3, 4, 5, 6];
+  return [
+    ...op.block,
+    ...op.loop,
+    ...op.get(rows),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...forEachVector(i, bytes, [
+      ...op.get(row),
+      ...op.get(i),
+      ...op.i32Add,
+      ...op.v128Load,
+      ...op.set(v),
+      ...op.get(nan),
+      ...op.get(v),
+      ...op.get(v),
+      ...op.f32x4Ne,
+      ...op.v128Or,
+      ...op.set(nan),
+      ...op.get(row),
+      ...op.get(i),
+      ...op.i32Add,
+      ...flipKey(v),
+      ...op.v128Store,
+    ]),
+    ...op.get(row),
+    ...op.get(stride),
+    ...op.i32Add,
+    ...op.set(row),
+    ...op.get(rows),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.set(rows),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+    ...op.get(nan),
+    ...op.v128AnyTrue,
+  ];
+}
+
+/** unkey(row, bytes): keys back to float32 bits in one row. Locals: 2 i (i32); 3 v (v128). */
+function unkeyBody(): number[] {
+  const [row, bytes, i, v] = [0, 1, 2, 3];
+  return forEachVector(i, bytes, [
+    ...op.get(row),
+    ...op.get(i),
+    ...op.i32Add,
+    ...op.v128Load,
+    ...op.set(v),
+    ...op.get(row),
+    ...op.get(i),
+    ...op.i32Add,
+    ...flipKey(v),
+    ...op.v128Store,
+  ]);
+}
+
+function section(id: number, content: number[]): number[] {
+  return [id, ...uleb(content.length), ...content];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function func(locals: [number, number][], body: number[]): number[] {
+  const content = [...vec(locals.map(([count, type]) => [...uleb(count), type])), ...body, ...op.end];
+  return [...uleb(content.length), ...content];
+}
+
+/** The module's bytes. */
+export function medianSimdModule(): Uint8Array<ArrayBuffer> {
+  const types = [
+    [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // net
+    [0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([[I32]])], // keys
+    [0x60, ...vec([[I32], [I32]]), ...vec([])], // unkey
+  ];
+  return new Uint8Array([
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    ...section(1, vec(types)),
+    ...section(3, vec([[0], [1], [2]])),
+    ...section(5, vec([[0x00, ...uleb(2)]])),
+    ...section(
+      7,
+      vec([
+        [...name("net"), 0x00, 0],
+        [...name("keys"), 0x00, 1],
+        [...name("unkey"), 0x00, 2],
+        [...name("memory"), 0x02, 0],
+      ]),
+    ),
+    ...section(
+      10,
+      vec([
+        func([[3, I32], [2, V128]], netBody()),
+        func([[1, I32], [2, V128]], keysBody()),
+        func([[1, I32], [1, V128]], unkeyBody()),
+      ]),
+    ),
+  ]);
+}
+
+/** The assembled kernels of one thread. */
+export interface MedianSimd {
+  memory: WebAssembly.Memory;
+  net(pairs: number, count: number, bytes: number): void;
+  keys(row: number, rows: number, stride: number, bytes: number): number;
+  unkey(row: number, bytes: number): void;
+}
+
+let instance: MedianSimd | null | undefined;
+
+/** This thread's instance, or null where WebAssembly SIMD is unavailable (the JavaScript network runs). */
+export function medianSimd(): MedianSimd | null {
+  if (instance !== undefined) return instance;
+  try {
+    const module = new WebAssembly.Module(medianSimdModule());
+    instance = new WebAssembly.Instance(module).exports as unknown as MedianSimd;
+  } catch {
+    instance = null;
+  }
+  return instance;
+}

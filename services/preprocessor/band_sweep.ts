@@ -1,0 +1,185 @@
+/**
+ * Sweeping frames band by band with the pixel workers, pipelined: while the
+ * workers decode, calibrate, combine and encode band k, the main thread reads
+ * band k+1 from every input and writes band k−1 of every output. Each input and
+ * output has two slots of SharedArrayBuffers, one per band in flight.
+ *
+ * @module
+ */
+import type { BandInput, CalibrationTerms, HistogramPass } from "../../lib/ccd/mod.ts";
+import type { PixelEncoding } from "../../lib/fits/mod.ts";
+import { type FrameGeometry, FrameSource } from "./frame_source.ts";
+
+/** Bytes of band buffers one sweep may hold, however many frames it reads: rows shrink to fit. */
+export const SWEEP_MEMORY_BUDGET = 192 << 20;
+
+/**
+ * SharedArrayBuffers reused from one sweep to the next: a night's stages ask for
+ * the same sizes again and again, and fresh buffers cost a page fault per 4 KiB.
+ * Keeps at most {@link SWEEP_MEMORY_BUDGET} bytes idle.
+ */
+export class SharedArena {
+  readonly #idle = new Map<number, SharedArrayBuffer[]>();
+  #idleBytes = 0;
+
+  #take(bytes: number): SharedArrayBuffer {
+    const buffer = this.#idle.get(bytes)?.pop();
+    if (!buffer) return new SharedArrayBuffer(bytes);
+    this.#idleBytes -= bytes;
+    return buffer;
+  }
+
+  /** Bytes (contents undefined). */
+  bytes(length: number): Uint8Array {
+    return new Uint8Array(this.#take(length));
+  }
+
+  /** Float32 values (contents undefined). */
+  float32(length: number): Float32Array {
+    return new Float32Array(this.#take(length * 4));
+  }
+
+  /** Uint32 counts, zeroed. */
+  counts(length: number): Uint32Array {
+    return new Uint32Array(this.#take(length * 4)).fill(0);
+  }
+
+  /** Gives buffers back for reuse (views must cover their whole buffer, as the ones handed out do). */
+  release(...views: (ArrayBufferView | null)[]): void {
+    for (const view of views) {
+      if (!view || !(view.buffer instanceof SharedArrayBuffer)) continue;
+      const bytes = view.buffer.byteLength;
+      if (this.#idleBytes + bytes > SWEEP_MEMORY_BUDGET) continue;
+      const list = this.#idle.get(bytes) ?? [];
+      list.push(view.buffer);
+      this.#idle.set(bytes, list);
+      this.#idleBytes += bytes;
+    }
+  }
+}
+
+/** Rows per band for `inputs` frames of `width` pixels: the configured rows, fewer when the budget needs. */
+export function rowsPerBand(configured: number, inputs: number, width: number): number {
+  // Per input: two slots of float32 values, raw bytes (up to 8 per pixel) and encoded output.
+  const bytesPerRow = Math.max(1, inputs) * width * 2 * (4 + 8 + 4);
+  return Math.max(1, Math.min(configured, Math.floor(SWEEP_MEMORY_BUDGET / bytesPerRow)));
+}
+
+interface Slot {
+  raw: Uint8Array | null;
+  band: Float32Array;
+  mask: Uint8Array | null;
+}
+
+/** One frame or master read band by band into two slots of shared buffers. */
+export class SweepInput {
+  readonly source: FrameSource;
+  readonly encoding: PixelEncoding | null;
+  readonly #slots: [Slot, Slot];
+  readonly #saturation: number | null;
+  readonly #arena: SharedArena;
+
+  private constructor(source: FrameSource, capacity: number, saturation: number | null, arena: SharedArena) {
+    this.source = source;
+    this.encoding = source.rawEncoding;
+    this.#saturation = saturation;
+    this.#arena = arena;
+    const raw = this.encoding !== null;
+    const slot = (): Slot => ({
+      raw: raw ? arena.bytes(capacity * source.bytesPerPixel) : null,
+      band: arena.float32(capacity),
+      // A trimmed frame is decoded here, so its saturation flags are too.
+      mask: !raw && saturation !== null ? arena.bytes(capacity) : null,
+    });
+    this.#slots = [slot(), slot()];
+  }
+
+  /** Opens a frame for bands of up to `rows` rows; `saturation` flags raw values at or above it. */
+  static async open(
+    geometry: FrameGeometry,
+    rows: number,
+    arena: SharedArena,
+    saturation: number | null = null,
+  ): Promise<SweepInput> {
+    const source = await FrameSource.open(geometry);
+    return new SweepInput(source, rows * source.width, saturation, arena);
+  }
+
+  /** The band values of a slot (the master bands other inputs calibrate with). */
+  band(slot: number): Float32Array {
+    return this.#slots[slot].band;
+  }
+
+  /** Reads rows `[y0, y0+rows)` into a slot. */
+  async read(y0: number, rows: number, slot: number): Promise<void> {
+    const target = this.#slots[slot];
+    if (target.raw) {
+      this.source.readRawSync(y0, rows, target.raw);
+    } else {
+      const pixels = rows * this.source.width;
+      await this.source.readBand(
+        y0,
+        rows,
+        target.band.subarray(0, pixels),
+        target.mask ? { level: this.#saturation!, mask: target.mask } : undefined,
+      );
+    }
+  }
+
+  /** The band task input for a slot. */
+  input(
+    slot: number,
+    extra: {
+      terms?: CalibrationTerms | null;
+      encoded?: Uint8Array | null;
+      histogram?: HistogramPass | null;
+    } = {},
+  ): BandInput {
+    const { raw, band, mask } = this.#slots[slot];
+    const terms = extra.terms ?? null;
+    return {
+      raw,
+      encoding: this.encoding,
+      band,
+      // Raw frames are flagged by the worker from the decoded values; trimmed ones carry their mask.
+      terms: raw && this.#saturation !== null ? { ...terms, saturation: this.#saturation } : terms,
+      mask,
+      encoded: extra.encoded ?? null,
+      histogram: extra.histogram ?? null,
+    };
+  }
+
+  /** Closes the file and gives the buffers back. */
+  close(): void {
+    this.source.close();
+    for (const slot of this.#slots) this.#arena.release(slot.raw, slot.band, slot.mask);
+  }
+}
+
+/** The three steps of a band, each given the band's first row, row count and slot. */
+export interface SweepSteps {
+  read(y0: number, rows: number, slot: number): Promise<void>;
+  compute(y0: number, rows: number, slot: number): Promise<void>;
+  write(y0: number, rows: number, slot: number): Promise<void>;
+}
+
+/** Runs the steps over rows `[0, height)` in bands of `rows`, reading ahead and writing behind. */
+export async function sweepBands(height: number, rows: number, steps: SweepSteps): Promise<void> {
+  const bands: [number, number][] = [];
+  for (let y0 = 0; y0 < height; y0 += rows) bands.push([y0, Math.min(rows, height - y0)]);
+  if (bands.length === 0) return;
+  await steps.read(bands[0][0], bands[0][1], 0);
+  for (let k = 0; k < bands.length; k++) {
+    const work = [steps.compute(bands[k][0], bands[k][1], k % 2)];
+    if (k + 1 < bands.length) {
+      work.push(steps.read(bands[k + 1][0], bands[k + 1][1], (k + 1) % 2));
+    }
+    if (k > 0) work.push(steps.write(bands[k - 1][0], bands[k - 1][1], (k - 1) % 2));
+    // Every step of this round settles before a failure surfaces: no read or write is left in flight.
+    const settled = await Promise.allSettled(work);
+    const failed = settled.find((result) => result.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  }
+  const last = bands.length - 1;
+  await steps.write(bands[last][0], bands[last][1], last % 2);
+}

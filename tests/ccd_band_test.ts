@@ -1,0 +1,284 @@
+/**
+ * The reduction's fast paths against plain references: the median network (in
+ * WebAssembly SIMD and in JavaScript), the split median histograms, the band task
+ * the workers run, pixel encoding with its checksum, hashing on threads and the
+ * pipelined band sweep.
+ */
+import { assert, assertEquals, assertRejects } from "./_assert.ts";
+import {
+  type BandTask,
+  combineBand,
+  createPixelPool,
+  HISTOGRAM_BINS,
+  medianOf,
+  runBandSlice,
+  StreamingMedian,
+} from "../lib/ccd/mod.ts";
+import { medianNetwork } from "../lib/ccd/combine.ts";
+import { medianSimd } from "../lib/ccd/_median_simd.ts";
+import {
+  addSums,
+  checksumOf,
+  encodeFloat32BigEndian,
+  FitsImageWriter,
+  Header,
+  readImage,
+  writeImage,
+} from "../lib/fits/mod.ts";
+import { sha256File, sha256Files } from "../lib/file_hash.ts";
+import { sweepBands } from "../services/preprocessor/band_sweep.ts";
+
+/** A small deterministic generator, so a failure can be reproduced. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function frames(count: number, pixels: number, seed: number, nanEvery = 0): Float32Array[] {
+  const next = random(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const frame = new Float32Array(pixels);
+    for (let p = 0; p < pixels; p++) {
+      frame[p] = (next() - 0.3) * 2000; // negatives too: darks minus bias
+      if (nanEvery > 0 && (p * 7 + i) % nanEvery === 0) frame[p] = NaN;
+    }
+    return frame;
+  });
+}
+
+/** numpy's nanmedian of each pixel, computed the slow, obvious way. */
+function referenceMedian(inputs: Float32Array[], scales: number[] | null): Float32Array {
+  const out = new Float32Array(inputs[0].length);
+  for (let p = 0; p < out.length; p++) {
+    const values = inputs.map((frame, i) => frame[p] * (scales ? scales[i] : 1)).filter((v) => v === v);
+    values.sort((a, b) => a - b);
+    const h = values.length >> 1;
+    out[p] = values.length === 0 ? NaN : values.length % 2 ? values[h] : (values[h - 1] + values[h]) / 2;
+  }
+  return out;
+}
+
+function assertClose(actual: Float32Array, expected: Float32Array, relative: number, label: string): void {
+  for (let p = 0; p < expected.length; p++) {
+    const a = actual[p];
+    const e = expected[p];
+    if (Number.isNaN(e)) {
+      assert(Number.isNaN(a), `${label}: pixel ${p} should be NaN, is ${a}`);
+      continue;
+    }
+    assert(
+      Math.abs(a - e) <= relative * Math.max(1, Math.abs(e)),
+      `${label}: pixel ${p} is ${a}, expected ${e}`,
+    );
+  }
+}
+
+Deno.test("WebAssembly SIMD is available, so the fast median runs here", () => {
+  assert(medianSimd() !== null);
+});
+
+Deno.test("the median network equals a sorted median for 1 to 40 frames, odd and even, with NaN and negatives", () => {
+  for (let n = 1; n <= 40; n++) {
+    const inputs = frames(n, 2500, n, n % 3 === 0 ? 97 : 0);
+    const out = new Float32Array(2500);
+    combineBand(inputs, out, { method: "median" });
+    // Odd counts pick one of the values: exact. Even counts average two float32 values.
+    assertClose(out, referenceMedian(inputs, null), n % 2 ? 0 : 1e-7, `${n} frames`);
+  }
+});
+
+Deno.test("the median network applies per-frame scales, and 600 frames take the JavaScript network", () => {
+  const inputs = frames(11, 3000, 5, 50);
+  const scales = inputs.map((_, i) => 1 / (1 + i / 10));
+  const out = new Float32Array(3000);
+  combineBand(inputs, out, { method: "median", scales });
+  assertClose(out, referenceMedian(inputs, scales), 1e-7, "scaled");
+  // 600 frames: the comparator table outgrows the SIMD module's, so the JavaScript network runs.
+  assert(medianNetwork(600).length * 4 > 1 << 16);
+  const many = frames(600, 200, 9, 41);
+  const manyOut = new Float32Array(200);
+  combineBand(many, manyOut, { method: "median" });
+  assertClose(manyOut, referenceMedian(many, null), 1e-7, "600 frames");
+});
+
+Deno.test("split median histograms (coarse, guessed fine buckets, merged) give medianOf's answer", () => {
+  const values = frames(1, 100_001, 3, 1000)[0];
+  const expected = medianOf(values);
+  const median = new StreamingMedian();
+  const coarse = new Uint32Array(2 * HISTOGRAM_BINS);
+  const half = 50_000;
+  const finite = StreamingMedian.countCoarse(values, 0, half, coarse, 0) +
+    StreamingMedian.countCoarse(values, half, values.length, coarse, HISTOGRAM_BINS);
+  median.mergeCoarse(coarse, finite);
+  assert(median.beginFine());
+  const bucket = StreamingMedian.bucketOf(expected);
+  const guess = [bucket - 1, bucket, bucket + 1];
+  assert(median.coveredBy(guess));
+  assert(!median.coveredBy([bucket + 5]));
+  const fine = new Uint32Array(2 * guess.length * HISTOGRAM_BINS);
+  StreamingMedian.countFine(values, 0, half, guess, fine, 0);
+  StreamingMedian.countFine(values, half, values.length, guess, fine, guess.length * HISTOGRAM_BINS);
+  median.mergeFine(fine, guess);
+  assertEquals(median.median(), expected);
+});
+
+Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine and encode done whole", () => {
+  const pixels = 1024;
+  const shared = (bytes: number) => new SharedArrayBuffer(bytes);
+  const next = random(11);
+  // Raw uint16 frames with BZERO 32768, as cameras write them.
+  const raws = Array.from({ length: 5 }, () => {
+    const raw = new Uint8Array(shared(pixels * 2));
+    const view = new DataView(raw.buffer);
+    for (let p = 0; p < pixels; p++) view.setInt16(p * 2, Math.floor(next() * 65535) - 32768);
+    return raw;
+  });
+  const decoded = raws.map((raw) => {
+    const view = new DataView(raw.buffer);
+    return Float32Array.from({ length: pixels }, (_, p) => view.getInt16(p * 2) + 32768);
+  });
+  const bias = new Float32Array(shared(pixels * 4)).map(() => 100 + next() * 10);
+  const task: BandTask = {
+    op: "band",
+    inputs: raws.map((raw) => ({
+      raw: raw.slice(),
+      encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
+      band: new Float32Array(shared(pixels * 4)),
+      terms: { bias, saturation: 60000 },
+      mask: null,
+      encoded: new Uint8Array(shared(pixels * 4)),
+      histogram: null,
+    })),
+    combine: {
+      options: { method: "median" },
+      inputs: [0, 1, 2, 3, 4],
+      out: new Float32Array(shared(pixels * 4)),
+      encoded: new Uint8Array(shared(pixels * 4)),
+      floor: 0,
+    },
+  };
+  const first = runBandSlice(task, 0, 400, 0);
+  const second = runBandSlice(task, 400, pixels, 1);
+  const calibrated = decoded.map((frame) => frame.map((v, p) => v >= 60000 ? NaN : v - bias[p]));
+  calibrated.forEach((frame, i) => assertEquals([...task.inputs[i].band], [...frame]));
+  assertEquals(
+    first.saturated.map((n, i) => n + second.saturated[i]),
+    calibrated.map((frame) => frame.filter((v) => Number.isNaN(v)).length),
+  );
+  const median = referenceMedian(calibrated, null);
+  assertEquals([...task.combine!.out], [...median]);
+  assertEquals(addSums(first.combineSum, second.combineSum), checksumOf(task.combine!.encoded!));
+  assertEquals(addSums(first.sums[2], second.sums[2]), checksumOf(task.inputs[2].encoded!));
+  const finite = median.filter((v) => v === v);
+  assertEquals(first.combineCount + second.combineCount, finite.length);
+  const flooredSum = finite.reduce((s, v) => s + Math.max(v, 0), 0);
+  assert(Math.abs(first.combineFlooredSum + second.combineFlooredSum - flooredSum) < 1e-6 * flooredSum);
+});
+
+Deno.test("the pool's workers run band tasks and answer one result per slice", async () => {
+  const pool = createPixelPool(2);
+  try {
+    const pixels = 4096;
+    const input = (value: number) => ({
+      raw: null,
+      encoding: null,
+      band: new Float32Array(new SharedArrayBuffer(pixels * 4)).fill(value),
+      terms: null,
+      mask: null,
+      encoded: null,
+      histogram: null,
+    });
+    const out = new Float32Array(new SharedArrayBuffer(pixels * 4));
+    const results = await pool.runBand({
+      op: "band",
+      inputs: [input(1), input(5), input(3)],
+      combine: { options: { method: "median" }, inputs: [0, 1, 2], out, encoded: null, floor: -Infinity },
+    }, pixels);
+    assertEquals(results.length, 2);
+    assertEquals(results.reduce((n, r) => n + r.combineCount, 0), pixels);
+    assert(out.every((v) => v === 3));
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("float32 encoded in slices carries the FITS checksum; writeEncoded makes the same file as writeRows", async () => {
+  const values = frames(1, 64 * 50, 4, 333)[0];
+  const bytes = new Uint8Array(values.length * 4);
+  const a = encodeFloat32BigEndian(values, bytes, 0, 1000);
+  const b = encodeFloat32BigEndian(values, bytes, 1000, values.length);
+  assertEquals(checksumOf(bytes), addSums(a, b));
+  assertEquals(new DataView(bytes.buffer).getFloat32(4 * 7), values[7]);
+  const dir = await Deno.makeTempDir({ prefix: "toros-encode-" });
+  try {
+    const header = new Header([]);
+    const plain = await writeImage(`${dir}/plain.fits`, header, values, { width: 64, height: 50 });
+    const writer = await FitsImageWriter.create(`${dir}/encoded.fits`, header, { width: 64, height: 50 });
+    writer.writeEncodedSync(
+      bytes.subarray(0, 64 * 20 * 4),
+      encodeFloat32BigEndian(values.subarray(0, 64 * 20), new Uint8Array(64 * 20 * 4)),
+    );
+    await writer.writeEncoded(
+      bytes.subarray(64 * 20 * 4),
+      encodeFloat32BigEndian(values.subarray(64 * 20), new Uint8Array(64 * 30 * 4)),
+    );
+    const encoded = await writer.close();
+    assertEquals(encoded.datasum, plain.datasum);
+    const [x, y] = [await readImage(`${dir}/plain.fits`), await readImage(`${dir}/encoded.fits`)];
+    assertEquals(y.data.length, x.data.length);
+    assert(y.data.every((v, i) => Object.is(v, x.data[i])));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashing on threads gives sha256File's answers; an unreadable file fails only its own promise", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-hash-" });
+  try {
+    const paths = [];
+    for (let i = 0; i < 5; i++) {
+      const path = `${dir}/f${i}.fits`;
+      await Deno.writeFile(path, new Uint8Array(300_000 + i).fill(i * 7));
+      paths.push(path);
+    }
+    paths.splice(2, 0, `${dir}/missing.fits`);
+    const hashes = sha256Files(paths, 2);
+    await assertRejects(() => hashes[2]);
+    for (const i of [0, 1, 3, 4, 5]) assertEquals(await hashes[i], await sha256File(paths[i]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the band sweep reads ahead and writes behind in order, and a failing step stops it", async () => {
+  const events: string[] = [];
+  const step = (name: string) => (y0: number, rows: number, slot: number) => {
+    events.push(`${name} ${y0}+${rows}@${slot}`);
+    return Promise.resolve();
+  };
+  await sweepBands(10, 4, { read: step("read"), compute: step("compute"), write: step("write") });
+  const order = (name: string) => events.filter((e) => e.startsWith(name));
+  assertEquals(order("read"), ["read 0+4@0", "read 4+4@1", "read 8+2@0"]);
+  assertEquals(order("compute"), ["compute 0+4@0", "compute 4+4@1", "compute 8+2@0"]);
+  assertEquals(order("write"), ["write 0+4@0", "write 4+4@1", "write 8+2@0"]);
+  // Band k is read before it is computed, and computed before it is written.
+  for (const band of ["0+4", "4+4", "8+2"]) {
+    const at = (name: string) => events.findIndex((e) => e.startsWith(`${name} ${band}`));
+    assert(at("read") < at("compute") && at("compute") < at("write"), band);
+  }
+  const written: number[] = [];
+  await assertRejects(
+    () =>
+      sweepBands(10, 2, {
+        read: () => Promise.resolve(),
+        compute: (y0) => y0 === 4 ? Promise.reject(new Error("band 4 failed")) : Promise.resolve(),
+        write: (y0) => (written.push(y0), Promise.resolve()),
+      }),
+    Error,
+    "band 4 failed",
+  );
+  assertEquals(written, [0, 2], "bands before the failed one are written, none after");
+});
