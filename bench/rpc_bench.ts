@@ -62,8 +62,9 @@ async function wrk(url: string, connections: number, duration: number, script: s
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   return {
     requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
-    p50: ms(/50%\s+(\S+)/.exec(text)?.[1] ?? ""),
-    p99: ms(/99%\s+(\S+)/.exec(text)?.[1] ?? ""),
+    // The latency distribution's own lines ("     50%  1.23ms"), not the "+/- Stdev" column.
+    p50: ms(/^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? ""),
+    p99: ms(/^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? ""),
     max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? ""),
     errors: (errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0) + Number(non2xx?.[1] ?? 0),
   };

@@ -10,13 +10,13 @@
 
 const root = new URL("..", import.meta.url).pathname;
 
-/** Permissions baked into the binary: files, network, environment, the host name for job leases. */
+/** Permissions baked into the binary: files, network, environment, the host name for job leases, thread priority. */
 export const PERMISSIONS: string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-net",
   "--allow-env",
-  "--allow-sys=hostname",
+  "--allow-sys=hostname,getPriority,setPriority",
 ];
 
 /** Modules loaded as Web Workers, which `deno compile` cannot discover by itself. */

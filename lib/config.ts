@@ -64,6 +64,11 @@ export interface ReductionConfig {
   workers: number;
   /** `Band Rows`: rows per streamed band (default 64). */
   bandRows: number;
+  /**
+   * `Niceness`: the nice value (0-19) of the service's reduction threads, so the
+   * front desk answers first when both want the CPU; default 10. Linux only.
+   */
+  niceness: number;
 }
 
 /** `Security:` — optional protections for the XML-RPC service. */
@@ -113,6 +118,7 @@ export function defaultConfig(stateDir: string = defaultStateDir()): TorosConfig
       saturation: null,
       workers: 0,
       bandRows: 64,
+      niceness: 10,
     },
     security: { token: null, allowedNetworks: [], corsOrigin: "*", maxBodyBytes: 1024 * 1024 },
     stateDir,
@@ -409,6 +415,7 @@ const SECTIONS: SectionSpec[] = [
         read: readIntegerIn(0, 256, "a worker count (0 = one per core, up to 256)"),
       },
       { key: "Band Rows", prop: "bandRows", read: readIntegerIn(1, 65536, "a row count (1-65536)") },
+      { key: "Niceness", prop: "niceness", read: readIntegerIn(0, 19, "a nice value (0-19)") },
     ],
   },
   {

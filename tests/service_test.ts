@@ -167,3 +167,43 @@ Deno.test("cancel_job cancels a queued job and list_jobs filters by status", asy
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "the reduction threads run at the configured nice value while the front desk keeps its own",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const { root, dataRoot, service, url } = await setup();
+    try {
+      const night = `${dataRoot}/2026-11-27`;
+      await simulateNight(night, { size: 32, bias: 3, darks: 3, flatsPerFilter: 3, lights: 2 });
+      const answer = await callXmlRpc(url, "front_desk", [{
+        ID: "nice-1",
+        WOType: "Calibration",
+        "File Location": night,
+      }]) as Record<string, XmlRpcValue>;
+      let status: Record<string, XmlRpcValue> = {};
+      for (let i = 0; i < 300 && status.Status !== "done"; i++) {
+        status = await callXmlRpc(url, "job_status", [answer.Job]) as Record<string, XmlRpcValue>;
+        if (status.Status !== "done") await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assertEquals(status.Status, "done");
+      // /proc/self/task/TID/stat: field 19 is the nice value (after the command name in parentheses).
+      const nice: number[] = [];
+      for (const task of Deno.readDirSync("/proc/self/task")) {
+        const stat = Deno.readTextFileSync(`/proc/self/task/${task.name}/stat`);
+        nice.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+      }
+      const { getPriority } = await import("node:os");
+      assertEquals(getPriority(), 0, "the thread answering XML-RPC keeps nice 0");
+      // The reduction thread and its pixel workers (one per core) at the default nice 10.
+      const lowered = nice.filter((n) => n === 10).length;
+      assert(
+        lowered >= 1 + Math.min(2, navigator.hardwareConcurrency),
+        `threads at nice 10: ${lowered} of ${nice}`,
+      );
+    } finally {
+      await service.stop();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

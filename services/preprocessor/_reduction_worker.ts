@@ -9,6 +9,7 @@
 import type { DatabaseConfig, ReductionConfig } from "../../lib/config.ts";
 import { openStore, type Store } from "../../lib/store/mod.ts";
 import { createPixelPool, type PixelPool } from "../../lib/ccd/mod.ts";
+import { lowerThreadPriority } from "../../lib/thread_priority.ts";
 import { reduceNight, ReductionAborted } from "./pipeline.ts";
 
 /** Messages the worker accepts. */
@@ -57,7 +58,13 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
   controller = new AbortController();
   try {
     store ??= await openStore(request.database);
-    pool ??= createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1);
+    if (!pool) {
+      // Before the pool starts: its threads inherit this one's nice value.
+      if (lowerThreadPriority(request.reduction.niceness)) {
+        log.info(`Reduction threads run at nice ${request.reduction.niceness}; the front desk answers first`);
+      }
+      pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1);
+    }
     const report = await reduceNight(request.night, {
       store,
       reduction: request.reduction,
