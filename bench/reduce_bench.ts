@@ -97,7 +97,14 @@ async function main(): Promise<void> {
         lights: 20,
         seed: 3,
       });
+      console.log("ccdproc on the doubled size...");
+      const bigReference = await ccdproc(doubleSize, root);
       const big = await toros(doubleSize, root);
+      rows.push(
+        `| ${size * 2}² × 53 frames | ${bigReference.seconds.toFixed(1)} s | ${big.seconds.toFixed(2)} s | **${
+          (bigReference.seconds / big.seconds).toFixed(1)
+        }×** | ${bigReference.rssMiB.toFixed(0)} MiB | ${big.rssMiB.toFixed(0)} MiB |`,
+      );
       scaling.push(
         "",
         "toros peak RSS as the night grows (ccdproc holds every frame of a combine in memory):",

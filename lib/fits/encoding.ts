@@ -66,7 +66,16 @@ export function convertBigEndian(
     }
     case 16: {
       if (blank === undefined && bscale === 1) {
-        // The common camera case (uint16 via BZERO = 32768) without a multiply.
+        // The common camera case (uint16 via BZERO = 32768) without a multiply,
+        // one 16-bit load per pixel when the bytes are aligned for it.
+        if (LITTLE_ENDIAN && (bytes.byteOffset & 1) === 0) {
+          const words = new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+          for (let i = 0; i < count; i++) {
+            const v = words[i];
+            out[i] = ((((v & 0xff) << 24) | ((v & 0xff00) << 8)) >> 16) + bzero;
+          }
+          return;
+        }
         for (let i = 0, j = 0; i < count; i++, j += 2) {
           out[i] = (((bytes[j] << 24) | (bytes[j + 1] << 16)) >> 16) + bzero;
         }

@@ -230,6 +230,11 @@ async function writeFrame(
   const flatLevel = 18000 + 3000 * filterIndex; // e- per pixel at the flat's exposure
   const skyRate = 40; // e-/s/pixel
   const center = size / 2;
+  // The bias structure depends on the column only.
+  const columnOffsets = Float64Array.from(
+    { length: size },
+    (_, x) => 4 * Math.sin(x / 37) + 6 * (hash01(x, 0, seed + 5) - 0.5),
+  );
   try {
     for (let y0 = 0; y0 < size; y0 += bandRows) {
       const rows = Math.min(bandRows, size - y0);
@@ -238,7 +243,7 @@ async function writeFrame(
         // Only stars whose profile reaches this row matter (stars are sorted by y).
         const rowStars = type === "light" ? starsNear(stars, y) : [];
         for (let x = 0; x < size; x++) {
-          const columnOffset = 4 * Math.sin(x / 37) + 6 * (hash01(x, 0, seed + 5) - 0.5);
+          const columnOffset = columnOffsets[x];
           let electrons = 0;
           if (type !== "bias") {
             const hot = hash01(x, y, seed + 11) < 0.001;
