@@ -101,9 +101,11 @@ async function main(): Promise<void> {
       const bigReference = await ccdproc(doubleSize, root);
       const big = await toros(doubleSize, root);
       rows.push(
-        `| ${size * 2}² × 53 frames | ${bigReference.seconds.toFixed(1)} s | ${big.seconds.toFixed(2)} s | **${
-          (bigReference.seconds / big.seconds).toFixed(1)
-        }×** | ${bigReference.rssMiB.toFixed(0)} MiB | ${big.rssMiB.toFixed(0)} MiB |`,
+        `| ${size * 2}² × 53 frames | ${bigReference.seconds.toFixed(1)} s | ${
+          big.seconds.toFixed(2)
+        } s | **${(bigReference.seconds / big.seconds).toFixed(1)}×** | ${
+          bigReference.rssMiB.toFixed(0)
+        } MiB | ${big.rssMiB.toFixed(0)} MiB |`,
       );
       scaling.push(
         "",
