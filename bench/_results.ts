@@ -29,6 +29,13 @@ export async function writeResultsSection(name: string, markdown: string): Promi
   const tmp = `${RESULTS_PATH}.tmp`;
   await Deno.writeTextFile(tmp, text);
   await Deno.rename(tmp, RESULTS_PATH);
+  // Keep `deno fmt --check` (and so `deno task check`) clean after every run.
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", RESULTS_PATH],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output();
 }
 
 /** A short description of this machine for result headers. */
