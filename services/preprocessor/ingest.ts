@@ -99,15 +99,10 @@ interface Inspected {
   size: number;
   hash: string;
   frame?: Omit<RawFrame, "exposure">;
-  partial?: {
-    imageType: ImageType | null;
-    filter: string | null;
-    exposureTime: number | null;
-    width: number | null;
-    height: number | null;
-    binning: string | null;
-    dateObs: string | null;
-  };
+  partial?: Pick<
+    ExposureRecord,
+    "imageType" | "filter" | "exposureTime" | "width" | "height" | "binning" | "dateObs"
+  >;
   reason?: string;
 }
 

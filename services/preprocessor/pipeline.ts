@@ -16,6 +16,7 @@
  */
 import { addSums, FitsImageWriter, type Header, readHdus } from "../../lib/fits/mod.ts";
 import {
+  type BandInput,
   type BandTask,
   calibrateBand,
   type CalibrationTerms,
@@ -199,6 +200,11 @@ async function openMasters(
   return opened;
 }
 
+/** A slot's band task inputs: every master first (decoded for the frames after it to use), then the frames. */
+function withMasters(masters: Map<string, SweepInput>, slot: number, frames: BandInput[]): BandInput[] {
+  return [...[...masters.values()].map((master) => master.input(slot)), ...frames];
+}
+
 /** Reads a band of every input (masters first) into a slot. */
 async function readAll(inputs: Iterable<SweepInput>, y0: number, rows: number, slot: number): Promise<void> {
   for (const input of inputs) await input.read(y0, rows, slot);
@@ -288,12 +294,13 @@ async function inputMedians(
         compute: async (_y0, n, slot) => {
           const task: BandTask = {
             op: "band",
-            inputs: [
-              ...[...masters.values()].map((master) => master.input(slot)),
-              ...which.map((i) =>
+            inputs: withMasters(
+              masters,
+              slot,
+              which.map((i) =>
                 frames[i].input(slot, { terms: termsOf(inputs[i], masters, slot), histogram: histogram(i) })
               ),
-            ],
+            ),
             combine: null,
           };
           for (const slice of await ctx.pool.runBand(task, n * width)) {
@@ -368,10 +375,11 @@ async function combineToFile(
       compute: async (_y0, n, slot) => {
         const task: BandTask = {
           op: "band",
-          inputs: [
-            ...[...masters.values()].map((master) => master.input(slot)),
-            ...frames.map((frame, i) => frame.input(slot, { terms: termsOf(inputs[i], masters, slot) })),
-          ],
+          inputs: withMasters(
+            masters,
+            slot,
+            frames.map((frame, i) => frame.input(slot, { terms: termsOf(inputs[i], masters, slot) })),
+          ),
           combine: {
             options,
             inputs: frameIndices,
@@ -863,12 +871,13 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
           const lights = open.filter((light) => !light.failed);
           const task: BandTask = {
             op: "band",
-            inputs: [
-              ...[...masters.values()].map((master) => master.input(slot)),
-              ...lights.map((light) =>
+            inputs: withMasters(
+              masters,
+              slot,
+              lights.map((light) =>
                 light.input.input(slot, { terms: termsFor(light.plan, slot), encoded: light.encoded[slot] })
               ),
-            ],
+            ),
             combine: null,
           };
           const slices = await ctx.pool.runBand(task, n * width);
