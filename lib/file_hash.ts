@@ -40,6 +40,7 @@ export function sha256Files(
   paths: string[],
   threads: number = navigator.hardwareConcurrency || 1,
 ): Promise<string>[] {
+  if (paths.length === 0) return [];
   const count = Math.max(1, Math.min(threads, paths.length));
   const settle = paths.map(() => {
     let resolve!: (hash: string) => void;
