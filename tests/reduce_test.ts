@@ -290,3 +290,37 @@ Deno.test("frames with overscan and trim sections, and saturated pixels, reduce 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("more flats than one median batch: the master flat still equals the reference", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-flats-" });
+  const pool = createPixelPool(2);
+  const store = await openStore({ file: `${dir}/toros.sqlite3` });
+  try {
+    const night = `${dir}/2026-11-28`;
+    await simulateNight(night, { size: 24, bias: 3, darks: 0, flatsPerFilter: 18, lights: 1 });
+    await reduceNight(night, { store, reduction: defaultConfig(dir).reduction, pool });
+    const read = async (prefix: string) => {
+      const names = [...Deno.readDirSync(night)].map((e) => e.name).filter((n) => n.startsWith(prefix))
+        .sort();
+      return await Promise.all(names.map(async (name) => (await readImage(`${night}/${name}`)).data));
+    };
+    const pixelMedian = (frames: Float32Array[]) =>
+      Float32Array.from({ length: frames[0].length }, (_, p) => medianOf(frames.map((f) => f[p])));
+    const bias = pixelMedian(await read("bias_"));
+    const flats = (await read("flat_")).map((flat) => {
+      const calibrated = flat.map((v, p) => v - bias[p]);
+      const median = medianOf(calibrated);
+      return calibrated.map((v) => v / median);
+    });
+    assertEquals(flats.length, 18);
+    const expected = pixelMedian(flats);
+    const product = (await readImage(`${night}/products/master_flat_V.fits`)).data;
+    for (let p = 0; p < expected.length; p++) {
+      assert(Math.abs(product[p] - expected[p]) <= 1e-5 * Math.abs(expected[p]), `pixel ${p}`);
+    }
+  } finally {
+    pool.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,7 +11,7 @@ import type { PixelEncoding } from "../../lib/fits/mod.ts";
 import { type FrameGeometry, FrameSource } from "./frame_source.ts";
 
 /** Bytes of band buffers one sweep may hold, however many frames it reads: rows shrink to fit. */
-export const SWEEP_MEMORY_BUDGET = 192 << 20;
+export const SWEEP_MEMORY_BUDGET = 64 << 20;
 
 /**
  * SharedArrayBuffers reused from one sweep to the next: a night's stages ask for
@@ -22,29 +22,32 @@ export class SharedArena {
   readonly #idle = new Map<number, SharedArrayBuffer[]>();
   #idleBytes = 0;
 
+  /** A buffer of at least `bytes`, in power-of-two sizes so that bands of other row counts can reuse it. */
   #take(bytes: number): SharedArrayBuffer {
-    const buffer = this.#idle.get(bytes)?.pop();
-    if (!buffer) return new SharedArrayBuffer(bytes);
-    this.#idleBytes -= bytes;
+    let size = 1 << 16;
+    while (size < bytes) size *= 2;
+    const buffer = this.#idle.get(size)?.pop();
+    if (!buffer) return new SharedArrayBuffer(size);
+    this.#idleBytes -= size;
     return buffer;
   }
 
   /** Bytes (contents undefined). */
   bytes(length: number): Uint8Array {
-    return new Uint8Array(this.#take(length));
+    return new Uint8Array(this.#take(length), 0, length);
   }
 
   /** Float32 values (contents undefined). */
   float32(length: number): Float32Array {
-    return new Float32Array(this.#take(length * 4));
+    return new Float32Array(this.#take(length * 4), 0, length);
   }
 
   /** Uint32 counts, zeroed. */
   counts(length: number): Uint32Array {
-    return new Uint32Array(this.#take(length * 4)).fill(0);
+    return new Uint32Array(this.#take(length * 4), 0, length).fill(0);
   }
 
-  /** Gives buffers back for reuse (views must cover their whole buffer, as the ones handed out do). */
+  /** Gives the buffers of views it handed out back for reuse. */
   release(...views: (ArrayBufferView | null)[]): void {
     for (const view of views) {
       if (!view || !(view.buffer instanceof SharedArrayBuffer)) continue;

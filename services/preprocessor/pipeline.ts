@@ -266,12 +266,30 @@ async function guessMedianBuckets(
   });
 }
 
+/** Exact median of each input after calibration, streamed, {@link MEDIAN_BATCH} inputs at a time. */
+async function inputMedians(
+  ctx: Context,
+  inputs: CombineInput[],
+  width: number,
+  height: number,
+): Promise<number[]> {
+  const medians: number[] = [];
+  for (let i = 0; i < inputs.length; i += MEDIAN_BATCH) {
+    if (i > 0) checkAbort(ctx);
+    medians.push(...await batchMedians(ctx, inputs.slice(i, i + MEDIAN_BATCH), width, height));
+  }
+  return medians;
+}
+
+/** Inputs whose medians are found in one sweep: their histograms (2 MiB each) stay bounded however many flats. */
+const MEDIAN_BATCH = 16;
+
 /**
  * Exact median of each input after calibration, streamed: one pass over all
  * inputs at once counting coarse buckets and the fine counts of the buckets a
  * sample points at, and a second pass only for inputs whose guess missed.
  */
-async function inputMedians(
+async function batchMedians(
   ctx: Context,
   inputs: CombineInput[],
   width: number,
