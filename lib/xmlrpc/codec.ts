@@ -7,6 +7,7 @@
  * @module
  */
 import { SaxesParser } from "saxes";
+import { type ScanHandlers, scanPlainXml } from "./_fast_scan.ts";
 import {
   FAULT_INVALID_REQUEST,
   FAULT_PARSE_ERROR,
@@ -140,134 +141,168 @@ interface Document {
   fault: XmlRpcValue | undefined;
 }
 
-/** Streams XML through saxes straight into values: no DOM, DOCTYPE refused, depth limited. */
-function decodeDocument(xml: string, limits: DecodeLimits): Document {
+/** Builds values from parser events, checking the XML-RPC structure as it goes. */
+interface DocumentBuilder extends ScanHandlers {
+  /** Records a failure (the first one wins). */
+  fail(error: Error): void;
+  /** The document, or the first failure thrown. */
+  finish(): Document;
+}
+
+function createBuilder(limits: DecodeLimits): DocumentBuilder {
   const maxDepth = limits.maxDepth ?? 100;
-  // Line/column tracking is off: faults name the problem, and tracking costs a fifth of the parse.
-  const parser = new SaxesParser({ xmlns: false, position: false });
   const stack: Frame[] = [];
   const doc: Document = { root: "", methodName: null, params: null, fault: undefined };
   let failure: Error | null = null;
   const fail = (error: Error) => {
     failure ??= error;
   };
+  return {
+    fail,
+    open(name: string): void {
+      if (failure) return;
+      if (stack.length >= maxDepth) {
+        fail(invalid(`nesting deeper than ${maxDepth} elements`));
+        return;
+      }
+      const parent = stack[stack.length - 1];
+      if (!parent) {
+        doc.root = name;
+        if (name !== "methodCall" && name !== "methodResponse") {
+          fail(invalid(`expected <methodCall> or <methodResponse>, found <${name}>`));
+          return;
+        }
+      } else {
+        const allowed = PARENTS[name];
+        if (allowed ? !allowed.includes(parent.name) : parent.name !== "value") {
+          fail(invalid(`<${name}> is not allowed inside <${parent.name}>`));
+          return;
+        }
+        if (parent.name === "value") {
+          if (parent.typed) {
+            fail(invalid("<value> holds more than one element"));
+            return;
+          }
+          parent.typed = true;
+        }
+      }
+      // Every frame has every field from the start: one object shape keeps the property loads fast.
+      stack.push({
+        name,
+        text: "",
+        items: name === "params" || name === "data" ? [] : undefined,
+        struct: name === "struct" ? {} : undefined,
+        memberName: undefined,
+        value: undefined,
+        hasValue: false,
+        typed: false,
+      });
+    },
+    text(text: string): void {
+      if (!failure && stack.length > 0) stack[stack.length - 1].text += text;
+    },
+    close(): void {
+      if (failure) return;
+      const frame = stack.pop()!;
+      const parent = stack[stack.length - 1];
+      try {
+        let value: XmlRpcValue | undefined;
+        switch (frame.name) {
+          case "value":
+            value = frame.hasValue ? frame.value! : frame.typed ? undefined : frame.text; // untyped value = string
+            if (value === undefined) throw invalid("<value> holds no value");
+            break;
+          case "array": {
+            if (!frame.hasValue) throw invalid("<array> without <data>");
+            value = frame.value!;
+            break;
+          }
+          case "data":
+            value = frame.items!;
+            break;
+          case "struct":
+            value = frame.struct!;
+            break;
+          case "member":
+            if (frame.memberName === undefined || !frame.hasValue) {
+              throw invalid("<member> needs a <name> and a <value>");
+            }
+            parent.struct![frame.memberName] = frame.value!;
+            return;
+          case "name":
+            parent.memberName = frame.text;
+            return;
+          case "param":
+            if (!frame.hasValue) throw invalid("<param> without <value>");
+            parent.items!.push(frame.value!);
+            return;
+          case "params":
+            doc.params = frame.items!;
+            return;
+          case "methodName":
+            doc.methodName = frame.text.trim();
+            return;
+          case "fault":
+            doc.fault = frame.value ?? null;
+            return;
+          case "methodCall":
+          case "methodResponse":
+            return;
+          default:
+            if (CONTAINERS.has(frame.name)) return;
+            value = decodeScalar(frame.name, frame.text);
+        }
+        if (parent.name === "data") parent.items!.push(value);
+        else {
+          parent.value = value;
+          parent.hasValue = true;
+        }
+      } catch (error) {
+        fail(error as Error);
+      }
+    },
+    finish(): Document {
+      if (failure) throw failure;
+      if (!doc.root) throw new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: no document element");
+      return doc;
+    },
+  };
+}
+
+/**
+ * Decodes XML straight into values, no DOM: plain documents (nearly every
+ * request) through {@link scanPlainXml}, anything else through saxes, which
+ * refuses a DOCTYPE (so no entity is ever expanded) and words the parse errors.
+ * Nesting depth is limited either way.
+ */
+function decodeDocument(xml: string, limits: DecodeLimits): Document {
+  const fast = createBuilder(limits);
+  if (scanPlainXml(xml, fast)) return fast.finish();
+  const builder = createBuilder(limits);
+  // Line/column tracking is off: faults name the problem, and tracking costs a fifth of the parse.
+  const parser = new SaxesParser({ xmlns: false, position: false });
   parser.on(
     "doctype",
-    () => fail(new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: DOCTYPE declarations are not accepted")),
+    () =>
+      builder.fail(new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: DOCTYPE declarations are not accepted")),
   );
-  parser.on("opentag", (tag) => {
-    if (failure) return;
-    const name = tag.name;
-    if (stack.length >= maxDepth) {
-      fail(invalid(`nesting deeper than ${maxDepth} elements`));
-      return;
-    }
-    const parent = stack[stack.length - 1];
-    if (!parent) {
-      doc.root = name;
-      if (name !== "methodCall" && name !== "methodResponse") {
-        fail(invalid(`expected <methodCall> or <methodResponse>, found <${name}>`));
-        return;
-      }
-    } else {
-      const allowed = PARENTS[name];
-      if (allowed ? !allowed.includes(parent.name) : parent.name !== "value") {
-        fail(invalid(`<${name}> is not allowed inside <${parent.name}>`));
-        return;
-      }
-      if (parent.name === "value") {
-        if (parent.typed) {
-          fail(invalid("<value> holds more than one element"));
-          return;
-        }
-        parent.typed = true;
-      }
-    }
-    const frame: Frame = { name, text: "" };
-    if (name === "params" || name === "data") frame.items = [];
-    else if (name === "struct") frame.struct = {};
-    stack.push(frame);
-  });
-  parser.on("text", (text) => {
-    if (!failure && stack.length > 0) stack[stack.length - 1].text += text;
-  });
-  parser.on("cdata", (text) => {
-    if (!failure && stack.length > 0) stack[stack.length - 1].text += text;
-  });
-  parser.on("closetag", () => {
-    if (failure) return;
-    const frame = stack.pop()!;
-    const parent = stack[stack.length - 1];
-    try {
-      let value: XmlRpcValue | undefined;
-      switch (frame.name) {
-        case "value":
-          value = frame.hasValue ? frame.value! : frame.typed ? undefined : frame.text; // untyped value = string
-          if (value === undefined) throw invalid("<value> holds no value");
-          break;
-        case "array": {
-          if (!frame.hasValue) throw invalid("<array> without <data>");
-          value = frame.value!;
-          break;
-        }
-        case "data":
-          value = frame.items!;
-          break;
-        case "struct":
-          value = frame.struct!;
-          break;
-        case "member":
-          if (frame.memberName === undefined || !frame.hasValue) {
-            throw invalid("<member> needs a <name> and a <value>");
-          }
-          parent.struct![frame.memberName] = frame.value!;
-          return;
-        case "name":
-          parent.memberName = frame.text;
-          return;
-        case "param":
-          if (!frame.hasValue) throw invalid("<param> without <value>");
-          parent.items!.push(frame.value!);
-          return;
-        case "params":
-          doc.params = frame.items!;
-          return;
-        case "methodName":
-          doc.methodName = frame.text.trim();
-          return;
-        case "fault":
-          doc.fault = frame.value ?? null;
-          return;
-        case "methodCall":
-        case "methodResponse":
-          return;
-        default:
-          if (CONTAINERS.has(frame.name)) return;
-          value = decodeScalar(frame.name, frame.text);
-      }
-      if (parent.name === "data") parent.items!.push(value);
-      else {
-        parent.value = value;
-        parent.hasValue = true;
-      }
-    } catch (error) {
-      fail(error as Error);
-    }
-  });
+  parser.on("opentag", (tag) => builder.open(tag.name));
+  parser.on("text", (text) => builder.text(text));
+  parser.on("cdata", (text) => builder.text(text));
+  parser.on("closetag", () => builder.close());
   parser.on(
     "error",
-    (error) => fail(new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error.message.split("\n")[0]}`)),
+    (error) =>
+      builder.fail(new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error.message.split("\n")[0]}`)),
   );
   try {
     parser.write(xml).close();
   } catch (error) {
-    fail(
+    builder.fail(
       new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error instanceof Error ? error.message : error}`),
     );
   }
-  if (failure) throw failure;
-  if (!doc.root) throw new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: no document element");
-  return doc;
+  return builder.finish();
 }
 
 /** A decoded call. */

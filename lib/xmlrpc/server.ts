@@ -48,6 +48,9 @@ export interface XmlRpcServerOptions {
   onError?: (errorId: string, error: unknown) => void;
 }
 
+/** Strict UTF-8 (a decode without `stream` keeps no state, so one decoder serves every request). */
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 const XML_HEADERS = { "content-type": "text/xml; charset=utf-8" };
 
 function constantTimeEqual(a: string, b: string): boolean {
@@ -270,13 +273,13 @@ export class XmlRpcServer {
     if (request.method !== "POST") {
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, POST, OPTIONS" } });
     }
-    const declared = Number(request.headers.get("content-length") ?? "0");
-    if (declared > this.#maxBody) {
+    const length = request.headers.get("content-length");
+    if (length !== null && Number(length) > this.#maxBody) {
       await request.body?.cancel().catch(() => {});
       return new Response(`Request body larger than ${this.#maxBody} bytes\n`, { status: 413 });
     }
     // With a declared length within the limit, the runtime reads the body in one go; otherwise count as it streams.
-    const body = request.headers.has("content-length")
+    const body = length !== null
       ? new Uint8Array(await request.arrayBuffer())
       : await readLimited(request, this.#maxBody);
     if (body === null) {
@@ -284,7 +287,7 @@ export class XmlRpcServer {
     }
     let text: string;
     try {
-      text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+      text = UTF8.decode(body);
     } catch {
       return new Response(encodeFault(-32700, "Parse error: body is not UTF-8"), {
         headers: this.#cors({ ...XML_HEADERS }),
