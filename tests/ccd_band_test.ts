@@ -142,7 +142,6 @@ Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine
   });
   const bias = new Float32Array(shared(pixels * 4)).map(() => 100 + next() * 10);
   const task: BandTask = {
-    op: "band",
     inputs: raws.map((raw) => ({
       raw: raw.slice(),
       encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
@@ -192,8 +191,7 @@ Deno.test("the pool's workers run band tasks and answer one result per slice", a
       histogram: null,
     });
     const out = new Float32Array(new SharedArrayBuffer(pixels * 4));
-    const results = await pool.runBand({
-      op: "band",
+    const results = await pool.run({
       inputs: [input(1), input(5), input(3)],
       combine: { options: { method: "median" }, inputs: [0, 1, 2], out, encoded: null, floor: -Infinity },
     }, pixels);

@@ -1,6 +1,7 @@
 import { assert, assertAlmostEquals, assertEquals, assertThrows } from "./_assert.ts";
 import {
   calibrateBand,
+  type CalibrationTerms,
   combineBand,
   createPixelPool,
   divideInPlace,
@@ -125,13 +126,31 @@ Deno.test("the worker pool gives the same results as the kernels", async () => {
       return band;
     });
     const out = sharedFloat32(n);
-    await pool.run({ op: "combine", inputs, out, options: { method: "median" } }, n);
+    const band = (values: Float32Array, terms: CalibrationTerms | null = null) => ({
+      raw: null,
+      encoding: null,
+      band: values,
+      terms,
+      mask: null,
+      encoded: null,
+      histogram: null,
+    });
+    await pool.run({
+      inputs: inputs.map((values) => band(values)),
+      combine: {
+        options: { method: "median" },
+        inputs: [0, 1, 2, 3, 4],
+        out,
+        encoded: null,
+        floor: -Infinity,
+      },
+    }, n);
     const expected = new Float32Array(n);
     combineBand(inputs, expected, { method: "median" });
     assertEquals([...out], [...expected]);
     const light = sharedFloat32(n).fill(100);
     const flat = sharedFloat32(n).fill(2);
-    await pool.run({ op: "calibrate", target: light, terms: { bias: inputs[0], flat, flatMean: 2 } }, n);
+    await pool.run({ inputs: [band(light, { bias: inputs[0], flat, flatMean: 2 })], combine: null }, n);
     for (let i = 0; i < n; i++) assertEquals(light[i], Math.fround(100 - inputs[0][i]));
   } finally {
     pool.close();

@@ -61,7 +61,6 @@ export interface BandCombine {
 
 /** The work of one band. */
 export interface BandTask {
-  op: "band";
   inputs: BandInput[];
   combine: BandCombine | null;
 }

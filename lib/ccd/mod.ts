@@ -30,4 +30,4 @@ export {
   type HistogramPass,
   runBandSlice,
 } from "./band_task.ts";
-export { createPixelPool, type PixelPool, type PoolTask, sharedFloat32 } from "./pool.ts";
+export { createPixelPool, type PixelPool, sharedFloat32 } from "./pool.ts";

@@ -311,7 +311,6 @@ async function batchMedians(
         read: (y0, n, slot) => readAll([...masters.values(), ...swept], y0, n, slot),
         compute: async (_y0, n, slot) => {
           const task: BandTask = {
-            op: "band",
             inputs: withMasters(
               masters,
               slot,
@@ -321,7 +320,7 @@ async function batchMedians(
             ),
             combine: null,
           };
-          for (const slice of await ctx.pool.runBand(task, n * width)) {
+          for (const slice of await ctx.pool.run(task, n * width)) {
             which.forEach((i, j) => (finite[i] += slice.finite[masters.size + j]));
           }
         },
@@ -392,7 +391,6 @@ async function combineToFile(
       read: (y0, n, slot) => readAll([...masters.values(), ...frames], y0, n, slot),
       compute: async (_y0, n, slot) => {
         const task: BandTask = {
-          op: "band",
           inputs: withMasters(
             masters,
             slot,
@@ -407,7 +405,7 @@ async function combineToFile(
           },
         };
         let slotSum = 0;
-        for (const slice of await ctx.pool.runBand(task, n * width)) {
+        for (const slice of await ctx.pool.run(task, n * width)) {
           slotSum = addSums(slotSum, slice.combineSum);
           sum += slice.combineFlooredSum;
           count += slice.combineCount;
@@ -888,7 +886,6 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
         compute: async (_y0, n, slot) => {
           const lights = open.filter((light) => !light.failed);
           const task: BandTask = {
-            op: "band",
             inputs: withMasters(
               masters,
               slot,
@@ -898,7 +895,7 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
             ),
             combine: null,
           };
-          const slices = await ctx.pool.runBand(task, n * width);
+          const slices = await ctx.pool.run(task, n * width);
           lights.forEach((light, j) => {
             let sum = 0;
             for (const slice of slices) {
