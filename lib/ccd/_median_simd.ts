@@ -4,14 +4,11 @@
  * be assembled here from its instructions (below, with the text format beside
  * each), so there is no binary blob and no build step.
  *
- * Memory layout (one instance per thread): the comparator table at byte 0, as
- * (low, high) byte offsets of rows; rows of keys from {@link ROWS_OFFSET}.
+ * Memory layout (one instance per thread, laid out by the caller): the
+ * comparator table at byte 0, as (low, high) byte offsets of rows, then the rows.
  *
  * @module
  */
-
-/** Byte offset of the first row; the comparator table lives below it. */
-export const ROWS_OFFSET = 1 << 16;
 
 const I32 = 0x7f;
 const V128 = 0x7b;

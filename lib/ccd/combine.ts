@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type MedianSimd, medianSimd, ROWS_OFFSET } from "./_median_simd.ts";
+import { type MedianSimd, medianSimd } from "./_median_simd.ts";
 
 /** How to combine. */
 export type CombineMethod = "median" | "average" | "sum";
@@ -62,8 +62,10 @@ export function combineBand(
   const sigma = options.sigmaClip ?? null;
   const method = options.method;
   // The common case (ccdproc's default reduction): median, perhaps of scaled frames, no clipping.
-  if (method === "median" && !minMax && !sigma) {
-    medianByNetwork(inputs, out, scales, start, end, values);
+  // Without WebAssembly SIMD (no runtime we ship on) the loop below does it one pixel at a time.
+  const simd = method === "median" && !minMax && !sigma ? medianSimd() : null;
+  if (simd) {
+    medianByNetwork(simd, inputs, out, scales, start, end, values);
     return;
   }
   for (let p = start; p < end; p++) {
@@ -107,9 +109,6 @@ export function combineBand(
   }
 }
 
-/** Pixels a median network sorts at a time: the scratch (n × BLOCK) stays in the L1/L2 cache. */
-const BLOCK = 512;
-
 const networks = new Map<number, Int32Array>();
 
 /**
@@ -150,72 +149,6 @@ export function medianNetwork(n: number): Int32Array {
   return network;
 }
 
-/**
- * Median over frames by a sorting network run across a block of pixels at once:
- * each comparator is a branch-free min/max over a row of the block, on float32
- * bits turned into order-preserving int32 keys. Insertion sort per pixel
- * mispredicts on noise; this does not. Pixels with a NaN in any frame are
- * redone one by one, leaving the NaNs out.
- */
-function medianByNetwork(
-  inputs: Float32Array[],
-  out: Float32Array,
-  scales: ArrayLike<number> | null,
-  start: number,
-  end: number,
-  values: Float64Array,
-): void {
-  const n = inputs.length;
-  const network = medianNetwork(n);
-  const simd = medianSimd();
-  if (simd && network.length * 4 <= ROWS_OFFSET) {
-    medianBySimdNetwork(simd, inputs, out, scales, start, end, values, network);
-    return;
-  }
-  const floats = new Float32Array(n * BLOCK);
-  const keys = new Int32Array(floats.buffer);
-  const middle = (n >> 1) * BLOCK;
-  const even = n % 2 === 0;
-  for (let b0 = start; b0 < end; b0 += BLOCK) {
-    const len = Math.min(BLOCK, end - b0);
-    let nan = false;
-    for (let i = 0; i < n; i++) {
-      const source = inputs[i];
-      const base = i * BLOCK;
-      const scale = scales ? scales[i] : 1;
-      for (let p = 0; p < len; p++) {
-        const x = source[b0 + p] * scale;
-        if (x !== x) nan = true;
-        floats[base + p] = x;
-        const bits = keys[base + p];
-        keys[base + p] = bits ^ ((bits >> 31) & 0x7fffffff);
-      }
-    }
-    for (let c = 0; c < network.length; c += 2) {
-      const lo = network[c] * BLOCK;
-      const hi = network[c + 1] * BLOCK;
-      for (let p = 0; p < len; p++) {
-        const x = keys[lo + p];
-        const y = keys[hi + p];
-        keys[lo + p] = Math.min(x, y);
-        keys[hi + p] = Math.max(x, y);
-      }
-    }
-    for (let p = 0; p < len; p++) {
-      const k = keys[middle + p];
-      keys[middle + p] = k ^ ((k >> 31) & 0x7fffffff);
-      if (even) {
-        const j = keys[middle - BLOCK + p];
-        keys[middle - BLOCK + p] = j ^ ((j >> 31) & 0x7fffffff);
-        out[b0 + p] = (floats[middle - BLOCK + p] + floats[middle + p]) / 2;
-      } else {
-        out[b0 + p] = floats[middle + p];
-      }
-    }
-    if (nan) redoPixelsWithNaN(inputs, out, scales, b0, b0 + len, values);
-  }
-}
-
 /** Recomputes the median of pixels `[start, end)` that have a NaN in some frame, leaving the NaNs out. */
 function redoPixelsWithNaN(
   inputs: Float32Array[],
@@ -239,8 +172,14 @@ function redoPixelsWithNaN(
 /** Pixels per block of the SIMD network: rows of 8 KiB, so n rows stay in the L2 cache. */
 const SIMD_BLOCK = 2048;
 
-/** {@link medianByNetwork} with the comparators run four pixels at a time in WebAssembly. */
-function medianBySimdNetwork(
+/**
+ * Median over frames by a sorting network run across a block of pixels at once,
+ * the comparators four pixels at a time in WebAssembly: each is a branch-free
+ * min/max over a row of the block, on float32 bits turned into order-preserving
+ * int32 keys. Insertion sort per pixel mispredicts on noise; this does not.
+ * Pixels with a NaN in any frame are redone one by one, leaving the NaNs out.
+ */
+function medianByNetwork(
   simd: MedianSimd,
   inputs: Float32Array[],
   out: Float32Array,
@@ -248,18 +187,20 @@ function medianBySimdNetwork(
   start: number,
   end: number,
   values: Float64Array,
-  network: Int32Array,
 ): void {
   const n = inputs.length;
+  const network = medianNetwork(n);
   const rowBytes = SIMD_BLOCK * 4;
-  const needed = ROWS_OFFSET + n * rowBytes;
+  // The module's memory: the comparator table (byte offsets of rows), then the rows.
+  const rowsAt = (network.length * 4 + 15) & ~15;
+  const needed = rowsAt + n * rowBytes;
   if (simd.memory.buffer.byteLength < needed) {
     simd.memory.grow(Math.ceil((needed - simd.memory.buffer.byteLength) / 65536));
   }
   const memory = simd.memory.buffer;
   const pairs = new Int32Array(memory, 0, network.length);
-  for (let c = 0; c < network.length; c++) pairs[c] = ROWS_OFFSET + network[c] * rowBytes;
-  const floats = new Float32Array(memory, ROWS_OFFSET, n * SIMD_BLOCK);
+  for (let c = 0; c < network.length; c++) pairs[c] = rowsAt + network[c] * rowBytes;
+  const floats = new Float32Array(memory, rowsAt, n * SIMD_BLOCK);
   const middle = (n >> 1) * SIMD_BLOCK;
   const even = n % 2 === 0;
   for (let b0 = start; b0 < end; b0 += SIMD_BLOCK) {
@@ -276,11 +217,11 @@ function medianBySimdNetwork(
       }
       for (let p = len; p < padded; p++) floats[base + p] = 0;
     }
-    const nan = simd.keys(ROWS_OFFSET, n, rowBytes, padded * 4);
+    const nan = simd.keys(rowsAt, n, rowBytes, padded * 4);
     simd.net(0, network.length >> 1, padded * 4);
-    simd.unkey(ROWS_OFFSET + middle * 4, padded * 4);
+    simd.unkey(rowsAt + middle * 4, padded * 4);
     if (even) {
-      simd.unkey(ROWS_OFFSET + (middle - SIMD_BLOCK) * 4, padded * 4);
+      simd.unkey(rowsAt + (middle - SIMD_BLOCK) * 4, padded * 4);
       for (let p = 0; p < len; p++) out[b0 + p] = (floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2;
     } else {
       out.set(floats.subarray(middle, middle + len), b0);
