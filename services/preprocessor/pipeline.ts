@@ -200,13 +200,46 @@ async function openMasters(
   return opened;
 }
 
+/** The frames of a combine and the masters they are calibrated with, open for bands of the same rows. */
+interface CombineSources {
+  masters: Map<string, SweepInput>;
+  frames: SweepInput[];
+  /** Closes every file and gives the buffers back. */
+  close(): void;
+}
+
+async function openCombineSources(
+  ctx: Context,
+  inputs: CombineInput[],
+  rows: number,
+): Promise<CombineSources> {
+  const masters = await openMasters(ctx, inputs.flatMap((input) => [input.bias, input.dark]), rows);
+  const frames: SweepInput[] = [];
+  const close = () => {
+    for (const frame of frames) frame.close();
+    for (const master of masters.values()) master.close();
+  };
+  try {
+    for (const input of inputs) frames.push(await SweepInput.open(input.frame, rows, ctx.arena));
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return { masters, frames, close };
+}
+
 /** A slot's band task inputs: every master first (decoded for the frames after it to use), then the frames. */
 function withMasters(masters: Map<string, SweepInput>, slot: number, frames: BandInput[]): BandInput[] {
   return [...[...masters.values()].map((master) => master.input(slot)), ...frames];
 }
 
 /** Reads a band of every input (masters first) into a slot. */
-async function readAll(inputs: Iterable<SweepInput>, y0: number, rows: number, slot: number): Promise<void> {
+async function readBands(
+  inputs: Iterable<SweepInput>,
+  y0: number,
+  rows: number,
+  slot: number,
+): Promise<void> {
   for (const input of inputs) await input.read(y0, rows, slot);
 }
 
@@ -296,19 +329,17 @@ async function batchMedians(
   height: number,
 ): Promise<number[]> {
   const rows = rowsPerBand(ctx.bandRows, inputs.length + 2, width);
-  const masters = await openMasters(ctx, inputs.flatMap((input) => [input.bias, input.dark]), rows);
-  const frames: SweepInput[] = [];
+  const { masters, frames, close } = await openCombineSources(ctx, inputs, rows);
   const medians = inputs.map(() => new StreamingMedian());
   const workers = ctx.pool.size;
   const histograms: Uint32Array[] = [];
   try {
-    for (const input of inputs) frames.push(await SweepInput.open(input.frame, rows, ctx.arena));
     /** One sweep over the inputs `which`, with their histograms; returns finite counts. */
     const pass = async (which: number[], histogram: (i: number) => HistogramPass): Promise<number[]> => {
       const finite = inputs.map(() => 0);
       const swept = which.map((i) => frames[i]);
       await sweepBands(height, rows, {
-        read: (y0, n, slot) => readAll([...masters.values(), ...swept], y0, n, slot),
+        read: (y0, n, slot) => readBands([...masters.values(), ...swept], y0, n, slot),
         compute: async (_y0, n, slot) => {
           const task: BandTask = {
             inputs: withMasters(
@@ -356,8 +387,7 @@ async function batchMedians(
     }
     ctx.log.debug(`Flat medians: ${inputs.length - missed.length} of ${inputs.length} exact in one pass`);
   } finally {
-    for (const frame of frames) frame.close();
-    for (const master of masters.values()) master.close();
+    close();
     ctx.arena.release(...histograms);
   }
   return medians.map((median) => median.median());
@@ -375,20 +405,18 @@ async function combineToFile(
   const rows = rowsPerBand(ctx.bandRows, inputs.length + 3, width);
   const options: CombineOptions = { ...combineOptionsOf(ctx.reduction), scales: inputs.map((i) => i.scale) };
   if (inputs.every((input) => input.scale === 1)) options.scales = null;
+  const { masters, frames, close } = await openCombineSources(ctx, inputs, rows);
   const out = [ctx.arena.float32(rows * width), ctx.arena.float32(rows * width)];
   const encoded = [ctx.arena.bytes(rows * width * 4), ctx.arena.bytes(rows * width * 4)];
   const sums = [0, 0];
-  const masters = await openMasters(ctx, inputs.flatMap((input) => [input.bias, input.dark]), rows);
-  const frames: SweepInput[] = [];
   let writer: FitsImageWriter | null = null;
   let sum = 0;
   let count = 0;
   try {
-    for (const input of inputs) frames.push(await SweepInput.open(input.frame, rows, ctx.arena));
     writer = await FitsImageWriter.create(path, header, { width, height });
     const frameIndices = frames.map((_, i) => masters.size + i);
     await sweepBands(height, rows, {
-      read: (y0, n, slot) => readAll([...masters.values(), ...frames], y0, n, slot),
+      read: (y0, n, slot) => readBands([...masters.values(), ...frames], y0, n, slot),
       compute: async (_y0, n, slot) => {
         const task: BandTask = {
           inputs: withMasters(
@@ -423,8 +451,7 @@ async function combineToFile(
     await writer?.abort();
     throw error;
   } finally {
-    for (const frame of frames) frame.close();
-    for (const master of masters.values()) master.close();
+    close();
     ctx.arena.release(...out, ...encoded);
   }
 }
@@ -878,7 +905,7 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
     try {
       await sweepBands(height, rows, {
         read: async (y0, n, slot) => {
-          await readAll(masters.values(), y0, n, slot);
+          await readBands(masters.values(), y0, n, slot);
           for (const light of open) {
             if (!light.failed) await light.input.read(y0, n, slot).catch((error) => fail(light, error));
           }
