@@ -8,20 +8,13 @@
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=install/_common.sh
+. "$here/_common.sh"
 bin="$here/../dist/toros"
 destdir=""
 os=""
 dry_run=0
 data_roots=""
-
-usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-die() {
-  echo "install.sh: $*" >&2
-  exit 1
-}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -38,38 +31,15 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ -z "$os" ]; then
-  case "$(uname -s)" in
-    Linux) os=linux ;;
-    Darwin) os=darwin ;;
-    *) die "unsupported system $(uname -s) (use --os linux or --os darwin)" ;;
-  esac
-fi
-case "$os" in linux|darwin) ;; *) die "--os must be linux or darwin, not '$os'" ;; esac
+detect_os
 
 [ -f "$bin" ] || die "no binary at $bin (build it with 'deno task compile', or pass --bin PATH)"
 [ -x "$bin" ] || die "$bin is not executable"
-if [ -z "$destdir" ] && [ "$dry_run" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
-  die "run as root (or use --destdir DIR to stage, --dry-run to see the steps)"
-fi
+require_root
 if [ -n "$destdir" ] && [ "$dry_run" -eq 0 ]; then
   mkdir -p "$destdir" || die "cannot create $destdir"
   destdir=$(cd "$destdir" && pwd)
 fi
-
-# Every change goes through run: printed always, executed unless --dry-run.
-run() {
-  if [ "$dry_run" -eq 1 ]; then
-    echo "would run: $*"
-  else
-    echo "+ $*"
-    "$@" || die "failed: $*"
-  fi
-}
-
-say() {
-  echo "$*"
-}
 
 prefix=$destdir
 config="$prefix/etc/toros/toros.conf.yaml"
@@ -84,11 +54,11 @@ run install -m 0755 "$bin" "$prefix/usr/local/bin/toros"
 run mkdir -p "$prefix/etc/toros"
 if [ -f "$config" ]; then
   if cmp -s "$template" "$config"; then
-    say "kept $config (same as the template)"
+    echo "kept $config (same as the template)"
   elif [ -f "$config.new" ] && cmp -s "$template" "$config.new"; then
-    say "kept $config (your edits); the template is already beside it as $config.new"
+    echo "kept $config (your edits); the template is already beside it as $config.new"
   else
-    say "kept $config (your edits); the new template goes beside it as $config.new"
+    echo "kept $config (your edits); the new template goes beside it as $config.new"
     run install -m 0640 "$template" "$config.new"
   fi
 else
@@ -115,7 +85,7 @@ elif [ -z "$destdir" ]; then
   fi
   have_user=1
 else
-  say "staging into $destdir: the toros user is created by the real install"
+  echo "staging into $destdir: the toros user is created by the real install"
 fi
 for dir in "$prefix/var/lib/toros" "$prefix/var/log/toros"; do
   run mkdir -p "$dir"
@@ -150,13 +120,13 @@ if [ "$os" = linux ]; then
   fi
   if [ -z "$destdir" ] && [ -d /run/systemd/system ]; then
     run systemctl daemon-reload
-    say "Installed. Start it with: systemctl enable --now preprocessor"
+    echo "Installed. Start it with: systemctl enable --now preprocessor"
   else
-    say "Installed (systemd not running here: no daemon-reload)."
+    echo "Installed (systemd not running here: no daemon-reload)."
   fi
 else
   plist="$prefix/Library/LaunchDaemons/org.toros.preprocessor.plist"
   run mkdir -p "$prefix/Library/LaunchDaemons"
   run install -m 0644 "$here/org.toros.preprocessor.plist" "$plist"
-  say "Installed. Start it with: launchctl bootstrap system $plist"
+  echo "Installed. Start it with: launchctl bootstrap system $plist"
 fi

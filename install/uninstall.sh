@@ -6,19 +6,14 @@
 #   install/uninstall.sh [--destdir DIR] [--os linux|darwin] [--purge] [--dry-run]
 set -eu
 
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=install/_common.sh
+. "$here/_common.sh"
+
 destdir=""
 os=""
 dry_run=0
 purge=0
-
-usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
-}
-
-die() {
-  echo "uninstall.sh: $*" >&2
-  exit 1
-}
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,26 +28,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-if [ -z "$os" ]; then
-  case "$(uname -s)" in
-    Linux) os=linux ;;
-    Darwin) os=darwin ;;
-    *) die "unsupported system $(uname -s) (use --os linux or --os darwin)" ;;
-  esac
-fi
-case "$os" in linux|darwin) ;; *) die "--os must be linux or darwin, not '$os'" ;; esac
-if [ -z "$destdir" ] && [ "$dry_run" -eq 0 ] && [ "$(id -u)" -ne 0 ]; then
-  die "run as root (or use --destdir DIR, --dry-run)"
-fi
-
-run() {
-  if [ "$dry_run" -eq 1 ]; then
-    echo "would run: $*"
-  else
-    echo "+ $*"
-    "$@" || die "failed: $*"
-  fi
-}
+detect_os
+require_root
 
 remove() {
   if [ -e "$1" ] || [ -L "$1" ]; then run rm -rf "$1"; else echo "already gone: $1"; fi
