@@ -19,6 +19,7 @@ import {
   FAULT_INVALID_REQUEST,
   FAULT_METHOD_NOT_FOUND,
   FAULT_PARSE_ERROR,
+  FaultAnswer,
   parseMethodCall,
   parseMethodResponse,
   XmlRpcDouble,
@@ -151,11 +152,25 @@ function startServer(options: Partial<ConstructorParameters<typeof XmlRpcServer>
     signatures: [["int"]],
     help: "Refuses.",
   });
+  server.register("decline", {
+    handler: (later) =>
+      later ? Promise.resolve(new FaultAnswer(7, "Declined later")) : new FaultAnswer(7, "Declined at once"),
+    signatures: [["int", "boolean"]],
+    help: "Answers with a fault as a value, at once or from a promise.",
+  });
+  server.register("slow_refuse", {
+    handler: async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: not now");
+    },
+    signatures: [["int"]],
+    help: "Refuses after a while.",
+  });
   const http = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (r, i) => server.handle(r, i),
   );
-  return { url: `http://127.0.0.1:${http.addr.port}`, port: http.addr.port, http, errors };
+  return { url: `http://127.0.0.1:${http.addr.port}`, port: http.addr.port, http, errors, server };
 }
 
 async function post(url: string, body: BodyInit, headers: Record<string, string> = {}) {
@@ -168,14 +183,16 @@ async function post(url: string, body: BodyInit, headers: Record<string, string>
 }
 
 Deno.test("the server answers calls, faults, documentation, limits and stays up", async () => {
-  const { url, http, errors } = startServer({ maxBodyBytes: 64 * 1024 });
+  const { url, http, errors, server } = startServer({ maxBodyBytes: 64 * 1024 });
   try {
     assertEquals(await callXmlRpc(`${url}/RPC2`, "add", [2, 3]), 5);
     assertEquals(await callXmlRpc(url, "system.listMethods", []), [
       "add",
       "boom",
+      "decline",
       "echo",
       "refuse",
+      "slow_refuse",
       "system.listMethods",
       "system.methodHelp",
       "system.methodSignature",
@@ -192,12 +209,28 @@ Deno.test("the server answers calls, faults, documentation, limits and stays up"
     assertMatch(boom.message, /error id [0-9a-f]{8}/);
     assertEquals(errors.length, 1);
     assert(boom.message.includes(errors[0]));
+    // A fault answered as a value (at once or later) and a fault thrown after an await are all faults.
+    for (const [later, message] of [[false, "Declined at once"], [true, "Declined later"]] as const) {
+      const declined = await assertRejects(
+        () => callXmlRpc(url, "decline", [later]),
+        XmlRpcFault,
+      ) as XmlRpcFault;
+      assertEquals([declined.code, declined.message], [7, message]);
+    }
+    const slow = await assertRejects(() => callXmlRpc(url, "slow_refuse", []), XmlRpcFault) as XmlRpcFault;
+    assertEquals([slow.code, slow.message], [FAULT_INVALID_PARAMS, "Invalid params: not now"]);
+    // A method that answers at once is encoded at once: a string, not a promise.
+    assertEquals(server.call(encodeMethodCall("add", [1, 1])), encodeMethodResponse(2));
     const multi = await callXmlRpc(url, "system.multicall", [[
       { methodName: "add", params: [1, 2] },
       { methodName: "refuse", params: [] },
+      { methodName: "decline", params: [true] },
       { methodName: "nope", params: [] },
     ]]);
     assertEquals(multi, [[3], { faultCode: FAULT_INVALID_PARAMS, faultString: "Invalid params: no" }, {
+      faultCode: 7,
+      faultString: "Declined later",
+    }, {
       faultCode: FAULT_METHOD_NOT_FOUND,
       faultString: "Method not found: nope",
     }]);

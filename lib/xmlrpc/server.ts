@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { encodeFault, encodeMethodResponse, parseMethodCall } from "./codec.ts";
+import { type DecodeLimits, encodeFault, encodeMethodResponse, parseMethodCall } from "./codec.ts";
 import {
   FAULT_INTERNAL,
   FAULT_INVALID_PARAMS,
@@ -20,11 +20,19 @@ import {
 import { inNetworks, type Network, parseNetwork } from "./_cidr.ts";
 import { renderDocPage } from "./_doc_page.ts";
 
+/** What a handler answers: a value, or a {@link FaultAnswer} to send as a fault. */
+export type MethodResult = XmlRpcValue | FaultAnswer;
+
 /** A method: its handler, its signatures (`[[return, param...]]`) and help text. */
 export interface MethodSpec {
-  handler: (...params: XmlRpcValue[]) => XmlRpcValue | Promise<XmlRpcValue>;
+  handler: (...params: XmlRpcValue[]) => MethodResult | Promise<MethodResult>;
   signatures: string[][];
   help: string;
+}
+
+/** A registered method with its accepted parameter counts worked out once. */
+interface Method extends MethodSpec {
+  arities: Set<number>;
 }
 
 /** Server settings. */
@@ -97,14 +105,19 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array 
 /** An XML-RPC server; `handle` is a `Deno.serve` handler. */
 export class XmlRpcServer {
   readonly #options: XmlRpcServerOptions;
-  readonly #methods = new Map<string, MethodSpec>();
+  readonly #methods = new Map<string, Method>();
   readonly #networks: Network[];
   readonly #maxBody: number;
+  readonly #limits: DecodeLimits;
+  /** The headers of every XML answer (the Response copies them). */
+  readonly #xmlHeaders: Record<string, string>;
 
   /** Creates the server with the introspection methods and multicall registered. */
   constructor(options: XmlRpcServerOptions) {
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 1024 * 1024;
+    this.#limits = { maxDepth: options.maxDepth };
+    this.#xmlHeaders = this.#cors({ ...XML_HEADERS });
     this.#networks = (options.allowedNetworks ?? []).map((text) => {
       const network = parseNetwork(text);
       if (!network) throw new Error(`Allowed network '${text}' is not in CIDR form`);
@@ -135,7 +148,7 @@ export class XmlRpcServer {
 
   /** Registers (or replaces) a method. */
   register(name: string, spec: MethodSpec): void {
-    this.#methods.set(name, spec);
+    this.#methods.set(name, { ...spec, arities: new Set(spec.signatures.map((s) => s.length - 1)) });
   }
 
   /** The registered method names, sorted. */
@@ -170,7 +183,10 @@ export class XmlRpcServer {
         if (!Array.isArray(params)) {
           throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: params must be an array");
         }
-        results.push([await this.#invoke(record.methodName, params)]);
+        const result = await this.#invoke(record.methodName, params);
+        results.push(
+          result instanceof FaultAnswer ? { faultCode: result.code, faultString: result.message } : [result],
+        );
       } catch (error) {
         const fault = this.#toFault(error);
         results.push({ faultCode: fault.code, faultString: fault.message });
@@ -179,19 +195,19 @@ export class XmlRpcServer {
     return results;
   }
 
-  async #invoke(name: string, params: XmlRpcValue[]): Promise<XmlRpcValue> {
-    const spec = this.#methods.get(name);
-    if (!spec) throw new XmlRpcFault(FAULT_METHOD_NOT_FOUND, `Method not found: ${name}`);
-    const arities = spec.signatures.map((s) => s.length - 1);
-    if (arities.length > 0 && !arities.includes(params.length)) {
+  /** Runs a method; not async itself, so a handler's plain answer costs no extra promise. */
+  #invoke(name: string, params: XmlRpcValue[]): MethodResult | Promise<MethodResult> {
+    const method = this.#methods.get(name);
+    if (!method) throw new XmlRpcFault(FAULT_METHOD_NOT_FOUND, `Method not found: ${name}`);
+    if (method.arities.size > 0 && !method.arities.has(params.length)) {
       throw new XmlRpcFault(
         FAULT_INVALID_PARAMS,
         `Invalid params: ${name} takes ${
-          [...new Set(arities)].join(" or ")
+          [...method.arities].join(" or ")
         } parameter(s), got ${params.length}`,
       );
     }
-    return await spec.handler(...params);
+    return method.handler(...params);
   }
 
   #toFault(error: unknown): XmlRpcFault | FaultAnswer {
@@ -244,15 +260,29 @@ export class XmlRpcServer {
     return null;
   }
 
-  /** Answers one XML-RPC call body (no HTTP): the response XML. */
-  async call(xml: string): Promise<string> {
+  /** Answers one XML-RPC call body (no HTTP): the response XML, at once when the method answers at once. */
+  call(xml: string): string | Promise<string> {
+    let result: MethodResult | Promise<MethodResult>;
     try {
-      const { methodName, params } = parseMethodCall(xml, { maxDepth: this.#options.maxDepth });
-      return encodeMethodResponse(await this.#invoke(methodName, params));
+      const { methodName, params } = parseMethodCall(xml, this.#limits);
+      result = this.#invoke(methodName, params);
     } catch (error) {
-      const fault = this.#toFault(error);
-      return encodeFault(fault.code, fault.message);
+      return this.#encodeFailure(error);
     }
+    // A handler that answered at once is encoded at once: no promise, no microtask.
+    if (!(result instanceof Promise)) return this.#encodeResult(result);
+    return result.then((value) => this.#encodeResult(value), (error) => this.#encodeFailure(error));
+  }
+
+  #encodeResult(result: MethodResult): string {
+    return result instanceof FaultAnswer
+      ? encodeFault(result.code, result.message)
+      : encodeMethodResponse(result);
+  }
+
+  #encodeFailure(error: unknown): string {
+    const fault = this.#toFault(error);
+    return encodeFault(fault.code, fault.message);
   }
 
   /** The `Deno.serve` handler. */
@@ -260,8 +290,9 @@ export class XmlRpcServer {
     const refused = this.guard(request, info);
     if (refused) return refused;
     const path = pathOf(request.url);
-    if (request.method === "OPTIONS") return new Response(null, { status: 204, headers: this.#cors({}) });
-    if (request.method === "GET" && path === "/") {
+    const method = request.method;
+    if (method === "OPTIONS") return new Response(null, { status: 204, headers: this.#cors({}) });
+    if (method === "GET" && path === "/") {
       const extra = this.#options.docExtraHtml ? await this.#options.docExtraHtml() : "";
       const methods = this.methodNames().map((name) => ({ name, ...this.#methods.get(name)! }));
       return new Response(
@@ -270,7 +301,7 @@ export class XmlRpcServer {
       );
     }
     if (path !== "/" && path !== "/RPC2") return new Response("Not found\n", { status: 404 });
-    if (request.method !== "POST") {
+    if (method !== "POST") {
       return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, POST, OPTIONS" } });
     }
     const length = request.headers.get("content-length");
@@ -290,9 +321,10 @@ export class XmlRpcServer {
       text = UTF8.decode(body);
     } catch {
       return new Response(encodeFault(-32700, "Parse error: body is not UTF-8"), {
-        headers: this.#cors({ ...XML_HEADERS }),
+        headers: this.#xmlHeaders,
       });
     }
-    return new Response(await this.call(text), { headers: this.#cors({ ...XML_HEADERS }) });
+    const answer = this.call(text);
+    return new Response(typeof answer === "string" ? answer : await answer, { headers: this.#xmlHeaders });
   }
 }

@@ -51,9 +51,10 @@ export class XmlRpcFault extends Error {
 }
 
 /**
- * A fault a handler throws as an ordinary answer (a refused work order). Unlike
- * {@link XmlRpcFault} it is not an Error: building an Error costs more than
- * validating a work order, which matters on a busy front desk.
+ * A fault a handler returns (or throws) as an ordinary answer, such as a refused
+ * work order. Returning it is the cheap way: it is not an Error (no stack trace
+ * to capture) and no promise is rejected (the runtime tracks every rejected
+ * promise until a handler is attached), which matters on a busy front desk.
  */
 export class FaultAnswer {
   /** The faultCode. */

@@ -15,7 +15,7 @@ import {
   XmlRpcServer,
   type XmlRpcValue,
 } from "../../lib/xmlrpc/mod.ts";
-import { validateWorkOrder } from "../../lib/work_order.ts";
+import { validateWorkOrder, type WorkOrder } from "../../lib/work_order.ts";
 import type { TorosConfig } from "../../lib/config.ts";
 import type { JobRecord, JobStatus, Store } from "../../lib/store/mod.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -133,6 +133,29 @@ export function createPreprocessorService(deps: ServiceDeps): PreprocessorServic
     },
   });
 
+  /** Queues a valid calibration order as a job (or finds the job it already is). */
+  const queueCalibration = async (workOrder: XmlRpcValue, order: WorkOrder): Promise<XmlRpcValue> => {
+    const night = await resolveNight(order.location, config.data.roots);
+    const { job, created } = await store.enqueueJob({
+      workOrderId: order.id,
+      night,
+      workOrder: JSON.parse(JSON.stringify(workOrder)),
+      priority: order.priority ?? 5,
+    });
+    if (created) {
+      log.info(`Work order ${order.id} received: job ${job.id} for ${night}`);
+      deps.runner?.wake();
+    }
+    return {
+      ID: order.id,
+      Job: job.id,
+      Status: job.status,
+      Message: created
+        ? "Work order received."
+        : `Work order already received as job ${job.id} (work order ${job.workOrderId}).`,
+    };
+  };
+
   server.register("front_desk", {
     signatures: [["struct", "struct"]],
     help: `Front Desk will receive your Work Order and perform the requested operations.
@@ -143,34 +166,16 @@ A calibration order is queued and answered at once with {ID, Job, Status, Messag
 Optional keys: Priority (0-10, higher first; default 5), Datetime (ISO 8601), User.
 Sending the same ID again, or the same night while it is queued or running, returns the existing job.
 Observation and Dome orders belong to the telescope and dome services and are refused with a fault.`,
-    handler: async (workOrder) => {
+    handler: (workOrder) => {
       const check = validateWorkOrder(workOrder);
+      // A refusal is answered synchronously, as a value: the common case on a busy desk costs no promise.
       if (!check.ok) {
-        throw new FaultAnswer(
+        return new FaultAnswer(
           check.service !== undefined ? FAULT_WRONG_SERVICE : FAULT_INVALID_PARAMS,
           check.message,
         );
       }
-      const order = check.order;
-      const night = await resolveNight(order.location, config.data.roots);
-      const { job, created } = await store.enqueueJob({
-        workOrderId: order.id,
-        night,
-        workOrder: JSON.parse(JSON.stringify(workOrder)),
-        priority: order.priority ?? 5,
-      });
-      if (created) {
-        log.info(`Work order ${order.id} received: job ${job.id} for ${night}`);
-        deps.runner?.wake();
-      }
-      return {
-        ID: order.id,
-        Job: job.id,
-        Status: job.status,
-        Message: created
-          ? "Work order received."
-          : `Work order already received as job ${job.id} (work order ${job.workOrderId}).`,
-      };
+      return queueCalibration(workOrder, check.order);
     },
   });
 
@@ -267,14 +272,14 @@ Observation and Dome orders belong to the telescope and dome services and are re
 
   return {
     server,
-    async handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
       if (request.method === "GET" && pathOf(request.url) === "/health") {
         // Monitoring needs no token, but the network restriction still applies.
         const refused = server.guard(new Request(request.url, { headers: { authorization: "" } }), info);
-        if (refused && refused.status === 403) return refused;
-        return await health();
+        if (refused && refused.status === 403) return Promise.resolve(refused);
+        return health();
       }
-      return await server.handle(request, info);
+      return server.handle(request, info);
     },
   };
 }
