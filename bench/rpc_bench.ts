@@ -206,6 +206,11 @@ Data: {Roots: [${root}/data]}
       ` While loaded, each reduction (${quick ? 512 : 1024}² nights of ${
         quick ? 53 : 153
       } frames, 3 s runs) was ${progress.join(", ")} when its run ended.`,
+      "",
+      "Python's server listens with socketserver's default backlog of 5, as the original did: at 64 connections",
+      "most of wrk's connections wait to be accepted, so its requests/s there swing between runs (600 to 2,500",
+      "seen) and the 16-connection ratio is the one to quote. At 64 connections, latency on a saturated server",
+      "is the queue: 64 requests in flight at 10,000 answered per second is 6.4 ms on average.",
     ].join("\n");
     console.log(markdown);
     await writeResultsSection("rpc", markdown);
