@@ -19,9 +19,9 @@ import type { DecodedDocument } from "./_saxes_decode.ts";
 import { decodeScalar, setMember } from "./_scalars.ts";
 import type { XmlRpcValue } from "./values.ts";
 
-const LT = 0x3c;
 const GT = 0x3e;
-const SLASH = 0x2f;
+const LETTER_S = 0x73;
+const LETTER_A = 0x61;
 const AMP = 0x26;
 
 const DECLARATION =
@@ -156,7 +156,7 @@ class PlainReader {
     let value: XmlRpcValue;
     // The letter after "<" rules out most tags before any whole tag is compared.
     const letter = xml.charCodeAt(this.#at + 1);
-    if (letter === 0x73 && this.#tryOpen("<struct>")) {
+    if (letter === LETTER_S && this.#tryOpen("<struct>")) {
       const struct: Record<string, XmlRpcValue> = {};
       while (this.#tryOpen("<member>")) {
         this.#open("<name>");
@@ -169,7 +169,7 @@ class PlainReader {
       }
       this.#close("</struct>");
       value = struct;
-    } else if (letter === 0x61 && this.#tryOpen("<array>")) {
+    } else if (letter === LETTER_A && this.#tryOpen("<array>")) {
       this.#open("<data>");
       const items: XmlRpcValue[] = [];
       this.#space();
