@@ -158,6 +158,15 @@ function startServer(options: Partial<ConstructorParameters<typeof XmlRpcServer>
     signatures: [["int", "boolean"]],
     help: "Answers with a fault as a value, at once or from a promise.",
   });
+  server.register("too_deep", {
+    handler: (later) => {
+      let value: XmlRpcValue = [];
+      for (let i = 0; i < 150; i++) value = [value];
+      return later ? Promise.resolve(value) : value;
+    },
+    signatures: [["array", "boolean"]],
+    help: "Answers a value nested too deep to send.",
+  });
   server.register("slow_refuse", {
     handler: async () => {
       await new Promise((resolve) => setTimeout(resolve, 1));
@@ -197,6 +206,7 @@ Deno.test("the server answers calls, faults, documentation, limits and stays up"
       "system.methodHelp",
       "system.methodSignature",
       "system.multicall",
+      "too_deep",
     ]);
     assertEquals(await callXmlRpc(url, "system.methodSignature", ["add"]), [["int", "int", "int"]]);
     const missing = await assertRejects(() => callXmlRpc(url, "nope", []), XmlRpcFault) as XmlRpcFault;
@@ -219,6 +229,16 @@ Deno.test("the server answers calls, faults, documentation, limits and stays up"
     }
     const slow = await assertRejects(() => callXmlRpc(url, "slow_refuse", []), XmlRpcFault) as XmlRpcFault;
     assertEquals([slow.code, slow.message], [FAULT_INVALID_PARAMS, "Invalid params: not now"]);
+    // An answer that cannot be encoded is an internal fault with an error id, whether it came at once or later.
+    for (const later of [false, true]) {
+      const deep = await assertRejects(
+        () => callXmlRpc(url, "too_deep", [later]),
+        XmlRpcFault,
+      ) as XmlRpcFault;
+      assertEquals(deep.code, -32603);
+      assertMatch(deep.message, /error id [0-9a-f]{8}/);
+    }
+    assertEquals(errors.length, 3, "both logged");
     // A method that answers at once is encoded at once: a string, not a promise.
     assertEquals(server.call(encodeMethodCall("add", [1, 1])), encodeMethodResponse(2));
     const multi = await callXmlRpc(url, "system.multicall", [[

@@ -275,9 +275,13 @@ export class XmlRpcServer {
   }
 
   #encodeResult(result: MethodResult): string {
-    return result instanceof FaultAnswer
-      ? encodeFault(result.code, result.message)
-      : encodeMethodResponse(result);
+    try {
+      return result instanceof FaultAnswer
+        ? encodeFault(result.code, result.message)
+        : encodeMethodResponse(result);
+    } catch (error) {
+      return this.#encodeFailure(error); // a value that cannot be sent (nested too deep) is the server's fault
+    }
   }
 
   #encodeFailure(error: unknown): string {
