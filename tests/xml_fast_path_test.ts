@@ -18,6 +18,7 @@ import {
   XmlRpcFault,
 } from "../lib/xmlrpc/mod.ts";
 import { XmlRpcDouble, type XmlRpcValue } from "../lib/xmlrpc/values.ts";
+import { decodeScalar } from "../lib/xmlrpc/_scalars.ts";
 
 /** A document as text that shows key order and types too (deep equality ignores order). */
 function show(doc: DecodedDocument): string {
@@ -204,4 +205,64 @@ Deno.test("a member named __proto__ is an ordinary key on both paths: it cannot 
       "Calibration",
     );
   }
+});
+
+/** The grammar of XML-RPC numbers as regular expressions: the reference the hand-written readers must match. */
+function referenceNumber(name: string, text: string): unknown {
+  const trimmed = text.trim();
+  if (name === "double") {
+    if (!/^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|nan|inf|infinity)$/i.test(trimmed)) {
+      return "invalid";
+    }
+    return Number(trimmed.replace(/^([+-]?)inf(inity)?$/i, "$1Infinity").replace(/^[+-]?nan$/i, "NaN"));
+  }
+  if (!/^[+-]?\d+$/.test(trimmed)) return "invalid";
+  if (name === "i8") return Number(BigInt(trimmed));
+  const n = Number(trimmed);
+  return n < -2147483648 || n > 2147483647 ? "invalid" : n;
+}
+
+Deno.test("numbers are read exactly as the grammar's regular expressions read them", () => {
+  let state = 4242;
+  const random = (n: number) => ((state = (state * 1103515245 + 12345) % 2147483648) % n);
+  const pieces = [
+    "0",
+    "1",
+    "7",
+    "9",
+    "+",
+    "-",
+    ".",
+    "e",
+    "E",
+    " ",
+    "\n",
+    "\u00a0",
+    "x",
+    "nan",
+    "inf",
+    "inity",
+    "٣",
+  ];
+  let valid = 0;
+  for (let round = 0; round < 20000; round++) {
+    let text = "";
+    for (let k = random(9); k > 0; k--) text += pieces[random(pieces.length)];
+    for (const name of ["double", "int", "i8"]) {
+      let actual: unknown;
+      try {
+        actual = decodeScalar(name, text);
+      } catch (error) {
+        assert(error instanceof XmlRpcFault, `${name} ${JSON.stringify(text)} threw ${error}`);
+        actual = "invalid";
+      }
+      const expected = referenceNumber(name, text);
+      assert(
+        Object.is(actual, expected),
+        `${name} ${JSON.stringify(text)}: ${String(actual)}, expected ${String(expected)}`,
+      );
+      if (expected !== "invalid") valid++;
+    }
+  }
+  assert(valid > 2000, `only ${valid} of the random texts were numbers`);
 });

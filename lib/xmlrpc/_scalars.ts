@@ -12,8 +12,47 @@ export function invalid(message: string): XmlRpcFault {
   return new XmlRpcFault(FAULT_INVALID_REQUEST, `Invalid request: ${message}`);
 }
 
-const INTEGER = /^[+-]?\d+$/;
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+// Numbers are read by hand rather than by regular expression: on a busy front desk a request's
+// few numbers cost more through the regex engine (cold between requests) than through a loop.
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+/** The end of the digits starting at `i`. */
+function skipDigits(text: string, i: number): number {
+  while (i < text.length && isDigit(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Whether `text` has a sign (optional) at `i` and then digits only, at least one. */
+function isInteger(text: string, i = 0): boolean {
+  const c = text.charCodeAt(i);
+  if (c === 0x2b || c === 0x2d) i++;
+  return i < text.length && skipDigits(text, i) === text.length;
+}
+
+/** Whether `text` is a decimal number, `[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?`. */
+export function isDecimal(text: string): boolean {
+  let i = 0;
+  const c = text.charCodeAt(0);
+  if (c === 0x2b || c === 0x2d) i++;
+  const whole = skipDigits(text, i);
+  let end = whole;
+  if (text.charCodeAt(end) === 0x2e) end = skipDigits(text, end + 1);
+  // Digits before or after the point (".", "+." and "" are not numbers).
+  if (whole === i && end <= i + 1) return false;
+  if (end === text.length) return true;
+  const e = text.charCodeAt(end);
+  return (e === 0x65 || e === 0x45) && isInteger(text, end + 1);
+}
+
+/** `text.trim()`, without the call when no end of it can be whitespace (all but a few are ASCII). */
+function withoutSpace(text: string): string {
+  const first = text.charCodeAt(0);
+  const last = text.charCodeAt(text.length - 1);
+  return first <= 0x20 || first >= 0x80 || last <= 0x20 || last >= 0x80 ? text.trim() : text;
+}
 
 function decodeDate(text: string): Date {
   // Python sends 20261124T23:41:09; ISO 8601 with dashes (and an optional zone) is accepted too.
@@ -46,18 +85,18 @@ export function decodeScalar(name: string, text: string): XmlRpcValue {
   switch (name) {
     case "int":
     case "i4": {
-      const trimmed = text.trim();
-      const n = Number(trimmed);
-      if (!INTEGER.test(trimmed) || n < -2147483648 || n > 2147483647) {
+      const digits = withoutSpace(text);
+      const n = Number(digits);
+      if (!isInteger(digits) || n < -2147483648 || n > 2147483647) {
         throw invalid(`'${text}' is not an ${name}`);
       }
       return n;
     }
     case "i8":
     case "ex:i8": {
-      const trimmed = text.trim();
-      if (!INTEGER.test(trimmed)) throw invalid(`'${text}' is not an i8`);
-      const big = BigInt(trimmed);
+      const digits = withoutSpace(text);
+      if (!isInteger(digits)) throw invalid(`'${text}' is not an i8`);
+      const big = BigInt(digits);
       return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER)
         ? Number(big)
         : big;
@@ -70,11 +109,11 @@ export function decodeScalar(name: string, text: string): XmlRpcValue {
     case "string":
       return text;
     case "double": {
-      const trimmed = text.trim();
+      const number = withoutSpace(text);
       // Plain decimals (nearly every double) go straight to Number; nan and inf are spelled out.
-      if (DECIMAL.test(trimmed)) return Number(trimmed);
-      if (!/^[+-]?(nan|inf|infinity)$/i.test(trimmed)) throw invalid(`'${text}' is not a double`);
-      return Number(trimmed.replace(/^([+-]?)inf(inity)?$/i, "$1Infinity").replace(/^[+-]?nan$/i, "NaN"));
+      if (isDecimal(number)) return Number(number);
+      if (!/^[+-]?(nan|inf|infinity)$/i.test(number)) throw invalid(`'${text}' is not a double`);
+      return Number(number.replace(/^([+-]?)inf(inity)?$/i, "$1Infinity").replace(/^[+-]?nan$/i, "NaN"));
     }
     case "dateTime.iso8601":
       return decodeDate(text);
