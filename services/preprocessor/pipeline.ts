@@ -243,17 +243,31 @@ async function readBands(
   for (const input of inputs) await input.read(y0, rows, slot);
 }
 
-/** The calibration of a combine input, with its masters' bands of a slot. */
+/** The masters a frame is calibrated with: a combine input's bias and dark, a light's flat too. */
+interface Calibration {
+  bias: Master | null;
+  dark: Master | null;
+  darkScale: number;
+  flat?: Master | null;
+}
+
+/** A frame's calibration with its masters' bands of a slot; null when it has no master. */
 function termsOf(
-  input: CombineInput,
+  calibration: Calibration,
   masters: Map<string, SweepInput>,
   slot: number,
+  flatFloor?: number,
 ): CalibrationTerms | null {
-  if (!input.bias && !input.dark) return null;
+  const { bias, dark, flat = null } = calibration;
+  if (!bias && !dark && !flat) return null;
+  const band = (master: Master | null) => master ? masters.get(master.path)!.band(slot) : null;
   return {
-    bias: input.bias ? masters.get(input.bias.path)!.band(slot) : null,
-    dark: input.dark ? masters.get(input.dark.path)!.band(slot) : null,
-    darkScale: input.darkScale,
+    bias: band(bias),
+    dark: band(dark),
+    darkScale: calibration.darkScale,
+    flat: band(flat),
+    flatMean: flat?.mean ?? 1,
+    flatFloor,
   };
 }
 
@@ -894,14 +908,6 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
         await failLight(ctx, plan, error);
       }
     }
-    const termsFor = (plan: LightPlan, slot: number): CalibrationTerms => ({
-      bias: plan.bias ? masters.get(plan.bias.path)!.band(slot) : null,
-      dark: plan.dark ? masters.get(plan.dark.path)!.band(slot) : null,
-      darkScale: plan.darkScale,
-      flat: plan.flat ? masters.get(plan.flat.path)!.band(slot) : null,
-      flatMean: plan.flat?.mean ?? 1,
-      flatFloor: ctx.reduction.flatFloor,
-    });
     try {
       await sweepBands(height, rows, {
         read: async (y0, n, slot) => {
@@ -917,7 +923,10 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
               masters,
               slot,
               lights.map((light) =>
-                light.input.input(slot, { terms: termsFor(light.plan, slot), encoded: light.encoded[slot] })
+                light.input.input(slot, {
+                  terms: termsOf(light.plan, masters, slot, ctx.reduction.flatFloor),
+                  encoded: light.encoded[slot],
+                })
               ),
             ),
             combine: null,
