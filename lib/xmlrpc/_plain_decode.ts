@@ -105,7 +105,6 @@ class PlainReader {
       this.#open("<methodName>");
       doc.methodName = this.#text().trim();
       this.#close("</methodName>");
-      this.#space();
       if (this.#tryOpen("<params>")) doc.params = this.#params();
       this.#close("</methodCall>");
     } else if (this.#tryOpen("<methodResponse>")) {
@@ -114,9 +113,7 @@ class PlainReader {
       else {
         this.#open("<fault>");
         doc.fault = this.#value();
-        this.#space();
         this.#close("</fault>");
-        this.#space();
       }
       this.#close("</methodResponse>");
     } else {
@@ -127,17 +124,14 @@ class PlainReader {
     return doc;
   }
 
-  /** After `<params>`: the params and `</params>`, with the whitespace after it. */
+  /** After `<params>`: the params and `</params>`. */
   #params(): XmlRpcValue[] {
     const params: XmlRpcValue[] = [];
     while (this.#tryOpen("<param>")) {
       params.push(this.#value());
-      this.#space();
       this.#close("</param>");
-      this.#space();
     }
     this.#close("</params>");
-    this.#space();
     return params;
   }
 
@@ -163,9 +157,7 @@ class PlainReader {
         const name = this.#text();
         this.#close("</name>");
         setMember(struct, name, this.#value());
-        this.#space();
         this.#close("</member>");
-        this.#space();
       }
       this.#close("</struct>");
       value = struct;
@@ -178,13 +170,11 @@ class PlainReader {
         this.#space();
       }
       this.#close("</data>");
-      this.#space();
       this.#close("</array>");
       value = items;
     } else {
       value = this.#scalar();
     }
-    this.#space();
     this.#close("</value>");
     return value;
   }
@@ -205,7 +195,9 @@ class PlainReader {
     if (scalar === undefined) {
       for (const [tag, value] of EMPTY_ELEMENTS) {
         if (xml.startsWith(tag, at)) {
-          if (this.#depth >= this.#maxDepth) throw DECLINE;
+          // An empty element opens and closes at once, but counts against the nesting limit.
+          this.#enter();
+          this.#depth--;
           this.#at = at + tag.length;
           return value;
         }
@@ -226,7 +218,6 @@ class PlainReader {
 
   /** Opens an element (after optional whitespace) or declines. */
   #open(tag: string): void {
-    this.#space();
     if (!this.#tryOpen(tag)) throw DECLINE;
   }
 
@@ -245,7 +236,9 @@ class PlainReader {
     this.#depth++;
   }
 
+  /** Closes an element (after optional whitespace: text was read up to its `<` already) or declines. */
   #close(tag: string): void {
+    this.#space();
     if (!this.#xml.startsWith(tag, this.#at)) throw DECLINE;
     this.#at += tag.length;
     this.#depth--;
