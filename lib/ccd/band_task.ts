@@ -105,10 +105,7 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
       );
     }
     let saturated = input.terms ? calibrateBand(band, input.terms, start, end) : 0;
-    if (input.mask) {
-      for (let i = start; i < end; i++) saturated += input.mask[i];
-      applyMask(band, input.mask, start, end);
-    }
+    if (input.mask) saturated += applyMask(band, input.mask, start, end);
     result.saturated.push(saturated);
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     const coarse = input.histogram?.coarse;

@@ -23,7 +23,14 @@ export function saturationMask(
   return count;
 }
 
-/** Sets flagged pixels of `values` to NaN (how products mark saturation). */
-export function applyMask(values: Float32Array, mask: Uint8Array, start = 0, end = values.length): void {
-  for (let i = start; i < end; i++) if (mask[i]) values[i] = NaN;
+/** Sets flagged pixels of `values` to NaN (how products mark saturation); returns how many were flagged. */
+export function applyMask(values: Float32Array, mask: Uint8Array, start = 0, end = values.length): number {
+  let flagged = 0;
+  for (let i = start; i < end; i++) {
+    if (mask[i]) {
+      values[i] = NaN;
+      flagged++;
+    }
+  }
+  return flagged;
 }
