@@ -77,7 +77,10 @@ export interface SecurityConfig {
   token: string | null;
   /** `Allowed Networks`: CIDR blocks allowed to connect (empty = any). */
   allowedNetworks: string[];
-  /** `CORS Origin`: value of Access-Control-Allow-Origin ("" = no CORS headers). */
+  /**
+   * `CORS Origin`: Access-Control-Allow-Origin on preflights and on answers to
+   * browsers (requests that carry `Origin`); "" = none.
+   */
   corsOrigin: string;
   /** `Max Body Bytes`: largest accepted request body (default 1 MiB). */
   maxBodyBytes: number;

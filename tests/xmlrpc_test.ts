@@ -188,7 +188,7 @@ async function post(url: string, body: BodyInit, headers: Record<string, string>
     body,
     headers: { "content-type": "text/xml", ...headers },
   });
-  return { status: response.status, text: await response.text() };
+  return { status: response.status, text: await response.text(), headers: response.headers };
 }
 
 Deno.test("the server answers calls, faults, documentation, limits and stays up", async () => {
@@ -293,10 +293,33 @@ Deno.test("token authentication (Basic password or Bearer), networks and CORS", 
     assertStringIncludes(bearer.text, "<int>3</int>");
     const wrong = await post(url, encodeMethodCall("add", [1, 2]), { authorization: "Bearer nope" });
     assertEquals(wrong.status, 401);
-    const preflight = await fetch(url, { method: "OPTIONS" });
+    const preflight = await fetch(url, {
+      method: "OPTIONS",
+      headers: { origin: "https://ops.example", "access-control-request-method": "POST" },
+    });
     await preflight.body?.cancel();
     assertEquals(preflight.status, 204);
     assertEquals(preflight.headers.get("access-control-allow-origin"), "https://ops.example");
+    assertEquals(preflight.headers.get("access-control-allow-methods"), "POST, GET, OPTIONS");
+    assertEquals(preflight.headers.get("access-control-allow-headers"), "content-type, authorization");
+    assertEquals(preflight.headers.get("access-control-max-age"), "600");
+    // A browser's call carries Origin and gets the CORS answer; so does its refusal, which it can then read.
+    const browser = await post(url, encodeMethodCall("add", [2, 2]), {
+      authorization: "Bearer s3cret-token",
+      origin: "https://ops.example",
+    });
+    assertStringIncludes(browser.text, "<int>4</int>");
+    assertEquals(browser.headers.get("access-control-allow-origin"), "https://ops.example");
+    assertEquals(browser.headers.get("vary"), "origin");
+    const refusedBrowser = await post(url, encodeMethodCall("add", [2, 2]), {
+      origin: "https://ops.example",
+    });
+    assertEquals(refusedBrowser.status, 401);
+    assertEquals(refusedBrowser.headers.get("access-control-allow-origin"), "https://ops.example");
+    // Other clients send no Origin and get no CORS headers (nor the methods list, which belongs to preflights).
+    assertEquals(bearer.headers.get("access-control-allow-origin"), null);
+    assertEquals(bearer.headers.get("access-control-allow-methods"), null);
+    assertEquals(bearer.headers.get("content-type"), "text/xml; charset=utf-8");
     const forbidden = await post(blocked.url, encodeMethodCall("add", [1, 1]));
     assertEquals(forbidden.status, 403);
   } finally {

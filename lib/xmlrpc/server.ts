@@ -44,7 +44,10 @@ export interface XmlRpcServerOptions {
   maxBodyBytes?: number;
   /** Deepest XML nesting (default 100). */
   maxDepth?: number;
-  /** Access-Control-Allow-Origin value; "" or undefined sends no CORS headers. */
+  /**
+   * Access-Control-Allow-Origin value, sent on preflights and to requests that carry `Origin` (browsers);
+   * "" or undefined sends no CORS headers.
+   */
   corsOrigin?: string;
   /** Shared secret: required as the HTTP Basic password or a Bearer token. */
   token?: string | null;
@@ -109,15 +112,17 @@ export class XmlRpcServer {
   readonly #networks: Network[];
   readonly #maxBody: number;
   readonly #limits: DecodeLimits;
-  /** The headers of every XML answer (the Response copies them). */
-  readonly #xmlHeaders: Record<string, string>;
+  /** The headers of an XML answer to a client that sent no `Origin` (the Response copies them). */
+  readonly #xmlHeaders: Record<string, string> = { ...XML_HEADERS };
+  /** The same for a browser's cross-origin request, which carries `Origin`. */
+  readonly #xmlHeadersCors: Record<string, string>;
 
   /** Creates the server with the introspection methods and multicall registered. */
   constructor(options: XmlRpcServerOptions) {
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 1024 * 1024;
     this.#limits = { maxDepth: options.maxDepth };
-    this.#xmlHeaders = this.#cors({ ...XML_HEADERS });
+    this.#xmlHeadersCors = this.#cors({ ...XML_HEADERS });
     this.#networks = (options.allowedNetworks ?? []).map((text) => {
       const network = parseNetwork(text);
       if (!network) throw new Error(`Allowed network '${text}' is not in CIDR form`);
@@ -217,13 +222,36 @@ export class XmlRpcServer {
     return new XmlRpcFault(FAULT_INTERNAL, `Internal error (error id ${errorId}; see the server log)`);
   }
 
+  /**
+   * Adds the CORS answer for a request that carries `Origin` (only browsers send it, and only they act on
+   * CORS headers). Other clients get none: besides being noise to them, three more headers push a small
+   * answer past the size Deno writes to the socket in one call, and a second write costs a loopback
+   * round of its own per request.
+   */
   #cors(headers: Record<string, string>): Record<string, string> {
+    if (this.#options.corsOrigin) {
+      headers["access-control-allow-origin"] = this.#options.corsOrigin;
+      // The answer depends on the request's Origin, so a shared cache must not hand it to another origin.
+      headers["vary"] = "origin";
+    }
+    return headers;
+  }
+
+  #corsFor(request: Request, headers: Record<string, string>): Record<string, string> {
+    return request.headers.has("origin") ? this.#cors(headers) : headers;
+  }
+
+  /** The answer to a CORS preflight (`OPTIONS`): what a browser may send, cached for ten minutes. */
+  #preflight(): Response {
+    const headers: Record<string, string> = {};
     if (this.#options.corsOrigin) {
       headers["access-control-allow-origin"] = this.#options.corsOrigin;
       headers["access-control-allow-methods"] = "POST, GET, OPTIONS";
       headers["access-control-allow-headers"] = "content-type, authorization";
+      headers["access-control-max-age"] = "600";
+      headers["vary"] = "origin";
     }
-    return headers;
+    return new Response(null, { status: 204, headers });
   }
 
   #authorized(request: Request): boolean {
@@ -254,7 +282,7 @@ export class XmlRpcServer {
     if (request.method !== "OPTIONS" && !this.#authorized(request)) {
       return new Response("Unauthorized: a valid token is required\n", {
         status: 401,
-        headers: this.#cors({ "www-authenticate": 'Basic realm="toros", charset="UTF-8"' }),
+        headers: this.#corsFor(request, { "www-authenticate": 'Basic realm="toros", charset="UTF-8"' }),
       });
     }
     return null;
@@ -295,13 +323,13 @@ export class XmlRpcServer {
     if (refused) return refused;
     const path = pathOf(request.url);
     const method = request.method;
-    if (method === "OPTIONS") return new Response(null, { status: 204, headers: this.#cors({}) });
+    if (method === "OPTIONS") return this.#preflight();
     if (method === "GET" && path === "/") {
       const extra = this.#options.docExtraHtml ? await this.#options.docExtraHtml() : "";
       const methods = this.methodNames().map((name) => ({ name, ...this.#methods.get(name)! }));
       return new Response(
         renderDocPage(this.#options.title, this.#options.description ?? "", methods, extra),
-        { headers: this.#cors({ "content-type": "text/html; charset=utf-8" }) },
+        { headers: this.#corsFor(request, { "content-type": "text/html; charset=utf-8" }) },
       );
     }
     if (path !== "/" && path !== "/RPC2") return new Response("Not found\n", { status: 404 });
@@ -320,15 +348,14 @@ export class XmlRpcServer {
     if (body === null) {
       return new Response(`Request body larger than ${this.#maxBody} bytes\n`, { status: 413 });
     }
+    const headers = request.headers.has("origin") ? this.#xmlHeadersCors : this.#xmlHeaders;
     let text: string;
     try {
       text = UTF8.decode(body);
     } catch {
-      return new Response(encodeFault(-32700, "Parse error: body is not UTF-8"), {
-        headers: this.#xmlHeaders,
-      });
+      return new Response(encodeFault(-32700, "Parse error: body is not UTF-8"), { headers });
     }
     const answer = this.call(text);
-    return new Response(typeof answer === "string" ? answer : await answer, { headers: this.#xmlHeaders });
+    return new Response(typeof answer === "string" ? answer : await answer, { headers });
   }
 }
