@@ -77,7 +77,20 @@ const CORPUS: string[] = [
   `<methodCall><methodName>x</methodName><params><param><value>untyped &#65;&#x42; &quot;q&quot; &apos;</value></param></params></methodCall>`,
   `<?xml version="1.0" standalone="yes"?><methodCall><methodName>é ü 漢字</methodName></methodCall>`,
   `<methodCall><methodName>x</methodName><params><param><value><struct><member><name>__proto__</name><value><struct><member><name>WOType</name><value>Calibration</value></member></struct></value></member></struct></value></param></params></methodCall>`,
+  // Members in every shape the one-match member reader takes, and some it leaves to the element reader.
+  `<methodCall><methodName>x</methodName><params><param><value><struct>` +
+  `<member> <name> spaced name </name> <value> <string> s </string> </value> </member>` +
+  `<member><name>untyped space</name><value>  </value></member><member><name>untyped empty</name><value></value></member>` +
+  `<member><name>nil</name><value> <nil/> </value></member><member><name>empty</name><value><string/></value></member>` +
+  `<member><name>b</name><value><boolean>0</boolean></value></member><member><name>i</name><value><i4> -7 </i4></value></member>` +
+  `<member><name>d</name><value><double>-1.5e3</double></value></member><member><name>n</name><value><int>+3</int></value></member>` +
+  `<member><name>entity</name><value><string>a&amp;b</string></value></member><member><name>gt</name><value>a > b</value></member>` +
+  `<member><name>nested</name><value><struct><member><name>k</name><value><int>1</int></value></member></struct></value></member>` +
+  `<member><name>dup</name><value>1</value></member><member><name>dup</name><value><int>2</int></value></member>` +
+  `</struct></value></param></params></methodCall>`,
   // Declined, and read by saxes: unusual but valid, wrong, or not plain.
+  `<methodCall><methodName>x</methodName><params><param><value><struct><member><name>a</name><value><int>1</i4></value></member></struct></value></param></params></methodCall>`,
+  `<methodCall><methodName>x</methodName><params><param><value><struct><member><name>a</name><value><int>99999999999</int></value></member></struct></value></param></params></methodCall>`,
   `<methodCall><methodName>x</methodName><params><param><value><nil/></value></param><param><value><ex:nil /></value></param></params></methodCall>`,
   `<methodCall ><methodName >x</methodName ><params/></methodCall >`,
   `<methodCall><methodName>x</methodName><params><param><value><int>12x</int></value></param></params></methodCall>`,
@@ -107,7 +120,7 @@ function seededRandom(seed: number): (n: number) => number {
 }
 
 /** How many of the corpus's first entries the fast path takes. */
-const PLAIN = 8;
+const PLAIN = 9;
 
 Deno.test("the fast path takes the requests clients send, and agrees with saxes on every document it takes", () => {
   CORPUS.forEach((xml, i) => {
@@ -167,6 +180,24 @@ Deno.test("nesting past the limit is declined by the fast path and refused by sa
   assertEquals(decodePlainDocument(deep(40), 100), null);
   assert(general(deep(40)) === null, "saxes path refuses 40 nested arrays at depth 100");
   assertEquals(parseMethodCall(deep(10), { maxDepth: 100 }).params.length, 1);
+});
+
+Deno.test("struct members at the nesting limit: the fast path takes exactly what saxes takes", () => {
+  const member = (value: string) =>
+    `<methodCall><methodName>x</methodName><params><param><value><struct><member><name>a</name><value>${value}` +
+    `</value></member></struct></value></param></params></methodCall>`;
+  for (const value of ["<int>1</int>", "<string>s</string>", "<nil/>", "untyped", ""]) {
+    for (let maxDepth = 4; maxDepth <= 10; maxDepth++) {
+      const xml = member(value);
+      let saxes = true;
+      try {
+        decodeWithSaxes(xml, { maxDepth });
+      } catch {
+        saxes = false;
+      }
+      assertEquals(decodePlainDocument(xml, maxDepth) !== null, saxes, `${value} at depth limit ${maxDepth}`);
+    }
+  }
 });
 
 Deno.test("values and faults are the same on the fast path as through saxes", () => {

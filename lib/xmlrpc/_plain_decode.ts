@@ -54,6 +54,28 @@ const SCALAR_TAGS: ScalarTag[] = [
 /** The empty elements taken, and their values. */
 const EMPTY_ELEMENTS: [string, XmlRpcValue][] = [["<nil/>", null], ["<string/>", ""], ["<ex:nil/>", null]];
 
+/**
+ * Text that {@link SIMPLE_MEMBER} takes: the characters of {@link isPlainChar} but `&`, `<` and `>`
+ * (entities, and text that must be checked for `]]>`, go element by element).
+ */
+const TEXT = "[\\t\\n\\x20-\\x25\\x27-\\x3b\\x3d\\x3f-\\ud7ff\\ue000-\\ufffd]*";
+const SPACE = "[ \\t\\n]*";
+
+/**
+ * One struct member of the commonest shape, a name and a string, number, boolean, nil or untyped
+ * value, in a single match: the regular expression engine's compiled scan is several times faster
+ * than stepping through the member's seven elements one by one. Anything else (entities, dates,
+ * nested values, odd characters) does not match and is read element by element.
+ */
+const SIMPLE_MEMBER = new RegExp(
+  `<member>${SPACE}<name>(${TEXT})</name>${SPACE}<value>(?:${SPACE}(?:<string>(${TEXT})</string>|` +
+    `<(double|int|i4|boolean)>(${TEXT})</\\3>|<string/>|(<nil/>))${SPACE}|(${TEXT}))</value>${SPACE}</member>`,
+  "y",
+);
+
+/** How much deeper than its struct a simple member reaches (member, value, scalar). */
+const SIMPLE_MEMBER_DEPTH = 3;
+
 /** Thrown inside the reader to decline the document; never leaves this module. */
 const DECLINE = Symbol("decline");
 
@@ -152,7 +174,11 @@ class PlainReader {
     const letter = xml.charCodeAt(this.#at + 1);
     if (letter === LETTER_S && this.#tryOpen("<struct>")) {
       const struct: Record<string, XmlRpcValue> = {};
-      while (this.#tryOpen("<member>")) {
+      const simple = this.#depth + SIMPLE_MEMBER_DEPTH <= this.#maxDepth;
+      for (;;) {
+        this.#space();
+        if (simple && this.#simpleMember(struct)) continue;
+        if (!this.#tryOpen("<member>")) break;
         this.#open("<name>");
         const name = this.#text();
         this.#close("</name>");
@@ -177,6 +203,27 @@ class PlainReader {
     }
     this.#close("</value>");
     return value;
+  }
+
+  /** Reads a member of {@link SIMPLE_MEMBER}'s shape into `struct`; false (nothing read) for any other. */
+  #simpleMember(struct: Record<string, XmlRpcValue>): boolean {
+    SIMPLE_MEMBER.lastIndex = this.#at;
+    const match = SIMPLE_MEMBER.exec(this.#xml);
+    if (match === null) return false;
+    const [, name, string, scalar, scalarText, nil, untyped] = match;
+    let value: XmlRpcValue;
+    if (string !== undefined) value = string;
+    else if (scalar !== undefined) {
+      try {
+        value = decodeScalar(scalar, scalarText);
+      } catch {
+        throw DECLINE; // the general decoder words the fault
+      }
+    } else if (untyped !== undefined) value = untyped;
+    else value = nil === undefined ? "" : null;
+    setMember(struct, name, value);
+    this.#at = SIMPLE_MEMBER.lastIndex;
+    return true;
   }
 
   /** A scalar element: `<int>...</int>` and the like, `<nil/>`, `<string/>`. */

@@ -243,13 +243,11 @@ export class XmlRpcServer {
 
   /** The answer to a CORS preflight (`OPTIONS`): what a browser may send, cached for ten minutes. */
   #preflight(): Response {
-    const headers: Record<string, string> = {};
+    const headers = this.#cors({});
     if (this.#options.corsOrigin) {
-      headers["access-control-allow-origin"] = this.#options.corsOrigin;
       headers["access-control-allow-methods"] = "POST, GET, OPTIONS";
       headers["access-control-allow-headers"] = "content-type, authorization";
       headers["access-control-max-age"] = "600";
-      headers["vary"] = "origin";
     }
     return new Response(null, { status: 204, headers });
   }
