@@ -13,8 +13,10 @@ import {
 import { peerTest, PYTHON, runPython } from "./_peers.ts";
 import {
   callXmlRpc,
+  encodeFault,
   encodeMethodCall,
   encodeMethodResponse,
+  encodeValueXml,
   FAULT_INVALID_PARAMS,
   FAULT_INVALID_REQUEST,
   FAULT_METHOD_NOT_FOUND,
@@ -82,6 +84,19 @@ Deno.test("responses and faults decode", () => {
     <member><name>faultString</name><value><string>Too many parameters.</string></value></member></struct></value></fault></methodResponse>`;
   const fault = assertThrows(() => parseMethodResponse(xml), XmlRpcFault) as XmlRpcFault;
   assertEquals([fault.code, fault.message], [4, "Too many parameters."]);
+});
+
+Deno.test("a fault is encoded as the general encoder would, whatever its code and message", () => {
+  for (
+    const [code, message] of [[1, "plain"], [-32700, "a < b & c > d"], [0, ""], [2 ** 40, "i8"], [1.5, "odd"]]
+  ) {
+    const general = `<?xml version="1.0"?>\n<methodResponse><fault>${
+      encodeValueXml({ faultCode: code, faultString: message })
+    }</fault></methodResponse>\n`;
+    assertEquals(encodeFault(code as number, message as string), general);
+    const fault = assertThrows(() => parseMethodResponse(general), XmlRpcFault) as XmlRpcFault;
+    assertEquals(fault.message, message);
+  }
 });
 
 Deno.test("malformed input gives parse-error or invalid-request faults", () => {

@@ -46,6 +46,7 @@ export function parseMethodResponse(xml: string, limits: DecodeLimits = {}): Xml
 }
 
 function escapeXml(text: string): string {
+  if (!/[&<>]/.test(text)) return text;
   return text.replace(/[&<>]/g, (c) => (c === "&" ? "&amp;" : c === "<" ? "&lt;" : "&gt;"));
 }
 
@@ -145,8 +146,14 @@ export function encodeMethodResponse(value: XmlRpcValue): string {
 
 /** Encodes a fault response. */
 export function encodeFault(code: number, message: string): string {
-  const out = ['<?xml version="1.0"?>\n<methodResponse><fault>'];
-  encodeValue({ faultCode: code, faultString: message }, out);
-  out.push("</fault></methodResponse>\n");
-  return out.join("");
+  if (!Number.isInteger(code) || code < -2147483648 || code > 2147483647) {
+    const out = ['<?xml version="1.0"?>\n<methodResponse><fault>'];
+    encodeValue({ faultCode: code, faultString: message }, out);
+    out.push("</fault></methodResponse>\n");
+    return out.join("");
+  }
+  // The shape every fault has, in one piece: a busy desk answers more refusals than anything else.
+  return '<?xml version="1.0"?>\n<methodResponse><fault><value><struct><member><name>faultCode</name><value><int>' +
+    code + "</int></value></member><member><name>faultString</name><value><string>" + escapeXml(message) +
+    "</string></value></member></struct></value></fault></methodResponse>\n";
 }
