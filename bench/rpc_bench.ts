@@ -281,7 +281,7 @@ Data: {Roots: [${root}/data]}
       "above all, lengthens the queue's tail for both.",
       "",
       "Python's server listens with socketserver's default backlog of 5, as the original did: at 64 connections",
-      "most of wrk's connections wait to be accepted, so its requests/s there swing between runs (600 to 2,500",
+      "most of wrk's connections wait to be accepted, so its requests/s there swing between runs (600 to 4,400",
       "seen) and the 16-connection ratio is the one to quote. At 64 connections, latency on a saturated server",
       "is the queue: 64 requests in flight at 32,000 answered per second is 2 ms on average.",
     ].join("\n");
