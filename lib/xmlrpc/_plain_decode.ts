@@ -63,9 +63,9 @@ const SPACE = "[ \\t\\n]*";
 
 /**
  * One struct member of the commonest shape, a name and a string, number, boolean, nil or untyped
- * value, in a single match: the regular expression engine's compiled scan is several times faster
- * than stepping through the member's seven elements one by one. Anything else (entities, dates,
- * nested values, odd characters) does not match and is read element by element.
+ * value, in a single match: the regular expression engine's compiled scan takes about half the time
+ * of stepping through the eight tags of its four elements. Anything else (entities, dates, nested
+ * values, odd characters) does not match and is read element by element.
  */
 const SIMPLE_MEMBER = new RegExp(
   `<member>${SPACE}<name>(${TEXT})</name>${SPACE}<value>(?:${SPACE}(?:<string>(${TEXT})</string>|` +
