@@ -10,7 +10,7 @@ import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { startPreprocessor } from "../services/preprocessor/serve_command.ts";
 import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
 
-async function setup(token: string | null = null) {
+async function setup(token: string | null = null, allowedNetworks: string[] = []) {
   const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "toros-service-" }));
   const dataRoot = `${root}/data`;
   await Deno.mkdir(dataRoot);
@@ -19,6 +19,7 @@ async function setup(token: string | null = null) {
   config.data.roots = [dataRoot];
   config.logging.file = "";
   config.security.token = token;
+  config.security.allowedNetworks = allowedNetworks;
   const service = await startPreprocessor(config);
   return { root, dataRoot, config, service, url: `http://127.0.0.1:${service.port}/` };
 }
@@ -136,6 +137,18 @@ await peerTest("with a token, ServerProxy('http://user:token@host') works and an
     await response.body?.cancel();
     assertEquals(response.status, 401);
     assertEquals(await fetch(`${url}health`).then(async (r) => (await r.body?.cancel(), r.status)), 200);
+  } finally {
+    await service.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("/health needs no token but keeps the network restriction", async () => {
+  const { root, service, url } = await setup("s3cret-token", ["10.0.0.0/8"]);
+  try {
+    const health = await fetch(`${url}health`);
+    assertEquals(health.status, 403);
+    assertStringIncludes(await health.text(), "127.0.0.1 is not in the allowed networks");
   } finally {
     await service.stop();
     await Deno.remove(root, { recursive: true });

@@ -269,14 +269,18 @@ export class XmlRpcServer {
     return false;
   }
 
+  /** Checks the client address against the allowed networks; a 403 Response when refused, else null. */
+  refuseNetwork(info: Deno.ServeHandlerInfo): Response | null {
+    if (this.#networks.length === 0) return null;
+    const address = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
+    if (inNetworks(address, this.#networks)) return null;
+    return new Response(`Forbidden: ${address} is not in the allowed networks\n`, { status: 403 });
+  }
+
   /** Checks the client address and credentials; a Response when refused, else null. */
   guard(request: Request, info: Deno.ServeHandlerInfo): Response | null {
-    if (this.#networks.length > 0) {
-      const address = (info.remoteAddr as Deno.NetAddr).hostname ?? "";
-      if (!inNetworks(address, this.#networks)) {
-        return new Response(`Forbidden: ${address} is not in the allowed networks\n`, { status: 403 });
-      }
-    }
+    const refused = this.refuseNetwork(info);
+    if (refused) return refused;
     if (request.method !== "OPTIONS" && !this.#authorized(request)) {
       return new Response("Unauthorized: a valid token is required\n", {
         status: 401,

@@ -275,8 +275,8 @@ Observation and Dome orders belong to the telescope and dome services and are re
     handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
       if (request.method === "GET" && pathOf(request.url) === "/health") {
         // Monitoring needs no token, but the network restriction still applies.
-        const refused = server.guard(new Request(request.url, { headers: { authorization: "" } }), info);
-        if (refused && refused.status === 403) return Promise.resolve(refused);
+        const refused = server.refuseNetwork(info);
+        if (refused) return Promise.resolve(refused);
         return health();
       }
       return server.handle(request, info);
