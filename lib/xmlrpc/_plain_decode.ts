@@ -88,6 +88,15 @@ function isPlainChar(c: number): boolean {
   return c >= 0x20 ? c < 0xd800 || (c >= 0xe000 && c <= 0xfffd) : c === 0x09 || c === 0x0a;
 }
 
+/** A scalar's value; declines bad text, which the general decoder reads again to word the fault. */
+function scalarOrDecline(name: string, text: string): XmlRpcValue {
+  try {
+    return decodeScalar(name, text);
+  } catch {
+    throw DECLINE;
+  }
+}
+
 /** Decodes a character reference's code point, or -1 when it is not one XML allows. */
 function charRef(body: string): number {
   const hex = body.startsWith("#x");
@@ -213,13 +222,8 @@ class PlainReader {
     const [, name, string, scalar, scalarText, nil, untyped] = match;
     let value: XmlRpcValue;
     if (string !== undefined) value = string;
-    else if (scalar !== undefined) {
-      try {
-        value = decodeScalar(scalar, scalarText);
-      } catch {
-        throw DECLINE; // the general decoder words the fault
-      }
-    } else if (untyped !== undefined) value = untyped;
+    else if (scalar !== undefined) value = scalarOrDecline(scalar, scalarText);
+    else if (untyped !== undefined) value = untyped;
     else value = nil === undefined ? "" : null;
     setMember(struct, name, value);
     this.#at = SIMPLE_MEMBER.lastIndex;
@@ -255,12 +259,7 @@ class PlainReader {
     this.#at = at + scalar.open.length;
     const text = this.#text();
     this.#close(scalar.close);
-    if (scalar.name === "string") return text;
-    try {
-      return decodeScalar(scalar.name, text);
-    } catch {
-      throw DECLINE; // the general decoder words the fault
-    }
+    return scalarOrDecline(scalar.name, text);
   }
 
   /** Opens an element (after optional whitespace) or declines. */
