@@ -81,6 +81,21 @@ async function medianRun(run: (k: number) => Promise<WrkResult>): Promise<WrkRes
   return results[Math.floor(results.length / 2)];
 }
 
+/** Polls a job's status until `done` says so or `timeoutMs` passes; the last status read. */
+async function pollJob(
+  url: string,
+  job: number,
+  timeoutMs: number,
+  done: (status: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await callXmlRpc(url, "job_status", [job]) as Record<string, unknown>;
+    if (done(status) || Date.now() >= until) return status;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -166,20 +181,13 @@ Data: {Roots: [${root}/data]}
         Request: "Exposure Calibration",
         "File Location": nights[k],
       }]) as Record<string, unknown>;
-      for (let i = 0; i < 400; i++) {
-        const status = await callXmlRpc(url, "job_status", [answer.Job as number]) as Record<string, unknown>;
-        if (status.Status === "running" && Number(status.Progress) > 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 25));
-      }
+      const job = answer.Job as number;
+      await pollJob(url, job, 10_000, (status) => status.Status === "running" && Number(status.Progress) > 0);
       const result = await wrk(url, 64, seconds, script);
-      const during = await callXmlRpc(url, "job_status", [answer.Job as number]) as Record<string, unknown>;
+      const during = await pollJob(url, job, 0, () => true);
       progress.push(`${during.Status} at ${Math.round(Number(during.Progress) * 100)}%`);
       // The next run starts with no reduction left over from this one.
-      for (let i = 0; i < 2400 && during.Status === "running"; i++) {
-        const status = await callXmlRpc(url, "job_status", [answer.Job as number]) as Record<string, unknown>;
-        if (status.Status !== "running" && status.Status !== "queued") break;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await pollJob(url, job, 120_000, (status) => status.Status !== "running" && status.Status !== "queued");
       return result;
     });
     const answerFile = `${root}/answer.xml`;
