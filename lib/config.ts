@@ -69,6 +69,12 @@ export interface ReductionConfig {
    * front desk answers first when both want the CPU; default 10. Linux only.
    */
   niceness: number;
+  /**
+   * `Share While Serving`: percent of the time (1-100) the service's reduction
+   * threads keep while the front desk is answering requests; between pieces of
+   * about a millisecond they nap for the rest. Default 25; 100 never pauses.
+   */
+  shareWhileServing: number;
 }
 
 /** `Security:` — optional protections for the XML-RPC service. */
@@ -122,6 +128,7 @@ export function defaultConfig(stateDir: string = defaultStateDir()): TorosConfig
       workers: 0,
       bandRows: 64,
       niceness: 10,
+      shareWhileServing: 25,
     },
     security: { token: null, allowedNetworks: [], corsOrigin: "*", maxBodyBytes: 1024 * 1024 },
     stateDir,
@@ -419,6 +426,11 @@ const SECTIONS: SectionSpec[] = [
       },
       { key: "Band Rows", prop: "bandRows", read: readIntegerIn(1, 65536, "a row count (1-65536)") },
       { key: "Niceness", prop: "niceness", read: readIntegerIn(0, 19, "a nice value (0-19)") },
+      {
+        key: "Share While Serving",
+        prop: "shareWhileServing",
+        read: readIntegerIn(1, 100, "a percent of the time (1-100)"),
+      },
     ],
   },
   {

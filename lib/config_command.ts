@@ -28,6 +28,8 @@ const DISPLAY: { section: string; prop: keyof TorosConfig; keys: [string, string
       ["Saturation", "saturation"],
       ["Workers", "workers"],
       ["Band Rows", "bandRows"],
+      ["Niceness", "niceness"],
+      ["Share While Serving", "shareWhileServing"],
     ],
   },
   {

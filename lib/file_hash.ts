@@ -4,6 +4,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import type { YieldGate } from "./yield_gate.ts";
 
 /** SHA-256 of a file's bytes as lowercase hex, read in chunks (memory independent of file size). */
 export async function sha256File(path: string): Promise<string> {
@@ -18,8 +19,11 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** {@link sha256File} without leaving the thread: for a thread that only hashes. */
-export function sha256FileSync(path: string): string {
+/**
+ * {@link sha256File} without leaving the thread: for a thread that only hashes.
+ * `between` runs after each chunk of 1 MiB (about a millisecond of hashing).
+ */
+export function sha256FileSync(path: string, between?: () => void): string {
   const hash = createHash("sha256");
   using file = Deno.openSync(path, { read: true });
   const buffer = new Uint8Array(1 << 20);
@@ -27,6 +31,7 @@ export function sha256FileSync(path: string): string {
     const n = file.readSync(buffer);
     if (n === null) break;
     hash.update(buffer.subarray(0, n));
+    between?.();
   }
   return hash.digest("hex");
 }
@@ -34,11 +39,13 @@ export function sha256FileSync(path: string): string {
 /**
  * SHA-256 of many files on `threads` worker threads at once (hashing a night's
  * raw frames is CPU-bound: about 1 GB/s per core). One promise per path, in order;
- * a file that cannot be read rejects its own promise only.
+ * a file that cannot be read rejects its own promise only. With a `gate`, the
+ * threads pass it after every chunk (see {@link YieldGate}).
  */
 export function sha256Files(
   paths: string[],
   threads: number = navigator.hardwareConcurrency || 1,
+  gate?: YieldGate,
 ): Promise<string>[] {
   if (paths.length === 0) return [];
   const count = Math.max(1, Math.min(threads, paths.length));
@@ -51,6 +58,7 @@ export function sha256Files(
   let next = 0;
   for (let w = 0; w < count; w++) {
     const worker = new Worker(new URL("./_sha256_worker.ts", import.meta.url).href, { type: "module" });
+    if (gate) worker.postMessage({ gate: gate.buffer });
     let current = -1;
     const feed = () => {
       if (next < paths.length) {

@@ -59,6 +59,8 @@ Deno.test("toros config check prints the effective config with sources", async (
     assertEquals(result.code, 0);
     assertMatch(result.stdout, /^ {2}Port: 8123 +# file$/m);
     assertMatch(result.stdout, /^ {2}Log Level: INFO +# default$/m);
+    assertMatch(result.stdout, /^ {2}Niceness: 10 +# default$/m);
+    assertMatch(result.stdout, /^ {2}Share While Serving: 25 +# default$/m);
     const json = await toros(["config", "check", path, "--json"]);
     assertEquals(json.code, 0);
     const parsed = JSON.parse(json.stdout);

@@ -172,7 +172,7 @@ Deno.test("relative paths resolve against the config file's directory", () => {
 Deno.test("reduction and security sections are read", () => {
   const text =
     `Reduction: {Combine: Average, Sigma Clip: {Low: 3, High: 4}, MinMax Clip: {Min: 0, Max: 60000},
-  Flat Floor: 0.05, Saturation: 65000, Workers: 4, Band Rows: 32, Niceness: 15}
+  Flat Floor: 0.05, Saturation: 65000, Workers: 4, Band Rows: 32, Niceness: 15, Share While Serving: 40}
 Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0.0.0/8], CORS Origin: "", Max Body Bytes: 2048}
 `;
   const loaded = parseConfigText(text, "/x.yaml", "/s");
@@ -186,10 +186,15 @@ Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0
     workers: 4,
     bandRows: 32,
     niceness: 15,
+    shareWhileServing: 40,
   });
   assertEquals(
     parseConfigText("Reduction: {Niceness: 25}\n", "/x.yaml", "/s").errors.map((e) => e.message),
     ["Reduction.Niceness at line 1, column 23: 25 is not a nice value (0-19)"],
+  );
+  assertEquals(
+    parseConfigText("Reduction: {Share While Serving: 0}\n", "/x.yaml", "/s").errors.map((e) => e.message),
+    ["Reduction.Share While Serving at line 1, column 34: 0 is not a percent of the time (1-100)"],
   );
   assertEquals(loaded.config.security, {
     token: "s3cret-token",

@@ -155,6 +155,38 @@ Deno.test("/health needs no token but keeps the network restriction", async () =
   }
 });
 
+Deno.test("while requests keep the desk busy the reduction gives way, and its job still completes", async () => {
+  const { root, dataRoot, service, url } = await setup();
+  try {
+    const night = `${dataRoot}/2026-11-25`;
+    await simulateNight(night, { size: 256, bias: 5, darks: 5, flatsPerFilter: 5, lights: 12 });
+    let health = await (await fetch(`${url}health`)).json();
+    assertEquals(health.reductionYield, { sharePercent: 25, naps: 0, seconds: 0 });
+    const answer = await callXmlRpc(url, "front_desk", [{
+      ID: "busy-1",
+      WOType: "Calibration",
+      "File Location": night,
+    }]) as Record<string, XmlRpcValue>;
+    // Eight clients ask for the job's status as fast as they can until it ends.
+    let status: Record<string, XmlRpcValue> = {};
+    const client = async () => {
+      for (let i = 0; i < 100_000; i++) {
+        status = await callXmlRpc(url, "job_status", [answer.Job]) as Record<string, XmlRpcValue>;
+        if (status.Status !== "queued" && status.Status !== "running") return;
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, client));
+    assertEquals(status.Status, "done", JSON.stringify(status));
+    assertEquals((status.Products as string[]).length, 1 + 1 + 1 + 12);
+    health = await (await fetch(`${url}health`)).json();
+    assert(health.reductionYield.naps > 0, JSON.stringify(health.reductionYield));
+    assert(health.reductionYield.seconds > 0, JSON.stringify(health.reductionYield));
+  } finally {
+    await service.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("cancel_job cancels a queued job and list_jobs filters by status", async () => {
   const { root, dataRoot, config, service } = await setup();
   await service.stop();

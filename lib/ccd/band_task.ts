@@ -13,6 +13,7 @@ import { calibrateBand, type CalibrationTerms } from "./arithmetic.ts";
 import { combineBand, type CombineOptions } from "./combine.ts";
 import { applyMask } from "./saturation.ts";
 import { StreamingMedian } from "./streaming_median.ts";
+import { addSums } from "../fits/checksum.ts";
 
 /** Bins of one histogram block: a coarse histogram, or one bucket of a fine one. */
 export const HISTOGRAM_BINS = 65536;
@@ -136,4 +137,47 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     if (combine.encoded) result.combineSum = encodeFloat32BigEndian(out, combine.encoded, start, end);
   }
   return result;
+}
+
+/**
+ * Input pixels (pixels times inputs) in one piece of {@link runBandSliceInPieces}:
+ * about a millisecond of work, so a thread passing its yield gate between pieces
+ * answers the desk's activity within that.
+ */
+export const PIECE_INPUT_PIXELS = 1 << 15;
+
+/** Adds `b` (a later stretch of the same slice) into `a`. */
+function mergeSliceResults(a: BandSliceResult, b: BandSliceResult): void {
+  for (let i = 0; i < a.sums.length; i++) {
+    a.sums[i] = addSums(a.sums[i], b.sums[i]);
+    a.saturated[i] += b.saturated[i];
+    a.finite[i] += b.finite[i];
+  }
+  a.combineSum = addSums(a.combineSum, b.combineSum);
+  a.combineFlooredSum += b.combineFlooredSum;
+  a.combineCount += b.combineCount;
+}
+
+/**
+ * {@link runBandSlice} in pieces of about {@link PIECE_INPUT_PIXELS} input
+ * pixels, calling `between` after each: the same pixels and totals (every
+ * kernel works pixel by pixel and every total adds up; the floored sum may differ
+ * in its last bits), with a point to yield the core after every piece.
+ */
+export function runBandSliceInPieces(
+  task: BandTask,
+  start: number,
+  end: number,
+  worker: number,
+  between: () => void,
+): BandSliceResult {
+  const piece = Math.max(64, Math.floor(PIECE_INPUT_PIXELS / Math.max(1, task.inputs.length) / 64) * 64);
+  let result: BandSliceResult | null = null;
+  for (let from = start; from < end; from += piece) {
+    const part = runBandSlice(task, from, Math.min(end, from + piece), worker);
+    if (result) mergeSliceResults(result, part);
+    else result = part;
+    between();
+  }
+  return result ?? runBandSlice(task, start, end, worker);
 }

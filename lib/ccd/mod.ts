@@ -28,6 +28,8 @@ export {
   type BandTask,
   HISTOGRAM_BINS,
   type HistogramPass,
+  PIECE_INPUT_PIXELS,
   runBandSlice,
+  runBandSliceInPieces,
 } from "./band_task.ts";
 export { createPixelPool, type PixelPool, sharedFloat32 } from "./pool.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import type { BandSliceResult, BandTask } from "./band_task.ts";
+import type { YieldGate } from "../yield_gate.ts";
 
 /** The pool of pixel workers. */
 export interface PixelPool {
@@ -24,13 +25,21 @@ export function sharedFloat32(length: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(length * Float32Array.BYTES_PER_ELEMENT));
 }
 
-/** Starts `size` workers (default: one per core). */
-export function createPixelPool(size: number = navigator.hardwareConcurrency || 1): PixelPool {
+/**
+ * Starts `size` workers (default: one per core). With a `gate`, they work in
+ * pieces of about a millisecond and pass it between pieces, giving way to the
+ * thread that touches it.
+ */
+export function createPixelPool(
+  size: number = navigator.hardwareConcurrency || 1,
+  options: { gate?: YieldGate } = {},
+): PixelPool {
   const count = Math.max(1, Math.floor(size));
   const workers = Array.from(
     { length: count },
     () => new Worker(new URL("./_worker.ts", import.meta.url).href, { type: "module" }),
   );
+  if (options.gate) { for (const worker of workers) worker.postMessage({ gate: options.gate.buffer }); }
   const pending = new Map<
     number,
     { resolve: (result: BandSliceResult) => void; reject: (error: Error) => void }

@@ -10,11 +10,20 @@ import type { DatabaseConfig, ReductionConfig } from "../../lib/config.ts";
 import { openStore, type Store } from "../../lib/store/mod.ts";
 import { createPixelPool, type PixelPool } from "../../lib/ccd/mod.ts";
 import { lowerThreadPriority } from "../../lib/thread_priority.ts";
+import { YieldGate } from "../../lib/yield_gate.ts";
 import { reduceNight, ReductionAborted } from "./pipeline.ts";
 
 /** Messages the worker accepts. */
 export type ReductionRequest =
-  | { type: "run"; jobId: number; night: string; database: DatabaseConfig; reduction: ReductionConfig }
+  | {
+    type: "run";
+    jobId: number;
+    night: string;
+    database: DatabaseConfig;
+    reduction: ReductionConfig;
+    /** The front desk's {@link YieldGate}, which the reduction's threads pass. */
+    gate: SharedArrayBuffer;
+  }
   | { type: "stop" }
   | { type: "close" };
 
@@ -29,6 +38,7 @@ export type ReductionEvent =
 let store: Store | null = null;
 let pool: PixelPool | null = null;
 let controller: AbortController | null = null;
+let gate: YieldGate | null = null;
 
 function send(event: ReductionEvent): void {
   self.postMessage(event);
@@ -56,6 +66,7 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
     return;
   }
   controller = new AbortController();
+  gate ??= new YieldGate(request.gate);
   try {
     store ??= await openStore(request.database);
     if (!pool) {
@@ -63,12 +74,13 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
       if (lowerThreadPriority(request.reduction.niceness)) {
         log.info(`Reduction threads run at nice ${request.reduction.niceness}; the front desk answers first`);
       }
-      pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1);
+      pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1, { gate });
     }
     const report = await reduceNight(request.night, {
       store,
       reduction: request.reduction,
       pool,
+      gate,
       signal: controller.signal,
       log,
       onProgress: (p) => send({ type: "progress", jobId: request.jobId, ...p }),

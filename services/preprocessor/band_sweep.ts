@@ -9,6 +9,7 @@
 import type { BandInput, CalibrationTerms, HistogramPass } from "../../lib/ccd/mod.ts";
 import type { PixelEncoding } from "../../lib/fits/mod.ts";
 import { type FrameGeometry, FrameSource } from "./frame_source.ts";
+import type { YieldGate } from "../../lib/yield_gate.ts";
 
 /** Bytes of band buffers one sweep may hold, however many frames it reads: rows shrink to fit. */
 export const SWEEP_MEMORY_BUDGET = 64 << 20;
@@ -166,18 +167,34 @@ export interface SweepSteps {
   write(y0: number, rows: number, slot: number): Promise<void>;
 }
 
-/** Runs the steps over rows `[0, height)` in bands of `rows`, reading ahead and writing behind. */
-export async function sweepBands(height: number, rows: number, steps: SweepSteps): Promise<void> {
+/**
+ * Runs the steps over rows `[0, height)` in bands of `rows`, reading ahead and
+ * writing behind. With a `gate`, this thread passes it after each round's
+ * reading and writing, so it naps (if the desk is busy) while the workers compute.
+ */
+export async function sweepBands(
+  height: number,
+  rows: number,
+  steps: SweepSteps,
+  gate?: YieldGate,
+): Promise<void> {
   const bands: [number, number][] = [];
   for (let y0 = 0; y0 < height; y0 += rows) bands.push([y0, Math.min(rows, height - y0)]);
   if (bands.length === 0) return;
   await steps.read(bands[0][0], bands[0][1], 0);
   for (let k = 0; k < bands.length; k++) {
+    gate?.start();
     const work = [steps.compute(bands[k][0], bands[k][1], k % 2)];
+    const io: Promise<void>[] = [];
     if (k + 1 < bands.length) {
-      work.push(steps.read(bands[k + 1][0], bands[k + 1][1], (k + 1) % 2));
+      io.push(steps.read(bands[k + 1][0], bands[k + 1][1], (k + 1) % 2));
     }
-    if (k > 0) work.push(steps.write(bands[k - 1][0], bands[k - 1][1], (k - 1) % 2));
+    if (k > 0) io.push(steps.write(bands[k - 1][0], bands[k - 1][1], (k - 1) % 2));
+    work.push(...io);
+    if (gate) {
+      await Promise.allSettled(io);
+      gate.pass();
+    }
     // Every step of this round settles before a failure surfaces: no read or write is left in flight.
     const settled = await Promise.allSettled(work);
     const failed = settled.find((result) => result.status === "rejected");

@@ -7,6 +7,7 @@
  */
 import { FitsError, type Header, readHdus } from "../../lib/fits/mod.ts";
 import { sha256Files } from "../../lib/file_hash.ts";
+import type { YieldGate } from "../../lib/yield_gate.ts";
 import { parseSection, type Section, SectionError } from "../../lib/ccd/mod.ts";
 import type { ExposureRecord, ImageType, NightRecord, Store } from "../../lib/store/mod.ts";
 
@@ -198,9 +199,13 @@ async function inspect(nightDir: string, fileName: string): Promise<Omit<Inspect
  * Ingests a night: every frame file is recorded (keyed by name and content
  * hash); unusable ones with their reason. Raw files are only read.
  */
-export async function ingestNight(store: Store, nightDir: string): Promise<IngestResult> {
+export async function ingestNight(
+  store: Store,
+  nightDir: string,
+  options: { gate?: YieldGate } = {},
+): Promise<IngestResult> {
   const names = await listFrameFiles(nightDir);
-  const hashes = sha256Files(names.map((name) => `${nightDir}/${name}`));
+  const hashes = sha256Files(names.map((name) => `${nightDir}/${name}`), undefined, options.gate);
   const inspected: Inspected[] = [];
   try {
     for (let i = 0; i < names.length; i++) {

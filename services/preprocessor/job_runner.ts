@@ -11,6 +11,7 @@ import type { JobRecord, Store } from "../../lib/store/mod.ts";
 import type { Logger } from "../../lib/log.ts";
 import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
 import type { ReductionReport } from "./pipeline.ts";
+import { YieldGate } from "../../lib/yield_gate.ts";
 
 /** Runner settings. */
 export interface JobRunnerOptions {
@@ -61,6 +62,11 @@ function isAlive(pid: number): boolean | null {
 /** Runs jobs one at a time in the background. */
 export class JobRunner {
   readonly workerId: string;
+  /**
+   * The reduction threads' yield gate: the front desk touches it for every
+   * request, and the threads keep `Reduction: Share While Serving` of the time.
+   */
+  readonly gate: YieldGate;
   readonly #options: JobRunnerOptions;
   readonly #leaseMs: number;
   #worker: Worker | null = null;
@@ -74,6 +80,7 @@ export class JobRunner {
     this.#options = options;
     this.#leaseMs = options.leaseMs ?? 15_000;
     this.workerId = `${Deno.hostname()}:${Deno.pid}`;
+    this.gate = new YieldGate(options.reduction.shareWhileServing);
   }
 
   /** The job running now, with its progress. */
@@ -209,6 +216,7 @@ export class JobRunner {
             night: job.night!,
             database: this.#options.database,
             reduction: this.#options.reduction,
+            gate: this.gate.buffer,
           } satisfies ReductionRequest,
         );
         if (this.#stopping) worker.postMessage({ type: "stop" } satisfies ReductionRequest);

@@ -32,6 +32,7 @@ import {
 import type { ReductionConfig } from "../../lib/config.ts";
 import type { ImageType, NightRecord, ProductKind, ProductRecord, Store } from "../../lib/store/mod.ts";
 import { getLogger, type Logger } from "../../lib/log.ts";
+import type { YieldGate } from "../../lib/yield_gate.ts";
 import { ingestNight, type RawFrame, type SkippedFrame } from "./ingest.ts";
 import { FrameSource } from "./frame_source.ts";
 import { rowsPerBand, SharedArena, sweepBands, SweepInput } from "./band_sweep.ts";
@@ -59,6 +60,8 @@ export interface ReduceOptions {
   outDir?: string;
   /** A pool to reuse (the service keeps one); created and closed here otherwise. */
   pool?: PixelPool;
+  /** The front desk's yield gate, passed by the hashing threads (the service's pool has it too). */
+  gate?: YieldGate;
   onProgress?: (progress: ReductionProgress) => void;
   /** Checked between products: the current frame finishes, then {@link ReductionAborted} is thrown. */
   signal?: AbortSignal;
@@ -128,6 +131,8 @@ interface Context {
   report: ReductionReport;
   progress: () => void;
   signal?: AbortSignal;
+  /** Passed by the band sweeps' reading and writing (see {@link YieldGate}). */
+  gate?: YieldGate;
 }
 
 function combineOptionsOf(reduction: ReductionConfig): CombineOptions {
@@ -370,7 +375,7 @@ async function batchMedians(
           }
         },
         write: () => Promise.resolve(),
-      });
+      }, ctx.gate);
       return finite;
     };
     const guesses = await guessMedianBuckets(inputs, frames, masters, width, height);
@@ -458,7 +463,7 @@ async function combineToFile(
         writer!.writeEncodedSync(encoded[slot].subarray(0, n * width * 4), sums[slot]);
         return Promise.resolve();
       },
-    });
+    }, ctx.gate);
     const written = await writer.close();
     return { checksum: written.checksum, mean: count > 0 ? sum / count : NaN };
   } catch (error) {
@@ -951,7 +956,7 @@ async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finis
             }
           }
         },
-      });
+      }, ctx.gate);
     } catch (error) {
       // A master band could not be read: no light of the batch can be finished.
       for (const light of open) await fail(light, error);
@@ -1032,7 +1037,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
   await Deno.mkdir(outDir, { recursive: true });
   await removeStaleTemporaries(outDir, log);
   log.info(`Reducing ${realDir} into ${outDir}`);
-  const ingest = await ingestNight(options.store, realDir);
+  const ingest = await ingestNight(options.store, realDir, { gate: options.gate });
   for (const skip of ingest.skipped) log.warning(`Skipped ${skip.fileName}: ${skip.reason}`);
   const report: ReductionReport = {
     nightDir: realDir,
@@ -1071,6 +1076,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
     arena: new SharedArena(),
     report,
     signal: options.signal,
+    gate: options.gate,
     progress: () => {
       done++;
       options.onProgress?.({ done, total, step: report.products[report.products.length - 1]?.path ?? "" });

@@ -59,7 +59,11 @@ export async function startPreprocessor(
         log.error(`Request failed (error id ${id}): ${error instanceof Error ? error.message : error}`);
         return new Response(`Internal error (error id ${id})\n`, { status: 500 });
       },
-    }, (request, info) => service.handle(request, info));
+    }, (request, info) => {
+      // Every request makes the reduction's threads give way for a moment (see YieldGate).
+      runner?.gate.touch();
+      return service.handle(request, info);
+    });
   } catch (error) {
     await store.close();
     const reason = error instanceof Deno.errors.AddrInUse

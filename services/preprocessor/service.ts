@@ -261,6 +261,10 @@ Observation and Dome orders belong to the telescope and dome services and are re
       queueDepth: queue.queued ?? 0,
       jobs: queue,
       running: deps.runner?.current ?? null,
+      // How much the reduction has given way to requests (Reduction: Share While Serving).
+      reductionYield: deps.runner
+        ? { sharePercent: deps.runner.gate.share, ...deps.runner.gate.totals }
+        : null,
       database,
       databaseBackend: store.description,
     };
