@@ -72,7 +72,7 @@ export interface ReductionConfig {
   /**
    * `Share While Serving`: percent of the time (1-100) the service's reduction
    * threads keep while the front desk is answering requests; between pieces of
-   * about a millisecond they nap for the rest. Default 25; 100 never pauses.
+   * under a millisecond they nap for the rest. Default 25; 100 never pauses.
    */
   shareWhileServing: number;
 }

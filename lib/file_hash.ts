@@ -21,7 +21,7 @@ export async function sha256File(path: string): Promise<string> {
 
 /**
  * {@link sha256File} without leaving the thread: for a thread that only hashes.
- * `between` runs after each chunk of 1 MiB (about a millisecond of hashing).
+ * `between` runs after each chunk of 1 MiB (about a millisecond of hashing at 1 GB/s).
  */
 export function sha256FileSync(path: string, between?: () => void): string {
   const hash = createHash("sha256");

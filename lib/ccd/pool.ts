@@ -27,7 +27,7 @@ export function sharedFloat32(length: number): Float32Array {
 
 /**
  * Starts `size` workers (default: one per core). With a `gate`, they work in
- * pieces of about a millisecond and pass it between pieces, giving way to the
+ * pieces of under a millisecond and pass it between pieces, giving way to the
  * thread that touches it.
  */
 export function createPixelPool(

@@ -60,7 +60,10 @@ export interface ReduceOptions {
   outDir?: string;
   /** A pool to reuse (the service keeps one); created and closed here otherwise. */
   pool?: PixelPool;
-  /** The front desk's yield gate, passed by the hashing threads (the service's pool has it too). */
+  /**
+   * The front desk's yield gate, passed by the hashing threads, the band sweeps
+   * and the pool created here (a pool given in `pool` should have it too).
+   */
   gate?: YieldGate;
   onProgress?: (progress: ReductionProgress) => void;
   /** Checked between products: the current frame finishes, then {@link ReductionAborted} is thrown. */
@@ -1058,7 +1061,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
   }, 0);
   let done = 0;
   const pool = options.pool ??
-    createPixelPool(options.reduction.workers || navigator.hardwareConcurrency || 1);
+    createPixelPool(options.reduction.workers || navigator.hardwareConcurrency || 1, { gate: options.gate });
   const existing = new Map(
     (await options.store.listProducts({ nightId: ingest.night.id })).map((p) => [p.path, p]),
   );
