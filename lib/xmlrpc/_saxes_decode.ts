@@ -9,9 +9,12 @@ import { SaxesParser } from "saxes";
 import { decodeScalar, invalid, setMember } from "./_scalars.ts";
 import { FAULT_PARSE_ERROR, XmlRpcFault, type XmlRpcValue } from "./values.ts";
 
+/** Deepest element nesting accepted when {@link DecodeLimits} names none. */
+export const DEFAULT_MAX_DEPTH = 100;
+
 /** Limits applied while decoding. */
 export interface DecodeLimits {
-  /** Deepest element nesting accepted (default 100). */
+  /** Deepest element nesting accepted (default {@link DEFAULT_MAX_DEPTH}). */
   maxDepth?: number;
 }
 
@@ -67,7 +70,7 @@ interface DocumentBuilder {
 }
 
 function createBuilder(limits: DecodeLimits): DocumentBuilder {
-  const maxDepth = limits.maxDepth ?? 100;
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
   const stack: Frame[] = [];
   const doc: DecodedDocument = { root: "", methodName: null, params: null, fault: undefined };
   let failure: Error | null = null;

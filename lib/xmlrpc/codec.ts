@@ -8,7 +8,12 @@
  * @module
  */
 import { decodePlainDocument } from "./_plain_decode.ts";
-import { type DecodedDocument, type DecodeLimits, decodeWithSaxes } from "./_saxes_decode.ts";
+import {
+  type DecodedDocument,
+  type DecodeLimits,
+  decodeWithSaxes,
+  DEFAULT_MAX_DEPTH,
+} from "./_saxes_decode.ts";
 import { invalid } from "./_scalars.ts";
 import { XmlRpcDouble, XmlRpcFault, type XmlRpcValue } from "./values.ts";
 
@@ -16,7 +21,7 @@ export type { DecodeLimits };
 
 /** Decodes XML straight into values: the fast reader first, saxes for what it declines. */
 function decodeDocument(xml: string, limits: DecodeLimits): DecodedDocument {
-  return decodePlainDocument(xml, limits.maxDepth ?? 100) ?? decodeWithSaxes(xml, limits);
+  return decodePlainDocument(xml, limits.maxDepth ?? DEFAULT_MAX_DEPTH) ?? decodeWithSaxes(xml, limits);
 }
 
 /** A decoded call. */
