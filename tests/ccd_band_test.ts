@@ -27,15 +27,7 @@ import {
 } from "../lib/fits/mod.ts";
 import { sha256File, sha256Files } from "../lib/file_hash.ts";
 import { sweepBands } from "../services/preprocessor/band_sweep.ts";
-
-/** A small deterministic generator, so a failure can be reproduced. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { random, rawUint16Frames } from "./_frames.ts";
 
 function frames(count: number, pixels: number, seed: number, nanEvery = 0): Float32Array[] {
   const next = random(seed);
@@ -129,13 +121,7 @@ Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine
   const pixels = 1024;
   const shared = (bytes: number) => new SharedArrayBuffer(bytes);
   const next = random(11);
-  // Raw uint16 frames with BZERO 32768, as cameras write them.
-  const raws = Array.from({ length: 5 }, () => {
-    const raw = new Uint8Array(shared(pixels * 2));
-    const view = new DataView(raw.buffer);
-    for (let p = 0; p < pixels; p++) view.setInt16(p * 2, Math.floor(next() * 65535) - 32768);
-    return raw;
-  });
+  const raws = rawUint16Frames(5, pixels, next);
   const decoded = raws.map((raw) => {
     const view = new DataView(raw.buffer);
     return Float32Array.from({ length: pixels }, (_, p) => view.getInt16(p * 2) + 32768);

@@ -15,6 +15,7 @@ import {
 import { MAX_NAP_MS, YieldGate } from "../lib/yield_gate.ts";
 import { sha256File, sha256Files } from "../lib/file_hash.ts";
 import { sweepBands } from "../services/preprocessor/band_sweep.ts";
+import { random, rawUint16Frames } from "./_frames.ts";
 
 /** Keeps this thread busy for `ms` (work, as a reduction thread's piece would be). */
 function spin(ms: number): void {
@@ -76,25 +77,19 @@ Deno.test("a yield gate's share is a whole percent from 1 to 100", () => {
 
 /** A band task of `inputs` raw frames (calibrated by a bias, saturating, histogrammed) combined by median. */
 function task(pixels: number, inputs: number): BandTask {
-  let seed = 7;
-  const next = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const next = random(7);
   const shared = (bytes: number) => new SharedArrayBuffer(bytes);
   const bias = new Float32Array(shared(pixels * 4)).map(() => 100 + next() * 10);
   return {
-    inputs: Array.from({ length: inputs }, () => {
-      const raw = new Uint8Array(shared(pixels * 2));
-      const view = new DataView(raw.buffer);
-      for (let p = 0; p < pixels; p++) view.setInt16(p * 2, Math.floor(next() * 65535) - 32768);
-      return {
-        raw,
-        encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
-        band: new Float32Array(shared(pixels * 4)),
-        terms: { bias, saturation: 60000 },
-        mask: null,
-        encoded: new Uint8Array(shared(pixels * 4)),
-        histogram: { coarse: new Uint32Array(shared(2 * HISTOGRAM_BINS * 4)), fine: null },
-      };
-    }),
+    inputs: rawUint16Frames(inputs, pixels, next).map((raw) => ({
+      raw,
+      encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
+      band: new Float32Array(shared(pixels * 4)),
+      terms: { bias, saturation: 60000 },
+      mask: null,
+      encoded: new Uint8Array(shared(pixels * 4)),
+      histogram: { coarse: new Uint32Array(shared(2 * HISTOGRAM_BINS * 4)), fine: null },
+    })),
     combine: {
       options: { method: "median" },
       inputs: Array.from({ length: inputs }, (_, i) => i),
