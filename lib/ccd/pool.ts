@@ -11,6 +11,8 @@ import type { YieldGate } from "../yield_gate.ts";
 export interface PixelPool {
   /** Number of workers. */
   readonly size: number;
+  /** The yield gate the workers pass (see {@link createPixelPool}), if any. */
+  readonly gate: YieldGate | undefined;
   /**
    * Runs a band task (every array a view on a SharedArrayBuffer) over pixels
    * `[0, length)`, one slice per worker; one result per slice, in pixel order.
@@ -61,6 +63,7 @@ export function createPixelPool(
   }
   return {
     size: count,
+    gate: options.gate,
     run(task: BandTask, length: number): Promise<BandSliceResult[]> {
       const chunk = Math.ceil(length / count);
       const jobs: Promise<BandSliceResult>[] = [];

@@ -38,7 +38,6 @@ export type ReductionEvent =
 let store: Store | null = null;
 let pool: PixelPool | null = null;
 let controller: AbortController | null = null;
-let gate: YieldGate | null = null;
 
 function send(event: ReductionEvent): void {
   self.postMessage(event);
@@ -66,7 +65,6 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
     return;
   }
   controller = new AbortController();
-  gate ??= new YieldGate(request.gate);
   try {
     store ??= await openStore(request.database);
     if (!pool) {
@@ -74,13 +72,14 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
       if (lowerThreadPriority(request.reduction.niceness)) {
         log.info(`Reduction threads run at nice ${request.reduction.niceness}; the front desk answers first`);
       }
-      pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1, { gate });
+      pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1, {
+        gate: new YieldGate(request.gate),
+      });
     }
     const report = await reduceNight(request.night, {
       store,
       reduction: request.reduction,
       pool,
-      gate,
       signal: controller.signal,
       log,
       onProgress: (p) => send({ type: "progress", jobId: request.jobId, ...p }),

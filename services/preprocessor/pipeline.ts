@@ -58,13 +58,11 @@ export interface ReduceOptions {
   reduction: ReductionConfig;
   /** Where products go (default NIGHT/products). */
   outDir?: string;
-  /** A pool to reuse (the service keeps one); created and closed here otherwise. */
-  pool?: PixelPool;
   /**
-   * The front desk's yield gate, passed by the hashing threads, the band sweeps
-   * and the pool created here (a pool given in `pool` should have it too).
+   * A pool to reuse (the service keeps one); created and closed here otherwise.
+   * When it has a yield gate, the hashing threads and the band sweeps pass it too.
    */
-  gate?: YieldGate;
+  pool?: PixelPool;
   onProgress?: (progress: ReductionProgress) => void;
   /** Checked between products: the current frame finishes, then {@link ReductionAborted} is thrown. */
   signal?: AbortSignal;
@@ -134,8 +132,8 @@ interface Context {
   report: ReductionReport;
   progress: () => void;
   signal?: AbortSignal;
-  /** Passed by the band sweeps' reading and writing (see {@link YieldGate}). */
-  gate?: YieldGate;
+  /** Passed by the band sweeps' reading and writing (see {@link YieldGate}): the pool's. */
+  gate: YieldGate | undefined;
 }
 
 function combineOptionsOf(reduction: ReductionConfig): CombineOptions {
@@ -1040,7 +1038,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
   await Deno.mkdir(outDir, { recursive: true });
   await removeStaleTemporaries(outDir, log);
   log.info(`Reducing ${realDir} into ${outDir}`);
-  const ingest = await ingestNight(options.store, realDir, { gate: options.gate });
+  const ingest = await ingestNight(options.store, realDir, { gate: options.pool?.gate });
   for (const skip of ingest.skipped) log.warning(`Skipped ${skip.fileName}: ${skip.reason}`);
   const report: ReductionReport = {
     nightDir: realDir,
@@ -1061,7 +1059,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
   }, 0);
   let done = 0;
   const pool = options.pool ??
-    createPixelPool(options.reduction.workers || navigator.hardwareConcurrency || 1, { gate: options.gate });
+    createPixelPool(options.reduction.workers || navigator.hardwareConcurrency || 1);
   const existing = new Map(
     (await options.store.listProducts({ nightId: ingest.night.id })).map((p) => [p.path, p]),
   );
@@ -1079,7 +1077,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
     arena: new SharedArena(),
     report,
     signal: options.signal,
-    gate: options.gate,
+    gate: pool.gate,
     progress: () => {
       done++;
       options.onProgress?.({ done, total, step: report.products[report.products.length - 1]?.path ?? "" });
