@@ -53,6 +53,9 @@ export function sha256Files(
     let resolve!: (hash: string) => void;
     let reject!: (error: Error) => void;
     const promise = new Promise<string>((yes, no) => (resolve = yes, reject = no));
+    // The caller awaits the hashes one by one, so a file that fails early rejects before anyone listens:
+    // marked handled here, it still rejects for its caller but never as an uncaught promise.
+    promise.catch(() => {});
     return { promise, resolve, reject };
   });
   let next = 0;

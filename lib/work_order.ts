@@ -99,6 +99,8 @@ function parseCommon(order: Struct): CommonFields {
   let id: string;
   if (typeof rawId === "string" && rawId.trim() !== "") id = rawId.trim();
   else if (typeof rawId === "number" && Number.isInteger(rawId)) id = String(rawId);
+  // An <i8> beyond ±2^53 (xmlrpc-c and Java clients send them) keeps every digit as text.
+  else if (typeof rawId === "bigint") id = String(rawId);
   else if (rawId === undefined) {
     throw new Invalid("ID", "is missing (expected a string or an integer)");
   } else throw new Invalid("ID", `${describe(rawId)} is not a string or an integer`);
@@ -256,4 +258,44 @@ function checkOrder(value: unknown): WorkOrderCheck {
   }
   const common = parseCommon(order);
   return { ok: true, order: { kind: "calibration", ...common, location: parseLocation(order) } };
+}
+
+/** A JSON value: what the catalog stores of a work order. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * A work order as JSON, faithfully: an integer too large for a double (an `<i8>`
+ * beyond ±2^53) is kept as its decimal text and a smaller one as a number, a
+ * date as ISO 8601, binary data as base64, a forced double as its number.
+ */
+export function toJsonValue(value: unknown): JsonValue {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return value;
+    case "number":
+      return Number.isFinite(value) ? value : String(value);
+    case "bigint":
+      return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+        ? Number(value)
+        : value.toString();
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
+  if (value instanceof Uint8Array) {
+    return btoa(Array.from(value, (byte) => String.fromCharCode(byte)).join(""));
+  }
+  if (Array.isArray(value)) return value.map(toJsonValue);
+  if (typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    // A wrapper class such as XmlRpcDouble carries its number as `value` (structs are plain or null-prototype).
+    const prototype = Object.getPrototypeOf(record);
+    if (prototype !== null && prototype !== Object.prototype && typeof record.value === "number") {
+      return toJsonValue(record.value);
+    }
+    const out: { [key: string]: JsonValue } = {};
+    for (const [key, item] of Object.entries(record)) out[key] = toJsonValue(item);
+    return out;
+  }
+  return String(value);
 }

@@ -202,7 +202,7 @@ export async function readHdus(path: string): Promise<HduInfo[]> {
 /** A readable reason for a failed open. */
 export function openProblem(error: unknown): string {
   if (error instanceof Deno.errors.NotFound) return "no such file";
-  if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (error instanceof Deno.errors.PermissionDenied) return "cannot be read (permission denied)";
   if (error instanceof Deno.errors.IsADirectory) return "is a directory";
   return error instanceof Error ? error.message : String(error);
 }

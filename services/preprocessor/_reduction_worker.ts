@@ -19,6 +19,8 @@ export type ReductionRequest =
     type: "run";
     jobId: number;
     night: string;
+    /** The data roots the night must stay inside (`Data: Roots`). */
+    roots: string[];
     database: DatabaseConfig;
     reduction: ReductionConfig;
     /** The front desk's {@link YieldGate}, which the reduction's threads pass. */
@@ -32,12 +34,19 @@ export type ReductionEvent =
   | { type: "progress"; jobId: number; done: number; total: number; step: string }
   | { type: "done"; jobId: number; report: unknown }
   | { type: "aborted"; jobId: number }
-  | { type: "failed"; jobId: number; error: string }
+  | {
+    type: "failed";
+    jobId: number;
+    error: string;
+    /** The thread cannot go on (an error escaped the reduction): start a new one for the next job. */
+    fatal?: boolean;
+  }
   | { type: "log"; level: "info" | "warning" | "error"; message: string };
 
 let store: Store | null = null;
 let pool: PixelPool | null = null;
 let controller: AbortController | null = null;
+let currentJob: number | null = null;
 
 function send(event: ReductionEvent): void {
   self.postMessage(event);
@@ -50,6 +59,20 @@ const log = {
   warning: (message: string) => send({ type: "log", level: "warning", message }),
   error: (message: string) => send({ type: "log", level: "error", message }),
 };
+
+// An error that escapes the reduction (a promise nobody awaited) must not crash the thread with
+// "Uncaught (in promise)": the job fails with the reason and the runner starts a fresh thread.
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  const reason = event.reason instanceof Error ? event.reason.message : String(event.reason);
+  log.error(`Reduction thread error: ${reason}`);
+  controller?.abort();
+  if (currentJob !== null) {
+    send({ type: "failed", jobId: currentJob, error: `reduction thread error: ${reason}`, fatal: true });
+    currentJob = null;
+  }
+  self.close();
+});
 
 self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
   const request = event.data;
@@ -65,6 +88,7 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
     return;
   }
   controller = new AbortController();
+  currentJob = request.jobId;
   try {
     store ??= await openStore(request.database);
     if (!pool) {
@@ -79,6 +103,7 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
     const report = await reduceNight(request.night, {
       store,
       reduction: request.reduction,
+      roots: request.roots,
       pool,
       signal: controller.signal,
       log,
@@ -94,5 +119,6 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
       });}
   } finally {
     controller = null;
+    currentJob = null;
   }
 };

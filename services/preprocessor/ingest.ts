@@ -110,13 +110,15 @@ interface Inspected {
 /** Reads a frame's headers and classifies it (its content hash is computed on another thread). */
 async function inspect(nightDir: string, fileName: string): Promise<Omit<Inspected, "hash">> {
   const path = `${nightDir}/${fileName}`;
-  const size = (await Deno.stat(path)).size;
+  let size = 0;
   let hdus;
   try {
+    size = (await Deno.stat(path)).size;
     hdus = await readHdus(path);
   } catch (error) {
+    // An unreadable frame (permissions, vanished, damaged) is recorded and skipped; the night goes on.
     if (error instanceof FitsError) return { fileName, size, reason: error.problem };
-    throw error;
+    return { fileName, size, reason: `cannot be read: ${error instanceof Error ? error.message : error}` };
   }
   const image = hdus.find((h) => (h.type === "PRIMARY" || h.type === "IMAGE") && h.shape.length >= 2);
   if (!image) return { fileName, size, reason: "no 2-D image in the file" };
@@ -207,19 +209,15 @@ export async function ingestNight(
   const names = await listFrameFiles(nightDir);
   const hashes = sha256Files(names.map((name) => `${nightDir}/${name}`), undefined, options.gate);
   const inspected: Inspected[] = [];
-  try {
-    for (let i = 0; i < names.length; i++) {
-      const headers = await inspect(nightDir, names[i]);
-      try {
-        inspected.push({ ...headers, hash: await hashes[i] });
-      } catch (error) {
-        const reason = `cannot be read: ${error instanceof Error ? error.message : error}`;
-        inspected.push({ ...headers, frame: undefined, hash: "", reason });
-      }
+  // sha256Files marks its promises handled, so a hash that fails while headers are read is no crash.
+  for (let i = 0; i < names.length; i++) {
+    const headers = await inspect(nightDir, names[i]);
+    try {
+      inspected.push({ ...headers, hash: await hashes[i] });
+    } catch (error) {
+      const reason = headers.reason ?? `cannot be read: ${error instanceof Error ? error.message : error}`;
+      inspected.push({ ...headers, frame: undefined, hash: "", reason });
     }
-  } finally {
-    // Leave no rejection unhandled when an inspection failed early.
-    for (const hash of hashes) hash.catch(() => {});
   }
   const telescope = inspected.map((i) => i.frame?.header.getString("TELESCOP")).find((t) => t) ?? null;
   const night = await store.upsertNight(nightDir, {

@@ -18,6 +18,8 @@ export interface JobRunnerOptions {
   store: Store;
   database: DatabaseConfig;
   reduction: ReductionConfig;
+  /** `Data: Roots`: a night that has left them (a directory swapped for a symlink) is refused. */
+  roots: string[];
   log: Logger;
   /** Lease length (default 15 s); heartbeats come every third of it. */
   leaseMs?: number;
@@ -214,6 +216,7 @@ export class JobRunner {
             type: "run",
             jobId: job.id,
             night: job.night!,
+            roots: this.#options.roots,
             database: this.#options.database,
             reduction: this.#options.reduction,
             gate: this.gate.buffer,
@@ -240,6 +243,10 @@ export class JobRunner {
           log.info(`Job ${job.id} stopped (cancelled)`);
         }
       } else if (outcome.type === "failed") {
+        if (outcome.fatal) {
+          this.#worker?.terminate();
+          this.#worker = null;
+        }
         await store.failJob(job.id, this.workerId, outcome.error);
         log.error(`Job ${job.id} failed: ${outcome.error}`);
       }

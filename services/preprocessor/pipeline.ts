@@ -32,6 +32,7 @@ import {
 import type { ReductionConfig } from "../../lib/config.ts";
 import type { ImageType, NightRecord, ProductKind, ProductRecord, Store } from "../../lib/store/mod.ts";
 import { getLogger, type Logger } from "../../lib/log.ts";
+import { assertStillInside, LocationError } from "../../lib/data_roots.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
 import { ingestNight, type RawFrame, type SkippedFrame } from "./ingest.ts";
 import { FrameSource } from "./frame_source.ts";
@@ -68,6 +69,13 @@ export interface ReduceOptions {
   signal?: AbortSignal;
   /** Make every product again even when an up-to-date one exists. */
   force?: boolean;
+  /**
+   * Data roots the night must stay inside (the service's `Data: Roots`): the night
+   * directory, given as the real path checked when the order was accepted, must
+   * still resolve to itself inside a root when the run starts and before each
+   * product is written, so a directory swapped for a symlink is refused.
+   */
+  roots?: string[];
   log?: Logger;
 }
 
@@ -134,6 +142,8 @@ interface Context {
   signal?: AbortSignal;
   /** Passed by the band sweeps' reading and writing (see {@link YieldGate}): the pool's. */
   gate: YieldGate | undefined;
+  /** Checks, before a product is written, that the output directory has not left the data roots. */
+  confine: () => Promise<void>;
 }
 
 function combineOptionsOf(reduction: ReductionConfig): CombineOptions {
@@ -547,6 +557,7 @@ async function buildMaster(
     header.addHistory(history("combine", `${ctx.reduction.combine} of ${frames.length} frames: ${describe}`));
     for (const frame of frames) header.addHistory(history("input", frame.fileName));
     for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
+    await ctx.confine();
     const result = await combineToFile(ctx, inputs, path, header, floor);
     mean = result.mean;
     record = await ctx.store.replaceProduct({
@@ -886,6 +897,7 @@ interface OpenLight {
 async function calibrateBatch(ctx: Context, plans: LightPlan[]): Promise<{ finished: Promise<void> }> {
   const { width, height } = plans[0].frame;
   const rows = rowsPerBand(ctx.bandRows, plans.length + 3, width);
+  await ctx.confine();
   const masters = await openMasters(ctx, plans.flatMap((plan) => [plan.bias, plan.dark, plan.flat]), rows);
   const open: OpenLight[] = [];
   const fail = async (light: OpenLight, error: unknown) => {
@@ -1017,6 +1029,38 @@ async function removeStaleTemporaries(outDir: string, log: Logger): Promise<void
   }
 }
 
+/** The night's real path, checked against the data roots when they are given. */
+async function openNightDir(nightDir: string, roots: string[] | undefined): Promise<string> {
+  if (roots) {
+    await assertStillInside(nightDir, roots);
+    return nightDir;
+  }
+  try {
+    const realDir = await Deno.realPath(nightDir);
+    if (!(await Deno.stat(realDir)).isDirectory) throw new Error("not a directory");
+    return realDir;
+  } catch (error) {
+    throw new Error(
+      `Night directory ${nightDir} cannot be read: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+}
+
+/**
+ * A check that the output directory is still the real directory it was (not a
+ * symlink, not swapped) inside the data roots: products never follow a link out.
+ */
+function confinement(outDir: string, roots: string[]): () => Promise<void> {
+  return async () => {
+    if ((await Deno.lstat(outDir)).isSymlink) {
+      throw new LocationError(
+        `Products directory ${outDir} is a symbolic link: products are not written through it`,
+      );
+    }
+    await assertStillInside(outDir, roots);
+  };
+}
+
 /**
  * Reduces a night: ingest, masters, calibrated lights, every product recorded
  * with its inputs and masters. Frames that cannot be used are skipped with the
@@ -1025,17 +1069,11 @@ async function removeStaleTemporaries(outDir: string, log: Logger): Promise<void
 export async function reduceNight(nightDir: string, options: ReduceOptions): Promise<ReductionReport> {
   const started = performance.now();
   const log = options.log ?? getLogger("preprocessor.reduce");
-  let realDir: string;
-  try {
-    realDir = await Deno.realPath(nightDir);
-    if (!(await Deno.stat(realDir)).isDirectory) throw new Error("not a directory");
-  } catch (error) {
-    throw new Error(
-      `Night directory ${nightDir} cannot be read: ${error instanceof Error ? error.message : error}`,
-    );
-  }
+  const realDir = await openNightDir(nightDir, options.roots);
   const outDir = options.outDir ?? `${realDir}/products`;
   await Deno.mkdir(outDir, { recursive: true });
+  const confine = options.roots ? confinement(outDir, options.roots) : () => Promise.resolve();
+  await confine();
   await removeStaleTemporaries(outDir, log);
   log.info(`Reducing ${realDir} into ${outDir}`);
   const ingest = await ingestNight(options.store, realDir, { gate: options.pool?.gate });
@@ -1078,6 +1116,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
     report,
     signal: options.signal,
     gate: pool.gate,
+    confine,
     progress: () => {
       done++;
       options.onProgress?.({ done, total, step: report.products[report.products.length - 1]?.path ?? "" });

@@ -35,6 +35,7 @@ export async function startPreprocessor(
     store,
     database: config.database,
     reduction: config.reduction,
+    roots: config.data.roots,
     log: getLogger("preprocessor.jobs"),
   });
   const service = createPreprocessorService({ config, store, runner, log });

@@ -15,7 +15,8 @@ import {
   XmlRpcServer,
   type XmlRpcValue,
 } from "../../lib/xmlrpc/mod.ts";
-import { validateWorkOrder, type WorkOrder } from "../../lib/work_order.ts";
+import { toJsonValue, validateWorkOrder, type WorkOrder } from "../../lib/work_order.ts";
+import { LocationError, resolveInsideRoots } from "../../lib/data_roots.ts";
 import type { TorosConfig } from "../../lib/config.ts";
 import type { JobRecord, JobStatus, Store } from "../../lib/store/mod.ts";
 import type { Logger } from "../../lib/log.ts";
@@ -43,35 +44,14 @@ export interface PreprocessorService {
   handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response>;
 }
 
-function isInside(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith("/") ? root : `${root}/`);
-}
-
-/** Resolves a night directory (symlinks followed) and checks it lies inside a data root. */
+/** Resolves a night directory (symlinks followed), checks it lies inside a data root and can be read. */
 export async function resolveNight(location: string, roots: string[]): Promise<string> {
-  let real: string;
   try {
-    real = await Deno.realPath(location);
-  } catch {
-    throw new XmlRpcFault(FAULT_LOCATION, `File Location ${location} does not exist or cannot be read`);
+    return await resolveInsideRoots(location, roots);
+  } catch (error) {
+    if (error instanceof LocationError) throw new XmlRpcFault(FAULT_LOCATION, error.message);
+    throw error;
   }
-  const realRoots: string[] = [];
-  for (const root of roots) {
-    try {
-      realRoots.push(await Deno.realPath(root));
-    } catch { /* a root that does not exist holds nothing */ }
-  }
-  if (!realRoots.some((root) => isInside(real, root))) {
-    throw new XmlRpcFault(
-      FAULT_LOCATION,
-      `File Location ${location} is outside the data roots (${roots.join(", ") || "none configured"})`,
-    );
-  }
-  const info = await Deno.stat(real);
-  if (!info.isDirectory) {
-    throw new XmlRpcFault(FAULT_LOCATION, `File Location ${location} is not a directory`);
-  }
-  return real;
 }
 
 function jobSummary(job: JobRecord, runner: JobRunner | null): Record<string, XmlRpcValue> {
@@ -139,7 +119,7 @@ export function createPreprocessorService(deps: ServiceDeps): PreprocessorServic
     const { job, created } = await store.enqueueJob({
       workOrderId: order.id,
       night,
-      workOrder: JSON.parse(JSON.stringify(workOrder)),
+      workOrder: toJsonValue(workOrder),
       priority: order.priority ?? 5,
     });
     if (created) {
@@ -244,7 +224,8 @@ Observation and Dome orders belong to the telescope and dome services and are re
     },
   });
 
-  const health = async (): Promise<Response> => {
+  /** `/health`: status, version, uptime and queue depth for anyone allowed in; the details need the token. */
+  const health = async (detailed: boolean): Promise<Response> => {
     let database = "ok";
     let queue: Record<string, number> = {};
     try {
@@ -253,21 +234,25 @@ Observation and Dome orders belong to the telescope and dome services and are re
     } catch (error) {
       database = error instanceof Error ? error.message : String(error);
     }
-    const body = {
+    const body: Record<string, unknown> = {
       status: database === "ok" ? "ok" : "degraded",
       service: "preprocessor",
       version: VERSION,
       uptimeSeconds: Math.round((Date.now() - started) / 1000),
       queueDepth: queue.queued ?? 0,
-      jobs: queue,
-      running: deps.runner?.current ?? null,
-      // How much the reduction has given way to requests (Reduction: Share While Serving).
-      reductionYield: deps.runner
-        ? { sharePercent: deps.runner.gate.share, ...deps.runner.gate.totals }
-        : null,
-      database,
-      databaseBackend: store.description,
     };
+    if (detailed) {
+      Object.assign(body, {
+        jobs: queue,
+        running: deps.runner?.current ?? null,
+        // How much the reduction has given way to requests (Reduction: Share While Serving).
+        reductionYield: deps.runner
+          ? { sharePercent: deps.runner.gate.share, ...deps.runner.gate.totals }
+          : null,
+        database,
+        databaseBackend: store.description,
+      });
+    }
     return new Response(JSON.stringify(body, null, 2) + "\n", {
       status: database === "ok" ? 200 : 503,
       headers: { "content-type": "application/json" },
@@ -278,10 +263,11 @@ Observation and Dome orders belong to the telescope and dome services and are re
     server,
     handle(request: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
       if (request.method === "GET" && pathOf(request.url) === "/health") {
-        // Monitoring needs no token, but the network restriction still applies.
+        // Monitoring needs no token, but the network restriction still applies; without the token
+        // (when one is set) the answer leaves out the catalog's location and the running job.
         const refused = server.refuseNetwork(info);
         if (refused) return Promise.resolve(refused);
-        return health();
+        return health(server.guard(request, info) === null);
       }
       return server.handle(request, info);
     },
