@@ -128,17 +128,30 @@ postgresTest(
   },
 );
 
-async function migrationCheck(open: (version?: number) => ReturnType<typeof openStore>): Promise<void> {
+/** A job row as schema N-1 held it (today's code writes the columns of schema N). */
+const OLD_JOB_SQL = `INSERT INTO jobs (work_order_id, night, work_order, priority, status, attempts, progress,
+  created_at, updated_at) VALUES ('OLD', '/data/old', '{"a":1}', 3, 'queued', 0, 0, '2026-01-01T00:00:00Z',
+  '2026-01-01T00:00:00Z')`;
+
+async function migrationCheck(
+  open: (version?: number) => ReturnType<typeof openStore>,
+  writeOld: (sql: string) => Promise<void>,
+): Promise<void> {
   assertEquals(SCHEMA_VERSION, MIGRATIONS.length);
   const old = await open(SCHEMA_VERSION - 1);
   const night = await old.upsertNight("/data/old", { date: "2026-01-01" });
-  await old.enqueueJob({ workOrderId: "OLD", night: "/data/old", workOrder: { a: 1 }, priority: 3 });
   await old.close();
+  await writeOld(OLD_JOB_SQL);
   // Upgrading twice at once must be as safe as once.
   const [upgraded, twin] = await Promise.all([open(), open()]);
   await twin.close();
   assertEquals((await upgraded.getNight("/data/old"))?.id, night.id);
   assertEquals((await upgraded.getJobByWorkOrderId("OLD"))?.workOrder, { a: 1 });
+  assertEquals(
+    (await upgraded.getJobByWorkOrderId("OLD"))?.service,
+    "preprocessor",
+    "older jobs are the preprocessor's",
+  );
   await upgraded.close();
 }
 
@@ -146,8 +159,13 @@ Deno.test("[sqlite] a database at schema N upgrades to N+1 with its data intact"
   const dir = await Deno.makeTempDir({ prefix: "toros-migrate-" });
   try {
     const file = `${dir}/toros.sqlite3`;
-    await migrationCheck((version) => openStore({ file }, { schemaVersion: version }));
     const { DatabaseSync } = await import("node:sqlite");
+    await migrationCheck((version) => openStore({ file }, { schemaVersion: version }), (sql) => {
+      const raw = new DatabaseSync(file);
+      raw.exec(sql);
+      raw.close();
+      return Promise.resolve();
+    });
     const db = new DatabaseSync(file);
     const versions = db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) =>
       r.version
@@ -164,7 +182,15 @@ Deno.test("[sqlite] a database at schema N upgrades to N+1 with its data intact"
 postgresTest("[postgres] a database at schema N upgrades to N+1 with its data intact", async (url) => {
   const schema = uniqueSchema();
   try {
-    await migrationCheck((version) => openStore({ url }, { schema, schemaVersion: version }));
+    await migrationCheck((version) => openStore({ url }, { schema, schemaVersion: version }), async (sql) => {
+      const { default: postgres } = await import("postgres");
+      const raw = postgres(url, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
+      try {
+        await raw.unsafe(sql);
+      } finally {
+        await raw.end({ timeout: 5 });
+      }
+    });
   } finally {
     await dropSchema(url, schema);
   }

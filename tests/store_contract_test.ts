@@ -215,6 +215,42 @@ const CONTRACT: [string, (store: Store) => Promise<void>][] = [
     assertEquals(await store.cancelJob(99999), null);
     assertEquals((await store.listJobs({ status: "cancelled" })).map((j) => j.id), [job.job.id]);
   }],
+  [
+    "jobs: one catalog holds every service's jobs, each claimed, counted and found by its own service",
+    async (store) => {
+      const calibration = await store.enqueueJob({
+        workOrderId: "17",
+        night: "/data/n",
+        workOrder: {},
+        priority: 1,
+      });
+      const observation = await store.enqueueJob({
+        service: "telescope",
+        workOrderId: "17",
+        night: "/data/n",
+        workOrder: { WOType: "Observation" },
+        priority: 9,
+      });
+      assert(observation.created, "the same work-order ID and night in another service is another job");
+      assertEquals([calibration.job.service, observation.job.service], ["preprocessor", "telescope"]);
+      assertEquals((await store.getJobByWorkOrderId("17", "telescope"))?.id, observation.job.id);
+      assertEquals((await store.getJobByWorkOrderId("17"))?.id, calibration.job.id);
+      const claimed = await store.claimJob("pre", 60_000, "preprocessor");
+      assertEquals(claimed?.id, calibration.job.id, "a service claims its own jobs, whatever the priorities");
+      assertEquals(await store.claimJob("pre", 60_000, "preprocessor"), null);
+      assertEquals((await store.countJobs("telescope")).queued, 1);
+      assertEquals((await store.countJobs()).queued + (await store.countJobs()).running, 2);
+      assertEquals((await store.listJobs({ service: "telescope" })).map((j) => j.id), [observation.job.id]);
+      assertEquals((await store.claimJob("tel", 1, "telescope"))?.id, observation.job.id);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assertEquals(
+        await store.requeueExpired("preprocessor"),
+        0,
+        "another service's lapsed lease is not ours",
+      );
+      assertEquals(await store.requeueExpired("telescope"), 1);
+    },
+  ],
 ];
 
 function registerContract(backend: Backend): void {

@@ -6,21 +6,22 @@
  * @module
  */
 import type { Row, SqlDriver } from "./_driver.ts";
-import type {
-  ExposureInput,
-  ExposureRecord,
-  ImageType,
-  JobFilter,
-  JobInput,
-  JobRecord,
-  JobStatus,
-  MasterQuery,
-  NightRecord,
-  NightSummary,
-  ProductInput,
-  ProductKind,
-  ProductRecord,
-  Store,
+import {
+  DEFAULT_SERVICE,
+  type ExposureInput,
+  type ExposureRecord,
+  type ImageType,
+  type JobFilter,
+  type JobInput,
+  type JobRecord,
+  type JobStatus,
+  type MasterQuery,
+  type NightRecord,
+  type NightSummary,
+  type ProductInput,
+  type ProductKind,
+  type ProductRecord,
+  type Store,
 } from "./types.ts";
 
 /** After this many claims a job whose worker keeps dying is failed instead of re-queued. */
@@ -84,6 +85,7 @@ function toExposure(row: Row): ExposureRecord {
 function toJob(row: Row): JobRecord {
   return {
     id: num(row.id),
+    service: String(row.service),
     workOrderId: String(row.work_order_id),
     night: str(row.night),
     workOrder: json(row.work_order),
@@ -333,15 +335,17 @@ export class SqlStore implements Store {
   }
 
   async enqueueJob(job: JobInput): Promise<{ job: JobRecord; created: boolean }> {
+    const service = job.service ?? DEFAULT_SERVICE;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const existing = await this.#activeDuplicate(job);
+      const existing = await this.#activeDuplicate(job, service);
       if (existing) return { job: existing, created: false };
       const stamp = now();
       try {
         const [row] = await this.#db.query(
-          `INSERT INTO jobs (work_order_id, night, work_order, priority, status, attempts, progress, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'queued', 0, 0, ?, ?) RETURNING *`,
-          [job.workOrderId, job.night, JSON.stringify(job.workOrder), job.priority, stamp, stamp],
+          `INSERT INTO jobs (service, work_order_id, night, work_order, priority, status, attempts, progress,
+             created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, 'queued', 0, 0, ?, ?) RETURNING *`,
+          [service, job.workOrderId, job.night, JSON.stringify(job.workOrder), job.priority, stamp, stamp],
         );
         return { job: toJob(row), created: true };
       } catch (error) {
@@ -349,23 +353,23 @@ export class SqlStore implements Store {
         if (!isUnique(error)) throw error;
       }
     }
-    const existing = await this.#activeDuplicate(job);
+    const existing = await this.#activeDuplicate(job, service);
     if (existing) return { job: existing, created: false };
     throw new Error(`Could not enqueue work order ${job.workOrderId}`);
   }
 
-  async #activeDuplicate(job: JobInput): Promise<JobRecord | null> {
-    const byId = await this.getJobByWorkOrderId(job.workOrderId);
+  async #activeDuplicate(job: JobInput, service: string): Promise<JobRecord | null> {
+    const byId = await this.getJobByWorkOrderId(job.workOrderId, service);
     if (byId) return byId;
     if (job.night === null) return null;
     const [row] = await this.#db.query(
-      "SELECT * FROM jobs WHERE night = ? AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
-      [job.night],
+      "SELECT * FROM jobs WHERE service = ? AND night = ? AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+      [service, job.night],
     );
     return row ? toJob(row) : null;
   }
 
-  async claimJob(workerId: string, leaseMs: number): Promise<JobRecord | null> {
+  async claimJob(workerId: string, leaseMs: number, service?: string): Promise<JobRecord | null> {
     const stamp = now();
     const lease = new Date(Date.now() + leaseMs).toISOString();
     // PostgreSQL: SKIP LOCKED lets concurrent claimers pass over a row another is taking.
@@ -375,9 +379,12 @@ export class SqlStore implements Store {
       const [row] = await tx.query(
         `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?, attempts = attempts + 1,
            started_at = COALESCE(started_at, ?), updated_at = ?
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ORDER BY priority DESC, created_at, id LIMIT 1 ${lock})
+         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ${
+          service === undefined ? "" : "AND service = ?"
+        }
+           ORDER BY priority DESC, created_at, id LIMIT 1 ${lock})
          RETURNING *`,
-        [workerId, lease, stamp, stamp],
+        service === undefined ? [workerId, lease, stamp, stamp] : [workerId, lease, stamp, stamp, service],
       );
       return row ? toJob(row) : null;
     });
@@ -428,7 +435,7 @@ export class SqlStore implements Store {
     return await this.getJob(jobId);
   }
 
-  async requeueExpired(): Promise<number> {
+  async requeueExpired(service?: string): Promise<number> {
     const stamp = now();
     const rows = await this.#db.query(
       `UPDATE jobs SET
@@ -436,8 +443,9 @@ export class SqlStore implements Store {
          error = CASE WHEN attempts >= ${MAX_ATTEMPTS}
            THEN 'gave up after ${MAX_ATTEMPTS} attempts: the worker stopped without finishing each time' ELSE error END,
          worker_id = NULL, lease_expires_at = NULL, updated_at = ?
-       WHERE status = 'running' AND lease_expires_at < ? RETURNING id`,
-      [stamp, stamp],
+       WHERE status = 'running' AND lease_expires_at < ? ${service === undefined ? "" : "AND service = ?"}
+       RETURNING id`,
+      service === undefined ? [stamp, stamp] : [stamp, stamp, service],
     );
     return rows.length;
   }
@@ -447,24 +455,41 @@ export class SqlStore implements Store {
     return row ? toJob(row) : null;
   }
 
-  async getJobByWorkOrderId(workOrderId: string): Promise<JobRecord | null> {
-    const [row] = await this.#db.query("SELECT * FROM jobs WHERE work_order_id = ?", [workOrderId]);
+  async getJobByWorkOrderId(
+    workOrderId: string,
+    service: string = DEFAULT_SERVICE,
+  ): Promise<JobRecord | null> {
+    const [row] = await this.#db.query("SELECT * FROM jobs WHERE service = ? AND work_order_id = ?", [
+      service,
+      workOrderId,
+    ]);
     return row ? toJob(row) : null;
   }
 
   async listJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     const limit = Math.max(1, Math.min(filter.limit ?? 100, 10000));
-    const rows = filter.status
-      ? await this.#db.query(`SELECT * FROM jobs WHERE status = ? ORDER BY id DESC LIMIT ${limit}`, [
-        filter.status,
-      ])
-      : await this.#db.query(`SELECT * FROM jobs ORDER BY id DESC LIMIT ${limit}`);
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.service !== undefined) {
+      conditions.push("service = ?");
+      params.push(filter.service);
+    }
+    if (filter.status) {
+      conditions.push("status = ?");
+      params.push(filter.status);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    const rows = await this.#db.query(`SELECT * FROM jobs ${where} ORDER BY id DESC LIMIT ${limit}`, params);
     return rows.map(toJob);
   }
 
-  async countJobs(): Promise<Record<JobStatus, number>> {
+  async countJobs(service?: string): Promise<Record<JobStatus, number>> {
     const counts: Record<JobStatus, number> = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
-    const rows = await this.#db.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status");
+    const rows = service === undefined
+      ? await this.#db.query("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+      : await this.#db.query("SELECT status, COUNT(*) AS n FROM jobs WHERE service = ? GROUP BY status", [
+        service,
+      ]);
     for (const row of rows) counts[String(row.status) as JobStatus] = num(row.n);
     return counts;
   }

@@ -6,11 +6,15 @@
  */
 import type { SqlDriver } from "./_driver.ts";
 
-/** One schema step. `{{id}}` becomes the backend's auto-increment primary key. */
+/**
+ * One schema step. `{{id}}` becomes the backend's auto-increment primary key.
+ * A step whose SQL differs between the backends (SQLite cannot drop a
+ * constraint, so it rebuilds the table) gives one text per dialect.
+ */
 export interface Migration {
   version: number;
   description: string;
-  sql: string;
+  sql: string | { sqlite: string; postgres: string };
 }
 
 /** Every migration in order; a database at version N gets N+1.. applied. */
@@ -103,6 +107,55 @@ CREATE INDEX products_master_lookup ON products (kind, width, height, binning, f
 CREATE INDEX exposures_night ON exposures (night_id, file_name);
 `,
   },
+  {
+    version: 3,
+    description: "jobs belong to a service: one catalog holds every daemon's jobs",
+    sql: {
+      // SQLite keeps the UNIQUE (work_order_id) of version 1 in the table's definition: rebuild the table.
+      sqlite: `
+CREATE TABLE jobs_by_service (
+  id {{id}},
+  service TEXT NOT NULL,
+  work_order_id TEXT NOT NULL,
+  night TEXT,
+  work_order TEXT NOT NULL,
+  priority DOUBLE PRECISION NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  lease_expires_at TEXT,
+  worker_id TEXT,
+  progress DOUBLE PRECISION NOT NULL DEFAULT 0,
+  error TEXT,
+  result TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  UNIQUE (service, work_order_id)
+);
+INSERT INTO jobs_by_service (id, service, work_order_id, night, work_order, priority, status, attempts,
+  lease_expires_at, worker_id, progress, error, result, created_at, updated_at, started_at, finished_at)
+  SELECT id, 'preprocessor', work_order_id, night, work_order, priority, status, attempts, lease_expires_at,
+    worker_id, progress, error, result, created_at, updated_at, started_at, finished_at FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_by_service RENAME TO jobs;
+CREATE UNIQUE INDEX jobs_one_active_per_night ON jobs (service, night)
+  WHERE night IS NOT NULL AND status IN ('queued', 'running');
+CREATE INDEX jobs_queue ON jobs (service, status, priority DESC, created_at, id);
+`,
+      postgres: `
+ALTER TABLE jobs ADD COLUMN service TEXT NOT NULL DEFAULT 'preprocessor';
+ALTER TABLE jobs ALTER COLUMN service DROP DEFAULT;
+ALTER TABLE jobs DROP CONSTRAINT jobs_work_order_id_key;
+ALTER TABLE jobs ADD CONSTRAINT jobs_service_work_order_id_key UNIQUE (service, work_order_id);
+DROP INDEX jobs_one_active_per_night;
+CREATE UNIQUE INDEX jobs_one_active_per_night ON jobs (service, night)
+  WHERE night IS NOT NULL AND status IN ('queued', 'running');
+DROP INDEX jobs_queue;
+CREATE INDEX jobs_queue ON jobs (service, status, priority DESC, created_at, id);
+`,
+    },
+  },
 ];
 
 /** The newest schema version this software knows. */
@@ -128,7 +181,8 @@ export async function migrate(driver: SqlDriver, target: number = SCHEMA_VERSION
     let current = Number(row?.version ?? 0);
     for (const migration of MIGRATIONS) {
       if (migration.version <= current || migration.version > target) continue;
-      await tx.exec(migration.sql.replaceAll("{{id}}", id));
+      const sql = typeof migration.sql === "string" ? migration.sql : migration.sql[tx.dialect];
+      await tx.exec(sql.replaceAll("{{id}}", id));
       await tx.query("INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)", [
         migration.version,
         migration.description,

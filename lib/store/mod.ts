@@ -22,6 +22,7 @@ import { StoreError } from "./errors.ts";
 import type { Store } from "./types.ts";
 
 export type * from "./types.ts";
+export { DEFAULT_SERVICE } from "./types.ts";
 export { StoreError } from "./errors.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 

@@ -111,10 +111,16 @@ export interface MasterQuery {
 /** Life cycle of a job. */
 export type JobStatus = "queued" | "running" | "done" | "failed" | "cancelled";
 
+/** The service a job belongs to when none is named: the first daemon, owner of every older job. */
+export const DEFAULT_SERVICE = "preprocessor";
+
 /** A job: one work order to carry out. */
 export interface JobRecord {
+  /** Job number, unique across every service of the catalog. */
   id: number;
-  /** The work order's `ID`; unique. */
+  /** The daemon that owns and runs the job (`preprocessor`, `telescope`, ...). */
+  service: string;
+  /** The work order's `ID`; unique within its service. */
   workOrderId: string;
   /** Night directory the job works on, when it has one (dedup key while queued/running). */
   night: string | null;
@@ -139,6 +145,8 @@ export interface JobRecord {
 
 /** What to enqueue. */
 export interface JobInput {
+  /** The owning service (default {@link DEFAULT_SERVICE}). */
+  service?: string;
   workOrderId: string;
   night: string | null;
   workOrder: unknown;
@@ -147,6 +155,8 @@ export interface JobInput {
 
 /** Filter for {@link Store.listJobs}. */
 export interface JobFilter {
+  /** Only this service's jobs (default every service's). */
+  service?: string;
   status?: JobStatus;
   limit?: number;
 }
@@ -180,10 +190,16 @@ export interface Store {
   /** The closest-in-time matching master from other nights, or null. */
   findMaster(query: MasterQuery): Promise<ProductRecord | null>;
 
-  /** Enqueues a job unless one exists with this work-order ID, or (queued/running) for this night. */
+  /**
+   * Enqueues a job unless its service has one with this work-order ID, or
+   * (queued/running) for this night.
+   */
   enqueueJob(job: JobInput): Promise<{ job: JobRecord; created: boolean }>;
-  /** Atomically claims the next queued job (priority desc, then oldest) with a lease. */
-  claimJob(workerId: string, leaseMs: number): Promise<JobRecord | null>;
+  /**
+   * Atomically claims the next queued job (priority desc, then oldest) with a
+   * lease: of `service` when given, else of any service.
+   */
+  claimJob(workerId: string, leaseMs: number, service?: string): Promise<JobRecord | null>;
   /** Extends the lease (and records progress); false if the job is no longer this worker's. */
   heartbeat(jobId: number, workerId: string, leaseMs: number, progress?: number): Promise<boolean>;
   /** Marks the job done with its result. */
@@ -194,16 +210,16 @@ export interface Store {
   releaseJob(jobId: number, workerId: string): Promise<void>;
   /** Cancels a queued (or running) job; returns it, or null when unknown. */
   cancelJob(jobId: number): Promise<JobRecord | null>;
-  /** Re-queues running jobs whose lease expired (their process died); returns how many. */
-  requeueExpired(): Promise<number>;
+  /** Re-queues running jobs (of `service`, or all) whose lease expired (their process died); returns how many. */
+  requeueExpired(service?: string): Promise<number>;
   /** A job by id. */
   getJob(jobId: number): Promise<JobRecord | null>;
-  /** A job by work-order ID. */
-  getJobByWorkOrderId(workOrderId: string): Promise<JobRecord | null>;
+  /** A job by work-order ID within a service (default {@link DEFAULT_SERVICE}). */
+  getJobByWorkOrderId(workOrderId: string, service?: string): Promise<JobRecord | null>;
   /** Jobs, newest first. */
   listJobs(filter?: JobFilter): Promise<JobRecord[]>;
-  /** Number of jobs per status. */
-  countJobs(): Promise<Record<JobStatus, number>>;
+  /** Number of jobs per status (of `service`, or all). */
+  countJobs(service?: string): Promise<Record<JobStatus, number>>;
 
   /** Checks the connection; throws a StoreError when the database does not answer. */
   ping(): Promise<void>;
