@@ -6,6 +6,7 @@
  */
 import { extractConfigFlag, type GlobalOptions, resolveConfigPath, UsageError } from "./lib/cli.ts";
 import { VERSION } from "./lib/version.ts";
+import type { DaemonRegistry } from "./lib/daemon/serve_command.ts";
 
 /** A sub-command: receives its own arguments, returns the process exit code. */
 type CommandRunner = (args: string[], options: GlobalOptions) => Promise<number>;
@@ -15,6 +16,11 @@ interface CommandEntry {
   usage: string;
   load: () => Promise<CommandRunner>;
 }
+
+/** The daemons `toros serve NAME` runs, each loaded only when it is the one started. */
+const DAEMONS: DaemonRegistry = {
+  preprocessor: async () => (await import("./services/preprocessor/daemon.ts")).preprocessorDaemon,
+};
 
 // Modules are imported lazily so `toros version` does not load the pipeline or a database driver.
 const COMMANDS: Record<string, CommandEntry> = {
@@ -34,9 +40,12 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./lib/config_command.ts")).configCommand,
   },
   serve: {
-    summary: "run a daemon (the preprocessor) in the foreground",
-    usage: "toros serve preprocessor [--config PATH]",
-    load: async () => (await import("./services/preprocessor/serve_command.ts")).serveCommand,
+    summary: "run a daemon in the foreground (as its systemd unit does)",
+    usage: `toros serve ${Object.keys(DAEMONS).join("|")} [--config PATH]`,
+    load: async () => {
+      const { serveCommand } = await import("./lib/daemon/serve_command.ts");
+      return (args, options) => serveCommand(args, options, DAEMONS);
+    },
   },
   reduce: {
     summary: "reduce a night of raw frames into calibrated products",

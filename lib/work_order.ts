@@ -25,12 +25,34 @@ export class WorkOrderError extends Error {
 export class WrongServiceError extends Error {
   /** The service that handles this kind of order. */
   readonly service: string;
-  /** Creates the error. */
-  constructor(woType: string, service: string) {
-    super(`Work orders of type "${woType}" are handled by the ${service} service, not the preprocessor`);
+  /** Creates the error; `receiver` is the service that was sent the order. */
+  constructor(woType: string, service: string, receiver: string = "preprocessor") {
+    super(wrongServiceMessage(woType, service, receiver));
     this.name = "WrongServiceError";
     this.service = service;
   }
+}
+
+function wrongServiceMessage(woType: string, service: string, receiver: string): string {
+  return `Work orders of type "${woType}" are handled by the ${service} service, not the ${receiver}`;
+}
+
+/** The kinds of work order the original documents define. */
+export type WorkOrderKind = "calibration" | "observation" | "dome";
+
+/** The service that carries out each kind of work order. */
+export const SERVICE_FOR: Readonly<Record<WorkOrderKind, string>> = {
+  calibration: "preprocessor",
+  observation: "telescope",
+  dome: "dome",
+};
+
+/** What {@link validateWorkOrder} accepts, and who is asking. */
+export interface ValidateOptions {
+  /** The kinds the receiving service carries out (default `["calibration"]`). */
+  accepts?: readonly WorkOrderKind[];
+  /** The receiving service's name, for the message refusing another's order (default `preprocessor`). */
+  service?: string;
 }
 
 /**
@@ -69,8 +91,6 @@ export interface CalibrationOrder extends CommonFields {
 export type WorkOrder = CalibrationOrder;
 
 type Struct = Record<string, unknown>;
-
-const KNOWN_TYPES: Record<string, string> = { observation: "telescope", dome: "dome" };
 
 function requireString(order: Struct, key: string, optional = false): string | null {
   const value = order[key];
@@ -183,12 +203,12 @@ export type WorkOrderCheck =
   | { ok: false; woType: string; service: string; message: string; key?: undefined };
 
 /**
- * Validates a work order for the preprocessor without throwing: the result says
- * what is wrong (naming the key) or which service handles the order.
+ * Validates a work order for a service without throwing: the result says what
+ * is wrong (naming the key) or which service handles the order.
  */
-export function validateWorkOrder(value: unknown): WorkOrderCheck {
+export function validateWorkOrder(value: unknown, options: ValidateOptions = {}): WorkOrderCheck {
   try {
-    return checkOrder(value);
+    return checkOrder(value, options.accepts ?? ["calibration"], options.service ?? "preprocessor");
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
     const message = error.key
@@ -203,21 +223,17 @@ export function validateWorkOrder(value: unknown): WorkOrderCheck {
  * naming the key at fault, or {@link WrongServiceError} for an Observation or
  * Dome order.
  */
-export function parseWorkOrder(value: unknown): WorkOrder {
-  const check = validateWorkOrder(value);
+export function parseWorkOrder(value: unknown, options: ValidateOptions = {}): WorkOrder {
+  const check = validateWorkOrder(value, options);
   if (check.ok) return check.order;
-  if (check.service !== undefined) throw new WrongServiceError(check.woType, check.service);
+  if (check.service !== undefined) {
+    throw new WrongServiceError(check.woType, check.service, options.service ?? "preprocessor");
+  }
   throw new WorkOrderError(check.key, check.message.slice(check.message.indexOf(": ") + 2));
 }
 
-function checkOrder(value: unknown): WorkOrderCheck {
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
-    throw new Invalid(
-      "",
-      `${describe(value)} is not a struct (expected keys such as ID, WOType, File Location)`,
-    );
-  }
-  const order = value as Struct;
+/** The kind a work order declares (`WOType`, or the original's `Request: "Exposure Calibration"`). */
+function kindOf(order: Struct): { kind: WorkOrderKind; label: string } {
   const woType = order.WOType;
   const request = order.Request;
   if (woType !== undefined && woType !== null && typeof woType !== "string") {
@@ -227,37 +243,48 @@ function checkOrder(value: unknown): WorkOrderCheck {
     throw new Invalid("Request", `${describe(request)} is not a string`);
   }
   const type = typeof woType === "string" ? woType.trim() : "";
-  const service = KNOWN_TYPES[type.toLowerCase()];
-  if (service) {
-    return {
-      ok: false,
-      woType: type,
-      service,
-      message: `Work orders of type "${type}" are handled by the ${service} service, not the preprocessor`,
-    };
+  const kind = type.toLowerCase();
+  if (kind === "observation" || kind === "dome" || kind === "calibration") {
+    return { kind, label: type };
   }
-  const isCalibration = type.toLowerCase() === "calibration" ||
-    (typeof request === "string" && request.trim().toLowerCase() === "exposure calibration");
-  if (!isCalibration) {
-    if (type) {
-      throw new Invalid(
-        "WOType",
-        `"${type}" is not a work order type (expected Calibration, Observation or Dome)`,
-      );
-    }
-    if (typeof request === "string") {
-      throw new Invalid(
-        "Request",
-        `"${request}" is not a request the preprocessor knows (expected "Exposure Calibration")`,
-      );
-    }
+  if (typeof request === "string" && request.trim().toLowerCase() === "exposure calibration") {
+    return { kind: "calibration", label: "Calibration" };
+  }
+  if (type) {
     throw new Invalid(
       "WOType",
-      'is missing (expected "Calibration", or Request: "Exposure Calibration")',
+      `"${type}" is not a work order type (expected Calibration, Observation or Dome)`,
     );
   }
+  if (typeof request === "string") {
+    throw new Invalid(
+      "Request",
+      `"${request}" is not a request the preprocessor knows (expected "Exposure Calibration")`,
+    );
+  }
+  throw new Invalid("WOType", 'is missing (expected "Calibration", or Request: "Exposure Calibration")');
+}
+
+function checkOrder(value: unknown, accepts: readonly WorkOrderKind[], receiver: string): WorkOrderCheck {
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Date) {
+    throw new Invalid(
+      "",
+      `${describe(value)} is not a struct (expected keys such as ID, WOType, File Location)`,
+    );
+  }
+  const order = value as Struct;
+  const { kind, label } = kindOf(order);
+  if (!accepts.includes(kind)) {
+    const service = SERVICE_FOR[kind];
+    return { ok: false, woType: label, service, message: wrongServiceMessage(label, service, receiver) };
+  }
   const common = parseCommon(order);
-  return { ok: true, order: { kind: "calibration", ...common, location: parseLocation(order) } };
+  switch (kind) {
+    case "calibration":
+      return { ok: true, order: { kind: "calibration", ...common, location: parseLocation(order) } };
+    default:
+      throw new Invalid("WOType", `"${label}" orders are not validated yet`);
+  }
 }
 
 /** A JSON value: what the catalog stores of a work order. */

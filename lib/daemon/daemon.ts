@@ -1,0 +1,183 @@
+/**
+ * Starts a declared daemon: opens the catalog, binds its configured address
+ * with the XML-RPC front desk, the documentation page and `/health`, and runs
+ * its jobs in the background; `stop()` (SIGTERM) stops accepting, lets the
+ * running job reach a safe point and puts it back in the queue.
+ *
+ * @module
+ */
+import type { TorosConfig } from "../config.ts";
+import { getLogger } from "../log.ts";
+import { openStore, type Store } from "../store/mod.ts";
+import { escapeHtml, pathOf, XmlRpcServer } from "../xmlrpc/mod.ts";
+import { VERSION } from "../version.ts";
+import { YieldGate } from "../yield_gate.ts";
+import { registerJobMethods } from "./front_desk.ts";
+import { JobRunner } from "./job_runner.ts";
+import type { DaemonContext, DaemonSpec } from "./spec.ts";
+
+/** A running daemon. */
+export interface RunningDaemon {
+  /** The port bound (useful with Port 0). */
+  readonly port: number;
+  /** Resolves when the daemon has stopped. */
+  finished: Promise<void>;
+  /** Stops gracefully: no new requests, the running job goes back to the queue. */
+  stop(): Promise<void>;
+  store: Store;
+  /** The job runner, when this daemon runs jobs. */
+  runner: JobRunner | null;
+}
+
+/** Options of {@link startDaemon}. */
+export interface StartDaemonOptions {
+  /** Run queued jobs (default true); false only queues them. */
+  runJobs?: boolean;
+  /** Called with the bound port. */
+  onListen?: (port: number) => void;
+  /** Lease length of the job runner (default 15 s). */
+  leaseMs?: number;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The recent jobs table of the documentation page. */
+async function recentJobsHtml(spec: DaemonSpec, store: Store): Promise<string> {
+  const jobs = await store.listJobs({ service: spec.name, limit: 20 });
+  const rows = jobs.map((job) =>
+    `<tr><td>${job.id}</td><td>${escapeHtml(job.workOrderId)}</td><td>${job.status}</td><td>${
+      Math.round(job.progress * 100)
+    }%</td><td>${escapeHtml(job.night ?? "")}</td><td>${job.createdAt}</td></tr>`
+  );
+  return `<h2>Recent jobs</h2>\n<table><tr><th>Job</th><th>ID</th><th>Status</th><th>Progress</th><th>Night</th>` +
+    `<th>Received</th></tr>\n${rows.join("\n") || '<tr><td colspan="6">No jobs yet.</td></tr>'}</table>`;
+}
+
+/** Starts `spec` with a loaded config. Throws when the catalog cannot be opened or the address bound. */
+export async function startDaemon(
+  spec: DaemonSpec,
+  config: TorosConfig,
+  options: StartDaemonOptions = {},
+): Promise<RunningDaemon> {
+  const log = getLogger(spec.name);
+  const store = await openStore(config.database);
+  const gate = new YieldGate(spec.yieldShare?.(config) ?? 100);
+  const context: DaemonContext = { config, store, log, gate };
+  const runner = options.runJobs === false || !spec.createHandler ? null : new JobRunner({
+    service: spec.name,
+    store,
+    handler: spec.createHandler(context),
+    log: getLogger(`${spec.name}.jobs`),
+    leaseMs: options.leaseMs,
+  });
+  const started = Date.now();
+  const server = new XmlRpcServer({
+    title: spec.title,
+    description: spec.description,
+    maxBodyBytes: config.security.maxBodyBytes,
+    corsOrigin: config.security.corsOrigin,
+    token: config.security.token,
+    allowedNetworks: config.security.allowedNetworks,
+    onError: (id, error) =>
+      log.error(
+        `Internal error ${id}: ${error instanceof Error ? `${error.message}\n${error.stack}` : error}`,
+      ),
+    docExtraHtml: async () => (await recentJobsHtml(spec, store)) + (await spec.pageHtml?.(context) ?? ""),
+  });
+  registerJobMethods(server, spec, context, runner);
+  for (const [name, method] of Object.entries(spec.methods?.(context) ?? {})) server.register(name, method);
+
+  /** `/health`: status, version, uptime and queue depth for anyone allowed in; the details need the token. */
+  const health = async (detailed: boolean): Promise<Response> => {
+    let database = "ok";
+    let queue: Record<string, number> = {};
+    try {
+      await store.ping();
+      queue = await store.countJobs(spec.name);
+    } catch (error) {
+      database = message(error);
+    }
+    const body: Record<string, unknown> = {
+      status: database === "ok" ? "ok" : "degraded",
+      service: spec.name,
+      version: VERSION,
+      uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      queueDepth: queue.queued ?? 0,
+    };
+    if (detailed) {
+      Object.assign(body, {
+        jobs: queue,
+        running: runner?.current ?? null,
+        ...(await spec.healthDetails?.(context)),
+        database,
+        databaseBackend: store.description,
+      });
+    }
+    return new Response(JSON.stringify(body, null, 2) + "\n", {
+      status: database === "ok" ? 200 : 503,
+      headers: { "content-type": "application/json" },
+    });
+  };
+
+  const handle = (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    // Every request makes the daemon's batch threads give way for a moment (see YieldGate).
+    gate.touch();
+    if (request.method === "GET" && pathOf(request.url) === "/health") {
+      // Monitoring needs no token, but the network restriction still applies; without the token
+      // (when one is set) the answer leaves out the catalog's location and the running job.
+      const refused = server.refuseNetwork(info);
+      if (refused) return Promise.resolve(refused);
+      return health(server.guard(request, info) === null);
+    }
+    return server.handle(request, info);
+  };
+
+  const address = spec.address(config);
+  const controller = new AbortController();
+  let boundPort = address.port;
+  let httpServer: Deno.HttpServer;
+  try {
+    httpServer = Deno.serve({
+      hostname: address.ip,
+      port: address.port,
+      signal: controller.signal,
+      onListen: (addr) => {
+        boundPort = addr.port;
+        log.info(`${spec.title} ${address.http} listening on ${addr.hostname}:${addr.port}`);
+        options.onListen?.(addr.port);
+      },
+      onError: (error) => {
+        const id = crypto.randomUUID().slice(0, 8);
+        log.error(`Request failed (error id ${id}): ${message(error)}`);
+        return new Response(`Internal error (error id ${id})\n`, { status: 500 });
+      },
+    }, handle);
+  } catch (error) {
+    await runner?.stop();
+    await store.close();
+    const reason = error instanceof Deno.errors.AddrInUse ? "the address is already in use" : message(error);
+    throw new Error(`Cannot listen on ${address.ip}:${address.port}: ${reason}`);
+  }
+  runner?.start();
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    stopping ??= (async () => {
+      log.info("Stopping: no new requests; the running job stops at a safe point and goes back to the queue");
+      controller.abort();
+      await runner?.stop();
+      await httpServer.finished;
+      await store.close();
+      log.info("Stopped");
+    })();
+  return {
+    get port() {
+      return boundPort;
+    },
+    finished: httpServer.finished.then(() => stopping ?? undefined),
+    stop,
+    store,
+    runner,
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * The XML-RPC methods every daemon answers: `front_desk` (admit a work order
+ * and queue it), `job_status`, `list_jobs` and `cancel_job`, over the
+ * service's jobs in the catalog.
+ *
+ * @module
+ */
+import {
+  FAULT_INVALID_PARAMS,
+  FaultAnswer,
+  XmlRpcFault,
+  type XmlRpcServer,
+  type XmlRpcValue,
+} from "../xmlrpc/mod.ts";
+import type { JobRecord, JobStatus } from "../store/mod.ts";
+import type { JobRunner } from "./job_runner.ts";
+import { toJsonValue, validateWorkOrder, type WorkOrder } from "../work_order.ts";
+import type { AdmittedOrder, DaemonContext, DaemonSpec } from "./spec.ts";
+
+/** Fault code for a work order meant for another service. */
+export const FAULT_WRONG_SERVICE = 1;
+/** Fault code for an unknown job. */
+export const FAULT_NO_SUCH_JOB = 3;
+
+/** Every job status, in life-cycle order. */
+export const JOB_STATUSES: JobStatus[] = ["queued", "running", "done", "failed", "cancelled"];
+
+/** The priority of an order that carries none and is given none by its service. */
+export const DEFAULT_PRIORITY = 5;
+
+/** The largest `Limit` list_jobs answers. */
+const MAX_LIST = 1000;
+
+/** A job's status as `job_status` answers it: the kit's fields, then the service's. */
+export function jobStatusOf(
+  job: JobRecord,
+  spec: DaemonSpec,
+  runner: JobRunner | null,
+): Record<string, XmlRpcValue> {
+  const current = runner?.current?.jobId === job.id ? runner.current : null;
+  const progress = job.status === "done"
+    ? 1
+    : current && current.total > 0
+    ? current.done / current.total
+    : job.progress;
+  const base: Record<string, XmlRpcValue> = {
+    Job: job.id,
+    ID: job.workOrderId,
+    Status: job.status,
+    Progress: Math.round(progress * 1000) / 1000,
+    Priority: job.priority,
+    Errors: job.error ? [job.error] : [],
+    Warnings: [],
+    Attempts: job.attempts,
+    Created: job.createdAt,
+    Started: job.startedAt,
+    Finished: job.finishedAt,
+  };
+  if (current) base.Step = current.step;
+  return spec.jobFields ? { ...base, ...spec.jobFields(job, base) } : base;
+}
+
+/** Registers the job methods of `spec` on `server`. */
+export function registerJobMethods(
+  server: XmlRpcServer,
+  spec: DaemonSpec,
+  context: DaemonContext,
+  runner: JobRunner | null,
+): void {
+  const { store, log } = context;
+  const validation = { accepts: spec.workOrders, service: spec.name };
+
+  const queue = async (order: WorkOrder, workOrder: XmlRpcValue): Promise<XmlRpcValue> => {
+    const admitted: AdmittedOrder = spec.admit ? await spec.admit(order, workOrder, context) : {};
+    const night = admitted.night ?? null;
+    const { job, created } = await store.enqueueJob({
+      service: spec.name,
+      workOrderId: order.id,
+      night,
+      workOrder: admitted.workOrder ?? toJsonValue(workOrder),
+      priority: order.priority ?? admitted.priority ?? DEFAULT_PRIORITY,
+    });
+    if (created) {
+      log.info(`Work order ${order.id} received: job ${job.id}${night ? ` for ${night}` : ""}`);
+      runner?.wake();
+    }
+    return {
+      ID: order.id,
+      Job: job.id,
+      Status: job.status,
+      Message: created
+        ? "Work order received."
+        : `Work order already received as job ${job.id} (work order ${job.workOrderId}).`,
+    };
+  };
+
+  server.register("front_desk", {
+    signatures: [["struct", "struct"]],
+    help: spec.frontDeskHelp,
+    handler: (workOrder) => {
+      const check = validateWorkOrder(workOrder, validation);
+      // A refusal is answered synchronously, as a value: the common case on a busy desk costs no promise.
+      if (!check.ok) {
+        return new FaultAnswer(
+          check.service !== undefined ? FAULT_WRONG_SERVICE : FAULT_INVALID_PARAMS,
+          check.message,
+        );
+      }
+      return queue(check.order, workOrder);
+    },
+  });
+
+  /** A job of this service by number, or by work-order ID (a string of digits may be either). */
+  const findJob = async (jobId: XmlRpcValue): Promise<JobRecord> => {
+    let job: JobRecord | null = null;
+    if (typeof jobId === "number" && Number.isInteger(jobId)) {
+      job = await store.getJob(jobId);
+    } else if (typeof jobId === "string") {
+      job = await store.getJobByWorkOrderId(jobId, spec.name);
+      // Scripts pass job numbers from the command line as strings.
+      if (!job && /^\d{1,15}$/.test(jobId.trim())) job = await store.getJob(Number(jobId.trim()));
+    } else {
+      throw new XmlRpcFault(
+        FAULT_INVALID_PARAMS,
+        "Invalid params: job_id must be a job number or a work-order ID",
+      );
+    }
+    if (!job || job.service !== spec.name) {
+      throw new XmlRpcFault(FAULT_NO_SUCH_JOB, `No job ${JSON.stringify(jobId)}`);
+    }
+    return job;
+  };
+
+  server.register("job_status", {
+    signatures: [["struct", "int"], ["struct", "string"]],
+    help:
+      "Returns {Job, ID, Status, Progress, Errors, Warnings, ...} of a job, by job number or work-order ID.",
+    handler: async (jobId) => jobStatusOf(await findJob(jobId), spec, runner),
+  });
+
+  server.register("list_jobs", {
+    signatures: [["array"], ["array", "struct"], ["array", "string"]],
+    help:
+      "Lists recent jobs, newest first. Optional filter: a status (queued, running, done, failed, cancelled) " +
+      "or {Status, Limit}.",
+    handler: async (filter = null) => {
+      let status: JobStatus | undefined;
+      let limit = 50;
+      if (typeof filter === "string") {
+        status = filter as JobStatus;
+      } else if (filter !== null && typeof filter === "object" && !Array.isArray(filter)) {
+        const record = filter as Record<string, XmlRpcValue>;
+        if (record.Status !== undefined) status = record.Status as JobStatus;
+        if (record.Limit !== undefined) {
+          if (typeof record.Limit !== "number" || !Number.isInteger(record.Limit) || record.Limit < 1) {
+            throw new XmlRpcFault(FAULT_INVALID_PARAMS, "Invalid params: Limit must be a positive integer");
+          }
+          limit = Math.min(record.Limit, MAX_LIST);
+        }
+      } else if (filter !== null) {
+        throw new XmlRpcFault(
+          FAULT_INVALID_PARAMS,
+          "Invalid params: the filter is a status string or a struct",
+        );
+      }
+      if (status !== undefined && !JOB_STATUSES.includes(status)) {
+        throw new XmlRpcFault(
+          FAULT_INVALID_PARAMS,
+          `Invalid params: status must be one of ${JOB_STATUSES.join(", ")}`,
+        );
+      }
+      const jobs = await store.listJobs({ service: spec.name, status, limit });
+      return jobs.map((job) => jobStatusOf(job, spec, runner));
+    },
+  });
+
+  server.register("cancel_job", {
+    signatures: [["struct", "int"], ["struct", "string"]],
+    help: "Cancels a queued job, or stops a running one at once. Returns the job's status.",
+    handler: async (jobId) => {
+      const job = await findJob(jobId);
+      const cancelled = await store.cancelJob(job.id);
+      runner?.cancelled(job.id);
+      log.info(`Job ${job.id} cancel requested (was ${job.status})`);
+      return jobStatusOf(cancelled ?? job, spec, runner);
+    },
+  });
+}

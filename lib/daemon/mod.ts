@@ -1,0 +1,38 @@
+/**
+ * The daemon kit: what every TOROS daemon has in common. A service declares
+ * itself as a {@link DaemonSpec} (name, address section, how its front desk
+ * admits work orders, the handler that runs its jobs) and gets the XML-RPC
+ * front desk (`front_desk`, `job_status`, `list_jobs`, `cancel_job`), the
+ * documentation page, `/health`, the `Security:` rules, the durable job queue
+ * in the catalog with leases and heartbeats, yielding to the desk, graceful
+ * SIGTERM and `toros serve NAME`.
+ *
+ * @example
+ * ```ts
+ * import { startDaemon, type DaemonSpec } from "./mod.ts";
+ * import { defaultConfig } from "../config.ts";
+ * declare const spec: DaemonSpec;
+ * const daemon = await startDaemon(spec, defaultConfig());
+ * await daemon.stop();
+ * ```
+ *
+ * @module
+ */
+export type {
+  AdmittedOrder,
+  DaemonContext,
+  DaemonSpec,
+  JobContext,
+  JobHandler,
+  JobProgress,
+} from "./spec.ts";
+export {
+  FAULT_NO_SUCH_JOB,
+  FAULT_WRONG_SERVICE,
+  JOB_STATUSES,
+  jobStatusOf,
+  registerJobMethods,
+} from "./front_desk.ts";
+export { JobRunner, type JobRunnerOptions, type RunningJob } from "./job_runner.ts";
+export { type RunningDaemon, startDaemon, type StartDaemonOptions } from "./daemon.ts";
+export { type DaemonRegistry, serveCommand } from "./serve_command.ts";

@@ -1,0 +1,99 @@
+/**
+ * How a TOROS daemon is declared to the kit: its name, its address section,
+ * how its front desk admits a work order, and the handler that runs its jobs.
+ * Everything else (XML-RPC methods, documentation page, `/health`, security,
+ * durable queue, runner with leases, SIGTERM, `toros serve NAME`) comes from
+ * the kit.
+ *
+ * @module
+ */
+import type { AddressConfig, TorosConfig } from "../config.ts";
+import type { Logger } from "../log.ts";
+import type { JobRecord, Store } from "../store/mod.ts";
+import type { MethodSpec, XmlRpcValue } from "../xmlrpc/mod.ts";
+import type { JsonValue, WorkOrder, WorkOrderKind } from "../work_order.ts";
+import type { YieldGate } from "../yield_gate.ts";
+
+/**
+ * What a service adds to a valid work order before it is queued. The kit
+ * takes the `ID`, the `Priority` (default 5) and the order as received.
+ */
+export interface AdmittedOrder {
+  /** The night directory the job works on, when it has one (one active job per night). */
+  night?: string | null;
+  /** A priority the service assigns when the order carried none. */
+  priority?: number;
+  /** What to store as the work order, when not the order as received. */
+  workOrder?: JsonValue;
+}
+
+/** What the daemon's parts share. */
+export interface DaemonContext {
+  config: TorosConfig;
+  store: Store;
+  log: Logger;
+  /** Passed by the daemon's batch threads between pieces of work; the front desk touches it per request. */
+  gate: YieldGate;
+}
+
+/** Progress of the job running now. */
+export interface JobProgress {
+  done: number;
+  total: number;
+  /** What it is doing, in words (`exposing 3/10`, a product's path). */
+  step: string;
+}
+
+/** What a handler is given for one job. */
+export interface JobContext {
+  /**
+   * Aborted when the job must stop: the daemon is stopping (the job goes back
+   * to the queue) or the job was cancelled. A handler stops at its next safe
+   * point and throws (any error); the runner knows which it was.
+   */
+  signal: AbortSignal;
+  /** Reports progress (shown by `job_status`, `/health` and the heartbeat). */
+  progress(update: JobProgress): void;
+  log: Logger;
+}
+
+/** Runs a daemon's jobs, one at a time. */
+export interface JobHandler {
+  /** Runs one job; resolves with its result (stored as JSON), throws to fail it with the message. */
+  run(job: JobRecord, context: JobContext): Promise<JsonValue>;
+  /** Releases what the handler holds (threads, connections) when the daemon stops. */
+  close?(): Promise<void>;
+}
+
+/** A daemon, as declared to the kit. */
+export interface DaemonSpec {
+  /** `toros serve NAME`, the owner of its jobs in the catalog, its unit's name. */
+  name: string;
+  /** Page title, e.g. "TOROS Preprocessor Service". */
+  title: string;
+  /** One paragraph for the documentation page. */
+  description: string;
+  /** The config's address section this daemon binds (e.g. `Preprocessor Address`). */
+  address(config: TorosConfig): AddressConfig;
+  /** The kinds of work order this daemon carries out; the kit validates them (lib/work_order.ts). */
+  workOrders: readonly WorkOrderKind[];
+  /** `front_desk`'s help text: the orders it takes, with examples. */
+  frontDeskHelp: string;
+  /**
+   * Checks what validation cannot (a night's directory, a telescope's name)
+   * and says what to queue; throws an XmlRpcFault to refuse the order.
+   */
+  admit?(order: WorkOrder, workOrder: XmlRpcValue, context: DaemonContext): Promise<AdmittedOrder>;
+  /** The job handler; a daemon without one only queues (another host runs its jobs). */
+  createHandler?(context: DaemonContext): JobHandler;
+  /** Fields a job's status adds or overrides for this service (e.g. `Night`, `Products`). */
+  jobFields?(job: JobRecord, base: Record<string, XmlRpcValue>): Record<string, XmlRpcValue>;
+  /** Details `/health` shows to a caller with the token (e.g. devices, the reduction's yielding). */
+  healthDetails?(context: DaemonContext): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** More HTML for the documentation page after the recent jobs. */
+  pageHtml?(context: DaemonContext): Promise<string>;
+  /** More XML-RPC methods of this service. */
+  methods?(context: DaemonContext): Record<string, MethodSpec>;
+  /** Percent of the time batch threads keep while the desk is busy (1-100, default 100: never nap). */
+  yieldShare?(config: TorosConfig): number;
+}

@@ -1,0 +1,124 @@
+/**
+ * The preprocessor's job handler: runs each calibration job's night on the
+ * reduction thread (its own catalog connection and pixel pool, at a lower
+ * scheduling priority), so the front desk's event loop never waits for pixel
+ * or file work. A stop or a cancellation lets the current frame finish.
+ *
+ * @module
+ */
+import type { DatabaseConfig, ReductionConfig } from "../../lib/config.ts";
+import type { JobContext, JobHandler } from "../../lib/daemon/mod.ts";
+import type { JobRecord } from "../../lib/store/mod.ts";
+import type { JsonValue } from "../../lib/work_order.ts";
+import type { YieldGate } from "../../lib/yield_gate.ts";
+import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
+import type { ReductionReport } from "./pipeline.ts";
+
+/** What a finished calibration job records as its result. */
+export interface JobResult {
+  Products: string[];
+  Skipped: { File: string; Reason: string }[];
+  Failed: { File: string; Reason: string }[];
+  Warnings: string[];
+  Seconds: number;
+}
+
+/** What the handler needs. */
+export interface ReductionHandlerOptions {
+  database: DatabaseConfig;
+  reduction: ReductionConfig;
+  /** `Data: Roots`: a night that has left them (a directory swapped for a symlink) is refused. */
+  roots: string[];
+  /** The front desk's gate, which the reduction's threads pass. */
+  gate: YieldGate;
+}
+
+/** The result stored for a reduced night. */
+export function jobResultOf(report: ReductionReport): JobResult {
+  return {
+    Products: report.products.map((p) => p.path),
+    Skipped: report.skipped.map((s) => ({ File: s.fileName, Reason: s.reason })),
+    Failed: report.failed.map((s) => ({ File: s.fileName, Reason: s.reason })),
+    Warnings: report.warnings,
+    Seconds: Math.round(report.seconds * 100) / 100,
+  };
+}
+
+/** Runs calibration jobs on one long-lived reduction thread. */
+export class ReductionHandler implements JobHandler {
+  readonly #options: ReductionHandlerOptions;
+  #worker: Worker | null = null;
+
+  /** Creates the handler; the thread starts with the first job. */
+  constructor(options: ReductionHandlerOptions) {
+    this.#options = options;
+  }
+
+  #ensureWorker(): Worker {
+    this.#worker ??= new Worker(new URL("./_reduction_worker.ts", import.meta.url).href, { type: "module" });
+    return this.#worker;
+  }
+
+  #discardWorker(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+
+  /** Reduces the job's night; throws when it fails or was stopped. */
+  async run(job: JobRecord, context: JobContext): Promise<JsonValue> {
+    if (!job.night) throw new Error(`Job ${job.id} names no night directory`);
+    context.log.info(`Job ${job.id}: reducing ${job.night}`);
+    const worker = this.#ensureWorker();
+    const stop = () => worker.postMessage({ type: "stop" } satisfies ReductionRequest);
+    context.signal.addEventListener("abort", stop, { once: true });
+    try {
+      const outcome = await new Promise<ReductionEvent>((resolve) => {
+        worker.onmessage = (event: MessageEvent<ReductionEvent>) => {
+          const message = event.data;
+          if (message.type === "log") context.log[message.level](message.message);
+          else if (message.type === "progress") {
+            context.progress({ done: message.done, total: message.total, step: message.step });
+          } else resolve(message);
+        };
+        worker.onerror = (event) => {
+          event.preventDefault();
+          this.#worker = null;
+          resolve({ type: "failed", jobId: job.id, error: `reduction thread crashed: ${event.message}` });
+        };
+        worker.postMessage(
+          {
+            type: "run",
+            jobId: job.id,
+            night: job.night!,
+            roots: this.#options.roots,
+            database: this.#options.database,
+            reduction: this.#options.reduction,
+            gate: this.#options.gate.buffer,
+          } satisfies ReductionRequest,
+        );
+        if (context.signal.aborted) stop();
+      });
+      if (outcome.type === "done") {
+        const result = jobResultOf(outcome.report as ReductionReport);
+        context.log.info(`Job ${job.id}: ${result.Products.length} products in ${result.Seconds} s`);
+        return result as unknown as JsonValue;
+      }
+      if (outcome.type === "aborted") throw new Error("stopped after the current frame");
+      if (outcome.type === "failed" && outcome.fatal) this.#discardWorker();
+      throw new Error(
+        outcome.type === "failed" ? outcome.error : `unexpected ${outcome.type} from the reduction`,
+      );
+    } finally {
+      context.signal.removeEventListener("abort", stop);
+    }
+  }
+
+  /** Closes the reduction thread (it closes its catalog connection first). */
+  async close(): Promise<void> {
+    if (!this.#worker) return;
+    this.#worker.postMessage({ type: "close" } satisfies ReductionRequest);
+    // Give the thread a moment to close its catalog connection, then make sure it is gone.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    this.#discardWorker();
+  }
+}
