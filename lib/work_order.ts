@@ -87,8 +87,40 @@ export interface CalibrationOrder extends CommonFields {
   location: string;
 }
 
-/** What a valid order for the preprocessor is. */
-export type WorkOrder = CalibrationOrder;
+/** What an Observation order asks the telescope service for (the original documents' keys). */
+export interface ObservationOrder extends CommonFields {
+  kind: "observation";
+  /** `Telescope Name`: the telescope that must take it. */
+  telescope: string;
+  /** `RA`, J2000, in hours (0 ≤ RA < 24); a number or `"hh:mm:ss.s"`. */
+  ra: number;
+  /** `Dec`, J2000, in degrees (−90 to 90); a number or `"±dd:mm:ss"`. */
+  dec: number;
+  /** `Filter`, by name. */
+  filter: string;
+  /** `Exposure Time`, seconds (> 0). */
+  exposureTime: number;
+  /** `Number of Exposures` (1 or more). */
+  exposures: number;
+  /** `Type of job` (e.g. "Research"), when given. */
+  jobType: string | null;
+  /** `Type of object` (e.g. "Galaxy"), when given. */
+  objectType: string | null;
+  /** `Object`: the target's name, when given (written as OBJECT; else the order's ID is). */
+  object: string | null;
+  /** `Calibration Frames: Yes` adds the bias, dark and flat series the night needs. */
+  calibrationFrames: boolean;
+  /** `Output`: `analysis` hands the night to the preprocessor (default), `raw` stops at the frames. */
+  output: "analysis" | "raw";
+}
+
+/** What a valid work order is. */
+export type WorkOrder = CalibrationOrder | ObservationOrder;
+
+/** Longest single exposure an order may ask for, in seconds (a day: anything longer is a typo). */
+export const MAX_EXPOSURE_SECONDS = 86_400;
+/** Most exposures one order may ask for. */
+export const MAX_EXPOSURES = 10_000;
 
 type Struct = Record<string, unknown>;
 
@@ -219,10 +251,13 @@ export function validateWorkOrder(value: unknown, options: ValidateOptions = {})
 }
 
 /**
- * Validates a work order for the preprocessor. Throws {@link WorkOrderError}
- * naming the key at fault, or {@link WrongServiceError} for an Observation or
- * Dome order.
+ * Validates a work order for a service (by default the preprocessor, which
+ * takes calibration orders). Throws {@link WorkOrderError} naming the key at
+ * fault, or {@link WrongServiceError} for another service's order.
  */
+export function parseWorkOrder(value: unknown): CalibrationOrder;
+/** Validates a work order for the service `options` names, which takes the kinds it accepts. */
+export function parseWorkOrder(value: unknown, options: ValidateOptions): WorkOrder;
 export function parseWorkOrder(value: unknown, options: ValidateOptions = {}): WorkOrder {
   const check = validateWorkOrder(value, options);
   if (check.ok) return check.order;
@@ -282,9 +317,85 @@ function checkOrder(value: unknown, accepts: readonly WorkOrderKind[], receiver:
   switch (kind) {
     case "calibration":
       return { ok: true, order: { kind: "calibration", ...common, location: parseLocation(order) } };
+    case "observation":
+      return { ok: true, order: parseObservation(order, common) };
     default:
-      throw new Invalid("WOType", `"${label}" orders are not validated yet`);
+      throw new Invalid("WOType", `"${label}" orders are not taken by the ${receiver}`);
   }
+}
+
+/** A sexagesimal `"hh:mm:ss.s"` / `"±dd mm ss"` as a number, or null when the text is not one. */
+function parseSexagesimal(text: string): number | null {
+  const match = /^\s*([+-])?(\d{1,3})(?:[:\s]+(\d{1,2}(?:\.\d+)?))?(?:[:\s]+(\d{1,2}(?:\.\d+)?))?\s*$/.exec(
+    text,
+  );
+  if (!match) return null;
+  const [, sign, whole, minutes = "0", seconds = "0"] = match;
+  if (Number(minutes) >= 60 || Number(seconds) >= 60) return null;
+  const value = Number(whole) + Number(minutes) / 60 + Number(seconds) / 3600;
+  return sign === "-" ? -value : value;
+}
+
+function requireAngle(order: Struct, key: string, min: number, max: number, unit: string): number {
+  const raw = order[key];
+  if (raw === undefined || raw === null) throw new Invalid(key, `is missing (expected ${unit})`);
+  const value = typeof raw === "number" ? raw : typeof raw === "string" ? parseSexagesimal(raw) : null;
+  if (value === null || !Number.isFinite(value) || value < min || value > max) {
+    throw new Invalid(key, `${describe(raw)} is not ${unit}`);
+  }
+  return value;
+}
+
+function requireNumber(order: Struct, key: string, check: (n: number) => boolean, expected: string): number {
+  const raw = order[key];
+  if (raw === undefined || raw === null) throw new Invalid(key, `is missing (expected ${expected})`);
+  if (typeof raw !== "number" || !Number.isFinite(raw) || !check(raw)) {
+    throw new Invalid(key, `${describe(raw)} is not ${expected}`);
+  }
+  return raw;
+}
+
+function parseYesNo(order: Struct, key: string): boolean {
+  const raw = order[key];
+  if (raw === undefined || raw === null) return false;
+  if (typeof raw === "boolean") return raw;
+  const text = typeof raw === "string" ? raw.trim().toLowerCase() : "";
+  if (["yes", "y", "true"].includes(text)) return true;
+  if (["no", "n", "false", ""].includes(text)) return false;
+  throw new Invalid(key, `${describe(raw)} is not Yes or No`);
+}
+
+function parseObservation(order: Struct, common: CommonFields): ObservationOrder {
+  const rawOutput = requireString(order, "Output", true);
+  const output = (rawOutput ?? "analysis").toLowerCase();
+  if (output !== "analysis" && output !== "raw") {
+    throw new Invalid("Output", `${describe(rawOutput)} is not Analysis or Raw`);
+  }
+  return {
+    kind: "observation",
+    ...common,
+    telescope: requireString(order, "Telescope Name")!,
+    ra: requireAngle(order, "RA", 0, 24, "a right ascension in hours (0 to 24, J2000)") % 24,
+    dec: requireAngle(order, "Dec", -90, 90, "a declination in degrees (-90 to 90, J2000)"),
+    filter: requireString(order, "Filter")!,
+    exposureTime: requireNumber(
+      order,
+      "Exposure Time",
+      (t) => t > 0 && t <= MAX_EXPOSURE_SECONDS,
+      `an exposure time in seconds (more than 0, at most ${MAX_EXPOSURE_SECONDS})`,
+    ),
+    exposures: requireNumber(
+      order,
+      "Number of Exposures",
+      (n) => Number.isInteger(n) && n >= 1 && n <= MAX_EXPOSURES,
+      `a whole number of exposures (1 to ${MAX_EXPOSURES})`,
+    ),
+    jobType: requireString(order, "Type of job", true),
+    objectType: requireString(order, "Type of object", true),
+    object: requireString(order, "Object", true),
+    calibrationFrames: parseYesNo(order, "Calibration Frames"),
+    output,
+  };
 }
 
 /** A JSON value: what the catalog stores of a work order. */

@@ -105,3 +105,55 @@ Deno.test("every bad key is named with what was expected", () => {
     if (!error.message.includes(text)) throw new Error(`${error.message} lacks ${text}`);
   }
 });
+
+Deno.test("the telescope takes the original Observation order, and names the key of a bad one", () => {
+  const telescope = { accepts: ["observation"] as const, service: "telescope" };
+  const order = parseWorkOrder(OBSERVATION, telescope);
+  assertEquals(order.kind, "observation");
+  if (order.kind !== "observation") return;
+  assertEquals(
+    [order.telescope, order.ra, order.dec, order.filter, order.exposureTime, order.exposures],
+    ["CTMO", 23.1, 13.2, "I", 30, 1],
+  );
+  assertEquals([order.calibrationFrames, order.output, order.jobType, order.objectType], [
+    true,
+    "analysis",
+    "Research",
+    "Galaxy",
+  ]);
+  const sexagesimal = parseWorkOrder(
+    { ...OBSERVATION, RA: "05:35:17.3", Dec: "-05 23 28", Output: "Raw" },
+    telescope,
+  );
+  if (sexagesimal.kind !== "observation") throw new Error("not an observation");
+  assertEquals(Math.round(sexagesimal.ra * 1e6) / 1e6, Math.round((5 + 35 / 60 + 17.3 / 3600) * 1e6) / 1e6);
+  assertEquals(Math.round(sexagesimal.dec * 1e6) / 1e6, Math.round(-(5 + 23 / 60 + 28 / 3600) * 1e6) / 1e6);
+  assertEquals(sexagesimal.output, "raw");
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ RA: 24.5 }, "RA", "is not a right ascension in hours"],
+    [{ RA: "25:00:00" }, "RA", "is not a right ascension in hours"],
+    [{ Dec: -91 }, "Dec", "is not a declination in degrees"],
+    [{ "Exposure Time": 0 }, "Exposure Time", "is not an exposure time"],
+    [{ "Number of Exposures": 2.5 }, "Number of Exposures", "is not a whole number of exposures"],
+    [{ "Telescope Name": "" }, "Telescope Name", "is not a non-empty string"],
+    [{ Filter: undefined }, "Filter", "is missing"],
+    [{ "Calibration Frames": "maybe" }, "Calibration Frames", "is not Yes or No"],
+    [{ Output: "Reduced" }, "Output", "is not Analysis or Raw"],
+  ];
+  for (const [change, key, problem] of cases) {
+    const error = assertThrows(
+      () => parseWorkOrder({ ...OBSERVATION, ...change }, telescope),
+      WorkOrderError,
+    );
+    assertEquals((error as WorkOrderError).key, key);
+    assertEquals((error as WorkOrderError).message.includes(problem), true, (error as Error).message);
+  }
+  const calibration = assertThrows(
+    () => parseWorkOrder({ ID: "c", Request: "Exposure Calibration", "File Location": "/n" }, telescope),
+    WrongServiceError,
+  ) as WrongServiceError;
+  assertEquals(
+    calibration.message,
+    'Work orders of type "Calibration" are handled by the preprocessor service, not the telescope',
+  );
+});
