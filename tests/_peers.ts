@@ -1,5 +1,6 @@
 /**
- * Optional peers for the tests (astropy, ccdproc, fitsverify, PostgreSQL, Python's xmlrpc.client).
+ * Optional peers for the tests (astropy, ccdproc, fitsverify, PostgreSQL, Python's xmlrpc.client,
+ * indiserver with the INDI simulators).
  *
  * A test that needs a missing peer is reported as ignored and prints why. With
  * `TOROS_REQUIRE_PEERS=1` (set by `.ci/run`) a missing peer fails the test instead,
@@ -27,7 +28,7 @@ async function runs(cmd: string, args: string[]): Promise<boolean> {
 
 /** Checks one peer; returns null when present, else the reason it is missing. */
 export async function missingPeer(
-  name: "astropy" | "ccdproc" | "fitsverify" | "python",
+  name: "astropy" | "ccdproc" | "fitsverify" | "python" | "indi",
 ): Promise<string | null> {
   if (cache.has(name)) return cache.get(name)!;
   let reason: string | null = null;
@@ -50,6 +51,22 @@ export async function missingPeer(
         reason = "fitsverify is not installed (apt-get install fitsverify)";
       }
       break;
+    case "indi": {
+      const programs = [
+        "indiserver",
+        "indi_simulator_telescope",
+        "indi_simulator_ccd",
+        "indi_simulator_wheel",
+        "indi_simulator_dome",
+        "indi_simulator_weather",
+      ];
+      const missing: string[] = [];
+      for (const program of programs) {
+        if (!await runs("sh", ["-c", `command -v ${program}`])) missing.push(program);
+      }
+      if (missing.length > 0) reason = `${missing.join(", ")} not installed (apt-get install indi-bin)`;
+      break;
+    }
   }
   cache.set(name, reason);
   return reason;
@@ -69,7 +86,7 @@ export function postgresTestUrl(): string | null {
  */
 export async function peerTest(
   name: string,
-  peers: ("astropy" | "ccdproc" | "fitsverify" | "python")[],
+  peers: ("astropy" | "ccdproc" | "fitsverify" | "python" | "indi")[],
   fn: (t: Deno.TestContext) => Promise<void> | void,
 ): Promise<void> {
   const reasons: string[] = [];

@@ -111,5 +111,5 @@ export class IndiConnectionError extends IndiError {
 }
 
 function formatSeconds(seconds: number): string {
-  return Number.isInteger(seconds) ? String(seconds) : seconds.toFixed(seconds < 1 ? 3 : 1);
+  return String(Number(seconds.toFixed(3)));
 }
