@@ -1,81 +1,46 @@
 /**
  * `toros config check [PATH] [--json]`: validates a config file and prints the
  * effective configuration, each value with where it came from (file or default).
+ * Every key comes from the schema (`lib/config/toros_schema.ts`), as does the
+ * README's configuration table, which `deno run -A lib/config_command.ts --readme`
+ * regenerates.
  *
  * @module
  */
 import { type GlobalOptions, parseCommandArgs, UsageError } from "./cli.ts";
-import { loadConfig, type LoadedConfig, type TorosConfig } from "./config.ts";
+import {
+  loadConfig,
+  type LoadedConfig,
+  redactConfig,
+  renderConfigTable,
+  renderEffective,
+  replaceReadmeConfigTable,
+  TOROS_SCHEMA,
+} from "./config.ts";
 
-/** YAML section/key names for each config property, in display order. */
-const DISPLAY: { section: string; prop: keyof TorosConfig; keys: [string, string][] }[] = [
-  {
-    section: "Preprocessor Address",
-    prop: "preprocessorAddress",
-    keys: [["HTTP", "http"], ["IP", "ip"], ["Port", "port"]],
-  },
-  { section: "Logging", prop: "logging", keys: [["File", "file"], ["Log Level", "level"]] },
-  { section: "Database", prop: "database", keys: [["File", "file"], ["URL", "url"]] },
-  { section: "Data", prop: "data", keys: [["Roots", "roots"]] },
-  {
-    section: "Reduction",
-    prop: "reduction",
-    keys: [
-      ["Combine", "combine"],
-      ["Sigma Clip", "sigmaClip"],
-      ["MinMax Clip", "minMaxClip"],
-      ["Flat Floor", "flatFloor"],
-      ["Saturation", "saturation"],
-      ["Workers", "workers"],
-      ["Band Rows", "bandRows"],
-      ["Niceness", "niceness"],
-      ["Share While Serving", "shareWhileServing"],
-    ],
-  },
-  {
-    section: "Security",
-    prop: "security",
-    keys: [["Token", "token"], ["Allowed Networks", "allowedNetworks"], ["CORS Origin", "corsOrigin"], [
-      "Max Body Bytes",
-      "maxBodyBytes",
-    ]],
-  },
-];
+/** The command that regenerates the README's configuration table. */
+export const README_COMMAND = "deno run -A lib/config_command.ts --readme";
 
-function redact(path: string, value: unknown): unknown {
-  if (path === "Security.Token" && value) return "********";
-  if (path === "Database.URL" && typeof value === "string") {
-    try {
-      const url = new URL(value);
-      if (url.password) url.password = "********";
-      return url.toString();
-    } catch {
-      return value;
-    }
-  }
-  return value;
-}
-
-function formatValue(value: unknown): string {
-  if (value === null || value === undefined) return "null";
-  if (typeof value === "string") return value === "" ? '""' : value;
-  return JSON.stringify(value);
-}
-
-/** Renders the effective config as YAML-like text with a `# file` / `# default` note on each value. */
+/** Renders the effective config as YAML with a `# file` / `# default` note on each value, every key of the schema. */
 export function renderEffectiveConfig(loaded: LoadedConfig): string {
-  const lines: string[] = [`# effective configuration (${loaded.path ?? "embedded defaults"})`];
-  for (const entry of DISPLAY) {
-    lines.push(`${entry.section}:`);
-    const section = loaded.config[entry.prop] as unknown as Record<string, unknown>;
-    for (const [key, prop] of entry.keys) {
-      const path = `${entry.section}.${key}`;
-      if (!(prop in section)) continue;
-      const value = formatValue(redact(path, section[prop]));
-      lines.push(`  ${key}: ${value}`.padEnd(56) + `  # ${loaded.sources[path] ?? "default"}`);
-    }
-  }
-  return lines.join("\n");
+  return renderEffective(TOROS_SCHEMA, loaded);
+}
+
+/** The README's configuration table, rendered from the schema. */
+export function configTable(): string {
+  return renderConfigTable(TOROS_SCHEMA);
+}
+
+/**
+ * Rewrites the configuration table of the README at `path` from the schema;
+ * returns whether the file changed.
+ */
+export async function updateReadme(path: string): Promise<boolean> {
+  const text = await Deno.readTextFile(path);
+  const updated = replaceReadmeConfigTable(text, configTable());
+  if (updated === text) return false;
+  await Deno.writeTextFile(path, updated);
+  return true;
 }
 
 /** Runs `toros config check`; exit 0 when valid, 1 on any error, 2 on a usage error. */
@@ -90,9 +55,7 @@ export async function configCommand(args: string[], options: GlobalOptions): Pro
   if (extra.length > 0) throw new UsageError(`Unexpected argument '${extra[0]}'`);
   const loaded = await loadConfig(pathArg ?? options.configPath);
   if (values.json) {
-    const config = structuredClone(loaded.config);
-    if (config.security.token) config.security.token = "********";
-    if (config.database.url) config.database.url = String(redact("Database.URL", config.database.url));
+    const config = redactConfig(TOROS_SCHEMA, loaded.config);
     console.log(JSON.stringify(
       {
         path: loaded.path ?? null,
@@ -113,4 +76,15 @@ export async function configCommand(args: string[], options: GlobalOptions): Pro
     console.error(`${loaded.path ?? "embedded defaults"}: ${verdict}, ${loaded.warnings.length} warning(s)`);
   }
   return loaded.errors.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  // `deno run -A lib/config_command.ts --readme [README.md]`: regenerate the README's configuration table.
+  const [flag, path = new URL("../README.md", import.meta.url).pathname] = Deno.args;
+  if (flag !== "--readme") {
+    console.error(`Usage: ${README_COMMAND} [README.md]`);
+    Deno.exit(2);
+  }
+  const changed = await updateReadme(path);
+  console.error(`${path}: configuration table ${changed ? "regenerated" : "already current"}`);
 }

@@ -1,5 +1,31 @@
-import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
-import { ConfigError, defaultConfig, loadConfig, loadConfigOrThrow, parseConfigText } from "../lib/config.ts";
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
+import {
+  type AddressConfig,
+  ConfigError,
+  defaultConfig,
+  defaultsOf,
+  key,
+  loadConfig,
+  loadConfigOrThrow,
+  type LogLevel,
+  parseConfigText,
+  parseConfigWith,
+  readIntegerIn,
+  readmeConfigTable,
+  readNonEmptyString,
+  readNumberIn,
+  readPath,
+  readStringList,
+  redactConfig,
+  renderConfigTable,
+  renderEffective,
+  replaceReadmeConfigTable,
+  section,
+  TOROS_SCHEMA,
+  walkSchema,
+} from "../lib/config.ts";
+import { renderEffectiveConfig } from "../lib/config_command.ts";
+import { XmlRpcServer } from "../lib/xmlrpc/mod.ts";
 
 // The original TOROS Manager template: flow mappings and keys with spaces.
 const ORIGINAL_TEMPLATE = `Preprocessor Address: {HTTP: "http://localhost:8000/", IP: localhost, Port: 8000}
@@ -179,7 +205,7 @@ Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0
   assertEquals(loaded.errors, []);
   assertEquals(loaded.config.reduction, {
     combine: "average",
-    sigmaClip: { low: 3, high: 4 },
+    sigmaClip: { low: 3, high: 4, center: "median" },
     minMaxClip: { min: 0, max: 60000 },
     flatFloor: 0.05,
     saturation: 65000,
@@ -187,6 +213,7 @@ Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0
     bandRows: 32,
     niceness: 15,
     shareWhileServing: 40,
+    overscan: { estimate: "median", model: "none" },
   });
   assertEquals(
     parseConfigText("Reduction: {Niceness: 25}\n", "/x.yaml", "/s").errors.map((e) => e.message),
@@ -201,6 +228,7 @@ Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0
     allowedNetworks: ["127.0.0.1/32", "::1/128", "10.0.0.0/8"],
     corsOrigin: "",
     maxBodyBytes: 2048,
+    requestTimeoutSeconds: 30,
   });
 });
 
@@ -240,4 +268,281 @@ Deno.test("the shipped template install/toros.conf.yaml loads without errors or 
   assertEquals(loaded.warnings, []);
   assertEquals(loaded.config.preprocessorAddress.port, 8000);
   assertEquals(loaded.config.database.file, "/var/lib/toros/toros.sqlite3");
+});
+
+// ---------------------------------------------------------------------------
+// The schema: every key declared once, everything else rendered from it
+// ---------------------------------------------------------------------------
+
+Deno.test("Sigma Clip takes an optional Center (median by default, or mean)", () => {
+  const mean = parseConfigText(
+    "Reduction: {Sigma Clip: {Low: 3, High: 2.5, Center: mean}}\n",
+    "/x.yaml",
+    "/s",
+  );
+  assertEquals(mean.errors, []);
+  assertEquals(mean.config.reduction.sigmaClip, { low: 3, high: 2.5, center: "mean" });
+  const median = parseConfigText("Reduction: {Sigma Clip: {Low: 3, High: 3}}\n", "/x.yaml", "/s");
+  assertEquals(median.config.reduction.sigmaClip, { low: 3, high: 3, center: "median" });
+  for (const bad of ["{Low: 3, High: 3, Center: mode}", "{Low: 3, High: 3, Centre: mean}", "{Low: 3}"]) {
+    const loaded = parseConfigText(`Reduction:\n  Sigma Clip: ${bad}\n`, "/x.yaml", "/s");
+    assertEquals(loaded.errors.length, 1, bad);
+    assertMatch(
+      loaded.errors[0].message,
+      /^Reduction\.Sigma Clip at line 2, column 15: a mapping is not a sigma clip/,
+    );
+  }
+});
+
+Deno.test("Reduction: Overscan takes Estimate and Model, each with its default", () => {
+  const defaults = defaultConfig("/s").reduction.overscan;
+  assertEquals(defaults, { estimate: "median", model: "none" });
+  const full = parseConfigText(
+    "Reduction:\n  Overscan: {Estimate: clipped-mean, Model: polynomial 3}\n",
+    "/x.yaml",
+    "/s",
+  );
+  assertEquals(full.errors, []);
+  assertEquals(full.config.reduction.overscan, { estimate: "clipped-mean", model: { polynomial: 3 } });
+  assertEquals(full.sources["Reduction.Overscan.Model"], "file");
+  const partial = parseConfigText("Reduction: {Overscan: {Estimate: Mean}}\n", "/x.yaml", "/s");
+  assertEquals(partial.config.reduction.overscan, { estimate: "mean", model: "none" });
+  assertEquals(partial.sources["Reduction.Overscan.Model"], "default");
+  const bad = parseConfigText(
+    "Reduction:\n  Overscan:\n    Estimate: mode\n    Model: polynomial 11\n",
+    "/x.yaml",
+    "/s",
+  );
+  assertEquals(bad.errors.map((error) => error.message), [
+    'Reduction.Overscan.Estimate at line 3, column 15: "mode" is not an overscan estimate (median, mean, clipped-mean)',
+    'Reduction.Overscan.Model at line 4, column 12: "polynomial 11" is not an overscan model (none, or polynomial N with N from 1 to 10)',
+  ]);
+  const notMapping = parseConfigText("Reduction: {Overscan: median}\n", "/x.yaml", "/s");
+  assertEquals(notMapping.errors.map((error) => error.message), [
+    'Reduction.Overscan at line 1, column 23: "median" is not a mapping of keys',
+  ]);
+  const typo = parseConfigText("Reduction: {Overscan: {Estimat: mean}}\n", "/x.yaml", "/s");
+  assertMatch(typo.warnings[0].message, /^Reduction\.Overscan\.Estimat at line 1.*did you mean "Estimate"/);
+});
+
+Deno.test("Security: Request Timeout is seconds from 1 to 3600, default 30", () => {
+  assertEquals(defaultConfig("/s").security.requestTimeoutSeconds, 30);
+  const loaded = parseConfigText("Security: {Request Timeout: 120}\n", "/x.yaml", "/s");
+  assertEquals(loaded.config.security.requestTimeoutSeconds, 120);
+  assertEquals(
+    parseConfigText("Security: {Request Timeout: 0}\n", "/x.yaml", "/s").errors.map((e) => e.message),
+    ["Security.Request Timeout at line 1, column 29: 0 is not a timeout in seconds (1-3600)"],
+  );
+});
+
+Deno.test("every daemon has an address section: telescope 8001, scheduler 8002, dome 8003", () => {
+  const defaults = defaultConfig("/s");
+  assertEquals(defaults.telescopeAddress, { http: "http://localhost:8001/", ip: "localhost", port: 8001 });
+  assertEquals(defaults.schedulerAddress, { http: "http://localhost:8002/", ip: "localhost", port: 8002 });
+  assertEquals(defaults.domeAddress, { http: "http://localhost:8003/", ip: "localhost", port: 8003 });
+  const text =
+    "Telescope Address: {HTTP: 'http://mount:9001/', IP: 0.0.0.0, Port: 9001}\nDome Address: {Port: 0}\n";
+  const loaded = parseConfigText(text, "/x.yaml", "/s");
+  const telescope: AddressConfig = loaded.config.telescopeAddress;
+  assertEquals(telescope, { http: "http://mount:9001/", ip: "0.0.0.0", port: 9001 });
+  assertEquals(loaded.errors.map((e) => e.message), [
+    "Dome Address.Port at line 2, column 22: 0 is not a port (1-65535)",
+  ]);
+});
+
+Deno.test("Allowed Networks uses the server's CIDR parser: what config check accepts, the server starts with", () => {
+  const refused = parseConfigText("Security:\n  Allowed Networks: [10.0.0.0/8, '1:2']\n", "/x.yaml", "/s");
+  assertEquals(refused.errors.map((e) => e.message), [
+    "Security.Allowed Networks at line 2, column 21: a list is not a list of networks in CIDR form (e.g. [127.0.0.1/32, 10.0.0.0/8])",
+  ]);
+  const server = (networks: string[]) => new XmlRpcServer({ title: "t", allowedNetworks: networks });
+  const valid = [
+    "127.0.0.1",
+    "127.0.0.1/32",
+    "10.0.0.0/8",
+    "0.0.0.0/0",
+    "::1",
+    "::1/128",
+    "fe80::/10",
+    "2001:db8::/32",
+    "2001:db8:0:0:0:0:0:1/128",
+    "::ffff:10.0.0.0/104",
+  ];
+  for (const network of valid) {
+    const loaded = parseConfigText(`Security: {Allowed Networks: ['${network}']}\n`, "/x.yaml", "/s");
+    assertEquals(loaded.errors, [], network);
+    assertEquals(loaded.config.security.allowedNetworks, [network]);
+    server([network]);
+  }
+  const invalid = [
+    "1:2",
+    "10.0.0.0/",
+    "10.0.0.0/33",
+    "10.0.0.0/0x8",
+    "10.0.0.0/8/9",
+    "::1/129",
+    "1:2:3:4:5:6:7::8",
+  ];
+  for (const network of invalid) {
+    const loaded = parseConfigText(`Security: {Allowed Networks: ['${network}']}\n`, "/x.yaml", "/s");
+    assertEquals(loaded.errors.length, 1, `config check accepted ${network}`);
+    assertThrows(() => server([network]), Error, "is not in CIDR form");
+  }
+});
+
+Deno.test("config check shows every key of the schema, as YAML that loads back to the same config", () => {
+  const loaded = parseConfigText(
+    "Logging: {Log Level: DEBUG}\nReduction: {Sigma Clip: {Low: 2, High: 4}, Overscan: {Model: polynomial 2}}\n",
+    "/etc/toros/c.yaml",
+    "/s",
+  );
+  const text = renderEffectiveConfig(loaded);
+  for (const { names, entry } of walkSchema(TOROS_SCHEMA)) {
+    const indent = "  ".repeat(names.length - 1);
+    const name = names[names.length - 1];
+    if (entry.kind === "section") {
+      assert(text.includes(`\n${indent}${name}:\n`), `no section ${names.join(".")} in:\n${text}`);
+    } else if (names.join(".") !== "Database.URL") {
+      assertMatch(text, new RegExp(`\\n${indent}${name}: .* # (file|default)(\\n|$)`), names.join("."));
+    }
+  }
+  assertMatch(text, /\n {2}Log Level: DEBUG +# file\n/);
+  assertMatch(text, /\n {2}Sigma Clip: \{Low: 2, High: 4, Center: median\} +# file\n/);
+  assertMatch(text, /\n {4}Model: polynomial 2 +# file\n/);
+  assertMatch(text, /\n {2}CORS Origin: "\*" +# default\n/);
+  const again = parseConfigText(text, "/elsewhere/c.yaml", "/s");
+  assertEquals(again.errors, []);
+  assertEquals(again.warnings, []);
+  assertEquals(again.config, loaded.config);
+});
+
+Deno.test("config check hides the token and a database password, as the schema declares", () => {
+  const loaded = parseConfigText(
+    "Security: {Token: s3cret-token}\nDatabase: {URL: 'postgres://toros:pw@db:5432/toros'}\n",
+    "/x.yaml",
+    "/s",
+  );
+  const text = renderEffectiveConfig(loaded);
+  assertMatch(text, /\n {2}Token: "\*{8}" +# file\n/);
+  assertMatch(text, /\n {2}URL: postgres:\/\/toros:\*{8}@db:5432\/toros +# file\n/);
+  assert(!text.includes("s3cret") && !text.includes(":pw@"));
+  const json = redactConfig(TOROS_SCHEMA, loaded.config);
+  assertEquals(json.security.token, "********");
+  assertEquals(json.database.url, "postgres://toros:********@db:5432/toros");
+  assertEquals(loaded.config.security.token, "s3cret-token", "the loaded config is not changed");
+});
+
+Deno.test("the README table is replaced in place, and a README without one is an error", () => {
+  const before =
+    "# X\n\n## Configuration reference\n\nText.\n\n| key | default | meaning |\n| - | - | - |\n| old | row | here |\n\nAfter.\n";
+  const after = replaceReadmeConfigTable(before, "| key | new |");
+  assertEquals(after, "# X\n\n## Configuration reference\n\nText.\n\n| key | new |\n\nAfter.\n");
+  assertEquals(readmeConfigTable(after), "| key | new |");
+  assertThrows(() => readmeConfigTable("# X\n\n| key | a |\n"), Error, "No configuration table");
+});
+
+Deno.test("adding a section is one declaration: typed parsing, located errors, config check and README row follow", () => {
+  const observatory = {
+    ...TOROS_SCHEMA,
+    telescope: section("Telescope", {
+      doc: "The telescope daemon's instruments",
+      keys: {
+        name: key("Name", readNonEmptyString, { default: "TOROS", doc: "telescope name written in headers" }),
+        indiServer: key("INDI Server", readNonEmptyString, {
+          default: "localhost:7624",
+          doc: "INDI host:port",
+        }),
+        filters: key("Filters", readStringList, {
+          default: ["U", "B", "V"],
+          doc: "filter wheel slots, in order",
+        }),
+        dataRoot: key("Data Root", readPath, {
+          default: (stateDir) => `${stateDir}/nights`,
+          doc: "nights go here",
+        }),
+        calibration: section("Calibration", {
+          doc: "Frames per calibration series",
+          keys: {
+            bias: key("Bias", readIntegerIn(0, 100, "a frame count (0-100)"), {
+              default: 5,
+              doc: "bias frames",
+            }),
+            dark: key("Dark", readIntegerIn(0, 100, "a frame count (0-100)"), {
+              default: 5,
+              doc: "dark frames",
+            }),
+            flatExposure: key(
+              "Flat Exposure",
+              readNumberIn(0.001, 3600, "an exposure in seconds (0.001-3600)"),
+              {
+                default: 1.5,
+                doc: "seconds per flat",
+              },
+            ),
+          },
+        }),
+      },
+    }),
+    site: section("Site", {
+      doc: "Where the observatory is",
+      keys: {
+        latitude: key("Latitude", readNumberIn(-90, 90, "a latitude in degrees (-90 to 90)"), {
+          default: -24.6,
+          doc: "degrees, north positive",
+        }),
+      },
+    }),
+  };
+  const text = `Logging: {Log Level: DEBUG}
+Telescope:
+  Filters: [U, B, V, R]
+  Data Root: nights
+  Calibration: {Bias: 7, Flat Exposure: 0}
+  Calibraton: {}
+Site: {Latitude: 91}
+`;
+  const loaded = parseConfigWith(observatory, text, { fileName: "/etc/toros/c.yaml", stateDir: "/s" });
+  // Typed from the declarations: these assignments type-check, a property not declared does not.
+  const filters: string[] = loaded.config.telescope.filters;
+  const bias: number = loaded.config.telescope.calibration.bias;
+  const level: LogLevel = loaded.config.logging.level;
+  // @ts-expect-error Calibration declares no Flat key
+  loaded.config.telescope.calibration.flat;
+  assertEquals([filters, bias, level], [["U", "B", "V", "R"], 7, "DEBUG"]);
+  assertEquals(loaded.config.telescope.dataRoot, "/etc/toros/nights");
+  assertEquals(loaded.config.telescope.calibration, { bias: 7, dark: 5, flatExposure: 1.5 });
+  assertEquals(loaded.config.site.latitude, -24.6);
+  assertEquals(loaded.errors.map((e) => e.message), [
+    "Telescope.Calibration.Flat Exposure at line 5, column 41: 0 is not an exposure in seconds (0.001-3600)",
+    "Site.Latitude at line 7, column 18: 91 is not a latitude in degrees (-90 to 90)",
+  ]);
+  assertMatch(
+    loaded.warnings[0].message,
+    /^Telescope\.Calibraton at line 6, column 3: .*did you mean "Calibration"/,
+  );
+  assertEquals(defaultsOf(observatory, "/s").telescope.dataRoot, "/s/nights");
+
+  const shown = renderEffective(observatory, loaded);
+  assertMatch(shown, /\nTelescope:\n {2}Name: TOROS +# default\n/);
+  assertMatch(shown, /\n {2}Filters: \[U, B, V, R\] +# file\n/);
+  assertMatch(shown, /\n {2}Calibration:\n {4}Bias: 7 +# file\n {4}Dark: 5 +# default\n/);
+  assertMatch(shown, /\nSite:\n {2}Latitude: -24\.6 +# default$/);
+
+  const table = renderConfigTable(observatory);
+  assertMatch(table, /\n\| `Telescope\.Calibration\.Flat Exposure` +\| `1\.5` +\| seconds per flat +\|/);
+  assertMatch(table, /\n\| `Telescope\.Data Root` +\| `\$STATE\/nights` +\| nights go here +\|/);
+  assertMatch(table, /\n\| `Telescope\.Filters` +\| `\[U, B, V\]` +\|/);
+});
+
+Deno.test("a oneOf key must be declared optional", () => {
+  assertThrows(
+    () =>
+      section("Broken", {
+        doc: "x",
+        oneOf: ["a"],
+        keys: { a: key("A", readNonEmptyString, { default: "x", doc: "a" }) },
+      }),
+    Error,
+    "oneOf names a, which is not an optional key",
+  );
 });

@@ -1,0 +1,196 @@
+/**
+ * The schema of `toros.conf.yaml`: every section and key of every TOROS daemon,
+ * declared once. The keys of the original TOROS Manager are kept exactly
+ * (flow mappings, keys with spaces). {@link TorosConfig} is inferred from it;
+ * `toros config check` and the README's table are rendered from it.
+ *
+ * A daemon that needs settings adds its section here, in one declaration
+ * (`telescope: section("Telescope", { doc, keys: {...} })`).
+ *
+ * @module
+ */
+import {
+  type ClipCenter,
+  type CombineMethod,
+  type LogLevel,
+  type MinMaxClip,
+  minMaxClipToYaml,
+  type OverscanEstimate,
+  type OverscanModel,
+  overscanModelToYaml,
+  readCombine,
+  readDatabaseUrl,
+  readIntegerIn,
+  readLogLevel,
+  readMinMaxClip,
+  readNetworks,
+  readNumberIn,
+  readOptionalNumber,
+  readOptionalPath,
+  readOptionalToken,
+  readOverscanEstimate,
+  readOverscanModel,
+  readPath,
+  readPathList,
+  readSigmaClip,
+  readString,
+  redactSecret,
+  redactUrlPassword,
+  type SigmaClip,
+  sigmaClipToYaml,
+} from "./readers.ts";
+import { addressSection, type ConfigOf, key, section } from "./schema.ts";
+
+export type { ClipCenter, CombineMethod, LogLevel, MinMaxClip, OverscanEstimate, OverscanModel, SigmaClip };
+
+/** Every section and key of `toros.conf.yaml`, under its property in {@link TorosConfig}, in display order. */
+export const TOROS_SCHEMA = {
+  preprocessorAddress: addressSection("Preprocessor Address", { service: "preprocessor", port: 8000 }),
+  telescopeAddress: addressSection("Telescope Address", { service: "telescope daemon", port: 8001 }),
+  schedulerAddress: addressSection("Scheduler Address", { service: "scheduler", port: 8002 }),
+  domeAddress: addressSection("Dome Address", { service: "dome daemon", port: 8003 }),
+  logging: section("Logging", {
+    doc: "Where the log goes and how much of it",
+    keys: {
+      file: key("File", readOptionalPath, {
+        default: (stateDir) => `${stateDir}/log/toros.log`,
+        doc: "log file, rotated daily, 30 kept; `null` for stderr only",
+      }),
+      level: key("Log Level", readLogLevel, {
+        default: "INFO",
+        doc: "`DEBUG`, `INFO`, `WARNING` or `ERROR`",
+      }),
+    },
+  }),
+  database: section("Database", {
+    doc: "The catalog of nights, exposures, products and jobs: exactly one of File or URL",
+    oneOf: ["file", "url"],
+    keys: {
+      file: key("File", readPath, {
+        optional: true,
+        default: (stateDir) => `${stateDir}/toros.sqlite3`,
+        doc: "SQLite catalog (or `URL: sqlite:PATH`)",
+      }),
+      url: key("URL", readDatabaseUrl, {
+        optional: true,
+        redact: redactUrlPassword,
+        doc: "`postgres://user@host:5432/db` instead of `File`",
+      }),
+    },
+  }),
+  data: section("Data", {
+    doc: "Where nights may be read",
+    keys: {
+      roots: key("Roots", readPathList, {
+        default: ["/data/toros"],
+        doc: "directories under which work orders may name nights",
+      }),
+    },
+  }),
+  reduction: section("Reduction", {
+    doc: "How a night is calibrated (the defaults reproduce ccdproc's standard reduction)",
+    keys: {
+      combine: key("Combine", readCombine, { default: "median", doc: "`median`, `average` or `sum`" }),
+      sigmaClip: key("Sigma Clip", readSigmaClip, {
+        default: null,
+        toYaml: sigmaClipToYaml,
+        doc: "`{Low: 3, High: 3, Center: median}`: clip by standard deviations around the median (or `mean`)",
+      }),
+      minMaxClip: key("MinMax Clip", readMinMaxClip, {
+        default: null,
+        toYaml: minMaxClipToYaml,
+        doc: "`{Min: 0, Max: 65000}`: drop pixel values outside",
+      }),
+      flatFloor: key("Flat Floor", readNumberIn(0, 1, "a flat floor (a number from 0 to 1)"), {
+        default: 0.01,
+        doc: "normalized flat values below this are raised to it",
+      }),
+      saturation: key("Saturation", readOptionalNumber, {
+        default: null,
+        doc: "ADU, when a frame has no `SATURATE` card",
+      }),
+      workers: key("Workers", readIntegerIn(0, 256, "a worker count (0 = one per core, up to 256)"), {
+        default: 0,
+        doc: "pixel workers; 0 = one per core",
+      }),
+      bandRows: key("Band Rows", readIntegerIn(1, 65536, "a row count (1-65536)"), {
+        default: 64,
+        doc: "rows streamed at a time from every frame",
+      }),
+      niceness: key("Niceness", readIntegerIn(0, 19, "a nice value (0-19)"), {
+        default: 10,
+        doc: "nice value of the service's reduction threads (Linux), 0-19",
+      }),
+      shareWhileServing: key("Share While Serving", readIntegerIn(1, 100, "a percent of the time (1-100)"), {
+        default: 25,
+        doc: "percent of the time the reduction keeps while requests arrive, 1-100",
+      }),
+      overscan: section("Overscan", {
+        doc: "How the overscan level subtracted from each row is found",
+        keys: {
+          estimate: key("Estimate", readOverscanEstimate, {
+            default: "median",
+            doc: "`median`, `mean` or `clipped-mean` of each row's overscan pixels",
+          }),
+          model: key("Model", readOverscanModel, {
+            default: "none",
+            toYaml: overscanModelToYaml,
+            doc: "`none` (each row its own estimate) or `polynomial N` (N 1-10, fitted along the rows)",
+          }),
+        },
+      }),
+    },
+  }),
+  security: section("Security", {
+    doc: "Optional protections for the XML-RPC services",
+    keys: {
+      token: key("Token", readOptionalToken, {
+        default: null,
+        redact: redactSecret,
+        doc: "shared secret, HTTP Basic password or Bearer token",
+      }),
+      allowedNetworks: key("Allowed Networks", readNetworks, {
+        default: [],
+        doc: "client CIDRs allowed, e.g. `[127.0.0.1/32, 10.0.0.0/8]`; empty = any",
+      }),
+      corsOrigin: key("CORS Origin", readString, {
+        default: "*",
+        doc: '`Access-Control-Allow-Origin` for browsers; `""` sends none',
+      }),
+      maxBodyBytes: key(
+        "Max Body Bytes",
+        readIntegerIn(1024, 1024 * 1024 * 1024, "a body size in bytes (1024 to 1 GiB)"),
+        { default: 1024 * 1024, doc: "larger requests get HTTP 413" },
+      ),
+      requestTimeoutSeconds: key(
+        "Request Timeout",
+        readNumberIn(1, 3600, "a timeout in seconds (1-3600)"),
+        {
+          default: 30,
+          doc: "seconds a client has to send a request's headers and body before it is cut off, 1-3600",
+        },
+      ),
+    },
+  }),
+};
+
+/** The whole effective configuration, as {@link TOROS_SCHEMA} declares it. */
+export interface TorosConfig extends ConfigOf<typeof TOROS_SCHEMA> {
+  /** Directory for state when defaults are used ($XDG_STATE_HOME/toros or ~/.local/state/toros). */
+  stateDir: string;
+}
+
+/** `Preprocessor Address:` (and every `X Address:`): where an XML-RPC service listens. */
+export type AddressConfig = TorosConfig["preprocessorAddress"];
+/** `Logging:` */
+export type LoggingConfig = TorosConfig["logging"];
+/** `Database:`: exactly one of `file` or `url` is set after loading. */
+export type DatabaseConfig = TorosConfig["database"];
+/** `Data:` */
+export type DataConfig = TorosConfig["data"];
+/** `Reduction:`: how a night is calibrated. */
+export type ReductionConfig = TorosConfig["reduction"];
+/** `Reduction: Overscan:` */
+export type OverscanConfig = ReductionConfig["overscan"];
+/** `Security:`: optional protections for the XML-RPC services. */
+export type SecurityConfig = TorosConfig["security"];
