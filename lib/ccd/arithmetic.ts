@@ -9,32 +9,6 @@
  * @module
  */
 
-/** target -= other */
-export function subtractInPlace(
-  target: Float32Array,
-  other: Float32Array,
-  start = 0,
-  end = target.length,
-): void {
-  for (let i = start; i < end; i++) target[i] -= other[i];
-}
-
-/** target -= scale · other */
-export function subtractScaledInPlace(
-  target: Float32Array,
-  other: Float32Array,
-  scale: number,
-  start = 0,
-  end = target.length,
-): void {
-  for (let i = start; i < end; i++) target[i] -= scale * other[i];
-}
-
-/** target *= k */
-export function multiplyInPlace(target: Float32Array, k: number, start = 0, end = target.length): void {
-  for (let i = start; i < end; i++) target[i] *= k;
-}
-
 /** target /= divisor, with divisor values below `floor` raised to it first (ccdproc's `min_value`). */
 export function divideInPlace(
   target: Float32Array,
@@ -105,9 +79,4 @@ export function calibrateBand(
     light[i] = v;
   }
   return saturated;
-}
-
-/** Raises values below `floor` to it (the master flat as flat_correct uses it). */
-export function floorInPlace(values: Float32Array, floor: number): void {
-  for (let i = 0; i < values.length; i++) if (values[i] < floor) values[i] = floor;
 }

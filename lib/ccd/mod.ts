@@ -6,18 +6,10 @@
  * @module
  */
 export { combineBand, type CombineMethod, type CombineOptions } from "./combine.ts";
-export {
-  calibrateBand,
-  type CalibrationTerms,
-  divideInPlace,
-  floorInPlace,
-  multiplyInPlace,
-  subtractInPlace,
-  subtractScaledInPlace,
-} from "./arithmetic.ts";
-export { meanOf, medianOf } from "./stats.ts";
+export { calibrateBand, type CalibrationTerms, divideInPlace } from "./arithmetic.ts";
+export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";
-export { formatSection, parseSection, type Section, SectionError } from "./section.ts";
+export { parseSection, type Section, SectionError } from "./section.ts";
 export { overscanAndTrimRows } from "./overscan.ts";
 export { applyMask, saturationMask } from "./saturation.ts";
 export { history } from "./history.ts";

@@ -1,23 +1,9 @@
 /**
- * Whole-array statistics used by the reduction: mean (ccdproc's flat
- * normalization) and median (each flat's scale), matching numpy.
+ * Whole-array statistics used by the reduction: the median (each flat's scale,
+ * guessed from a sample of rows), matching numpy.
  *
  * @module
  */
-
-/** Mean of the values, NaN ignored, summed in double precision (numpy's `mean` of float32 data). */
-export function meanOf(values: ArrayLike<number>): number {
-  let sum = 0;
-  let n = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v === v) {
-      sum += v;
-      n++;
-    }
-  }
-  return n > 0 ? sum / n : NaN;
-}
 
 /** k-th smallest of `a[0..n)` (reorders `a`). */
 export function selectKth(a: Float32Array | Float64Array, n: number, k: number): number {
