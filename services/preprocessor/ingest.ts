@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { FitsError, type Header, readHdus } from "../../lib/fits/mod.ts";
 import { sha256Files } from "../../lib/file_hash.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
@@ -89,7 +90,7 @@ export async function listFrameFiles(nightDir: string): Promise<string[]> {
 }
 
 function nightDateFrom(dir: string, frames: { dateObs: string | null }[]): string | null {
-  const fromDir = /(\d{4})-?(\d{2})-?(\d{2})/.exec(dir.slice(dir.lastIndexOf("/") + 1));
+  const fromDir = /(\d{4})-?(\d{2})-?(\d{2})/.exec(basename(dir));
   if (fromDir) return `${fromDir[1]}-${fromDir[2]}-${fromDir[3]}`;
   const first = frames.map((f) => f.dateObs).filter((d): d is string => !!d).sort()[0];
   return first ? first.slice(0, 10) : null;

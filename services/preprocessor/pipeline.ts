@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { addSums, FitsImageWriter, type Header, readHdus } from "../../lib/fits/mod.ts";
 import {
   type BandInput,
@@ -148,10 +149,6 @@ interface Context {
 
 function combineOptionsOf(reduction: ReductionConfig): CombineOptions {
   return { method: reduction.combine, sigmaClip: reduction.sigmaClip, minMaxClip: reduction.minMaxClip };
-}
-
-function baseName(path: string): string {
-  return path.slice(path.lastIndexOf("/") + 1);
 }
 
 function sameSet(a: number[], b: number[]): boolean {
@@ -550,7 +547,7 @@ async function buildMaster(
     for (const master of uses) {
       header.set(
         master.kind === "master_bias" ? "MBIAS" : "MDARK",
-        baseName(master.path),
+        basename(master.path),
         `${master.kind} used`,
       );
     }
@@ -582,7 +579,7 @@ async function buildMaster(
     kind,
     path,
     inputs: frames.map((f) => f.fileName),
-    uses: uses.map((m) => baseName(m.path)),
+    uses: uses.map((m) => basename(m.path)),
     warnings,
     reused: !!kept,
   });
@@ -635,17 +632,6 @@ function nearestDark(darks: Master[], t: number): Master | null {
   return best;
 }
 
-function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    const k = key(item);
-    const list = groups.get(k);
-    if (list) list.push(item);
-    else groups.set(k, [item]);
-  }
-  return groups;
-}
-
 /** Reduces one shape group (frames of one size and binning). */
 async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Promise<void> {
   const byType = (type: ImageType) => frames.filter((f) => f.imageType === type);
@@ -673,7 +659,7 @@ async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Pr
 
   // Stage: master darks, one per exposure time.
   const darks: Master[] = [];
-  for (const [t, group] of groupBy(byType("dark"), (f) => String(f.exposureTime))) {
+  for (const [t, group] of Map.groupBy(byType("dark"), (f) => String(f.exposureTime))) {
     const warnings = bias
       ? (bias.borrowed ? [bias.borrowed] : [])
       : ["no master bias: dark frames not bias-subtracted"];
@@ -697,7 +683,7 @@ async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Pr
         dark: own,
         note: own.exposureTime === t
           ? null
-          : `no ${formatSeconds(t)} s dark: ${baseName(own.path)} scaled by exposure time`,
+          : `no ${formatSeconds(t)} s dark: ${basename(own.path)} scaled by exposure time`,
       };
     }
     if (!borrowedDarks.has(t)) {
@@ -712,7 +698,7 @@ async function reduceGroup(ctx: Context, frames: RawFrame[], suffix: string): Pr
 
   // Stage: master flats, one per filter, each flat scaled by 1/its own median.
   const flats = new Map<string, Master>();
-  for (const [filter, group] of groupBy(byType("flat"), (f) => f.filter ?? "")) {
+  for (const [filter, group] of Map.groupBy(byType("flat"), (f) => f.filter ?? "")) {
     const inputs: CombineInput[] = [];
     const warnings = new Set<string>();
     if (!bias) warnings.add("no master bias: flats not bias-subtracted");
@@ -839,18 +825,18 @@ function lightHeader(ctx: Context, plan: LightPlan): Header {
     "calibrations applied",
   );
   if (bias) {
-    header.set("MBIAS", baseName(bias.path), "master bias used");
-    header.addHistory(history("subtract_bias", baseName(bias.path)));
+    header.set("MBIAS", basename(bias.path), "master bias used");
+    header.addHistory(history("subtract_bias", basename(bias.path)));
   }
   if (dark) {
-    header.set("MDARK", baseName(dark.path), "master dark used");
+    header.set("MDARK", basename(dark.path), "master dark used");
     header.addHistory(
-      history("subtract_dark", `${baseName(dark.path)} scaled by ${plan.darkScale.toPrecision(6)}`),
+      history("subtract_dark", `${basename(dark.path)} scaled by ${plan.darkScale.toPrecision(6)}`),
     );
   }
   if (flat) {
-    header.set("MFLAT", baseName(flat.path), "master flat used");
-    header.addHistory(history("flat_correct", `${baseName(flat.path)}, mean ${flat.mean.toPrecision(8)}`));
+    header.set("MFLAT", basename(flat.path), "master flat used");
+    header.addHistory(history("flat_correct", `${basename(flat.path)}, mean ${flat.mean.toPrecision(8)}`));
   }
   if (plan.saturation !== null) {
     header.addHistory(history("saturation", `raw >= ${plan.saturation} ADU set to NaN`));
@@ -864,7 +850,7 @@ function finishLight(ctx: Context, plan: LightPlan, warnings: string[]): void {
     kind: "calibrated_light",
     path: plan.path,
     inputs: [plan.frame.fileName],
-    uses: plan.masters.map((m) => baseName(m.path)),
+    uses: plan.masters.map((m) => basename(m.path)),
     warnings,
     reused: !!plan.kept,
   });
@@ -1014,7 +1000,7 @@ async function finishLights(ctx: Context, open: OpenLight[], width: number, heig
       inputExposureIds: [light.plan.frame.exposure.id],
       usedProductIds: light.plan.masters.map((m) => m.id),
     });
-    ctx.log.info(`Wrote ${baseName(light.plan.path)}`);
+    ctx.log.info(`Wrote ${basename(light.plan.path)}`);
     finishLight(ctx, light.plan, warnings);
   }
 }
@@ -1089,7 +1075,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
     warnings: [],
     seconds: 0,
   };
-  const groups = groupBy(ingest.frames, (f) => `${f.width}x${f.height}@${f.binning ?? "?"}`);
+  const groups = Map.groupBy(ingest.frames, (f) => `${f.width}x${f.height}@${f.binning ?? "?"}`);
   const total = [...groups.values()].reduce((sum, frames) => {
     const types = (t: ImageType) => frames.filter((f) => f.imageType === t);
     return sum + (types("bias").length > 0 ? 1 : 0) + new Set(types("dark").map((f) => f.exposureTime)).size +

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { basename } from "node:path";
 import { type GlobalOptions, parseCommandArgs, UsageError } from "../../lib/cli.ts";
 import { loadConfigOrThrow } from "../../lib/config.ts";
 import { configureLogging, getLogger, shutdownLogging } from "../../lib/log.ts";
@@ -18,7 +19,7 @@ function progressBar(progress: ReductionProgress): string {
   const width = 30;
   const fraction = progress.total > 0 ? progress.done / progress.total : 1;
   const filled = Math.round(fraction * width);
-  const step = progress.step.slice(progress.step.lastIndexOf("/") + 1);
+  const step = basename(progress.step);
   return `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${progress.done}/${progress.total} ${step}`
     .padEnd(90);
 }
