@@ -1,13 +1,16 @@
 /**
  * `toros fits info|header|stats`: operators' tools like astropy's `fitsinfo`,
  * `fitsheader` and `imstat`. A bad file is reported on stderr and the others
- * are still listed; the exit code is 1 when any file failed.
+ * are still listed; the exit code is 1 when any file failed. A truncated file
+ * is a failed one: its HDUs are still listed, and stderr (and `--json`'s
+ * `truncated` and `error`) say which HDU lacks how many bytes and whether
+ * pixels are missing.
  *
  * @module
  */
 import { type GlobalOptions, parseCommandArgs, UsageError } from "../cli.ts";
 import { FitsError } from "./errors.ts";
-import { type HduInfo, readHdus } from "./hdu.ts";
+import { type HduInfo, readHdus, truncationProblem } from "./hdu.ts";
 import { FitsImageReader } from "./reader.ts";
 import type { CardValue } from "./card.ts";
 
@@ -65,7 +68,16 @@ function hduSummary(info: HduInfo) {
     bitpix: info.bitpix,
     dimensions: info.shape,
     cards: info.header.cards.length,
+    truncated: info.truncated,
   };
+}
+
+/** The message for each truncated HDU (only the last can be), as `FILE: HDU n: truncated data: ...`. */
+function truncationMessages(file: string, hdus: HduInfo[]): string[] {
+  return hdus.flatMap((hdu) => {
+    const problem = truncationProblem(hdu);
+    return problem === null ? [] : [new FitsError(file, hdu.index, problem).message];
+  });
 }
 
 function fail(error: unknown): string {
@@ -79,22 +91,30 @@ async function info(files: string[], json: boolean): Promise<number> {
   const results: unknown[] = [];
   for (const file of files) {
     try {
-      const hdus = await readHdus(file);
+      const hdus = await readHdus(file, { allowMissingPixels: true });
+      const cuts = truncationMessages(file, hdus);
       if (json) {
-        results.push({ file, hdus: hdus.map(hduSummary) });
-        continue;
+        results.push({
+          file,
+          hdus: hdus.map(hduSummary),
+          ...(cuts.length ? { error: cuts.join("; ") } : {}),
+        });
+      } else {
+        console.log(`Filename: ${file}`);
+        console.log("No.  Name         Type      Cards  BITPIX  Dimensions");
+        for (const hdu of hdus) {
+          const dims = hdu.shape.length ? `(${hdu.shape.join(", ")})` : "()";
+          console.log(
+            `${String(hdu.index).padEnd(4)} ${hdu.name.padEnd(12)} ${hdu.type.padEnd(9)} ${
+              String(hdu.header.cards.length).padStart(5)
+            }  ${String(hdu.bitpix).padStart(6)}  ${dims}`,
+          );
+          for (const warning of hdu.warnings) console.error(`warning: ${file}: HDU ${hdu.index}: ${warning}`);
+        }
       }
-      console.log(`Filename: ${file}`);
-      console.log("No.  Name         Type      Cards  BITPIX  Dimensions");
-      for (const hdu of hdus) {
-        const dims = hdu.shape.length ? `(${hdu.shape.join(", ")})` : "()";
-        console.log(
-          `${String(hdu.index).padEnd(4)} ${hdu.name.padEnd(12)} ${hdu.type.padEnd(9)} ${
-            String(hdu.header.cards.length).padStart(5)
-          }  ${String(hdu.bitpix).padStart(6)}  ${dims}`,
-        );
-        for (const warning of hdu.warnings) console.error(`warning: ${file}: HDU ${hdu.index}: ${warning}`);
-      }
+      // A truncated file is listed, but it is a failed file all the same.
+      if (cuts.length > 0) failures++;
+      for (const message of cuts) console.error(`toros fits: ${message}`);
     } catch (error) {
       failures++;
       const message = fail(error);
@@ -117,7 +137,7 @@ async function header(files: string[], hdu: number | undefined, json: boolean): 
   if (files.length !== 1) throw new UsageError("fits header takes one FILE");
   const [file] = files;
   try {
-    const hdus = await readHdus(file);
+    const hdus = await readHdus(file, { allowMissingPixels: true });
     const index = hdu ?? 0;
     const info = hdus[index];
     if (!info) throw new FitsError(file, index, `no such HDU (the file has ${hdus.length})`);
@@ -132,7 +152,9 @@ async function header(files: string[], hdu: number | undefined, json: boolean): 
       for (const image of info.header.images()) console.log(image.trimEnd());
       console.log("END");
     }
-    return 0;
+    const cuts = truncationMessages(file, hdus);
+    for (const message of cuts) console.error(`toros fits: ${message}`);
+    return cuts.length > 0 ? 1 : 0;
   } catch (error) {
     console.error(`toros fits: ${fail(error)}`);
     return 1;
@@ -143,26 +165,32 @@ async function stats(files: string[], hdu: number | undefined, json: boolean): P
   if (files.length !== 1) throw new UsageError("fits stats takes one FILE");
   const [file] = files;
   try {
+    // The whole file is walked first so a truncated HDU other than the one measured is reported too.
+    const cuts = truncationMessages(file, await readHdus(file, { allowMissingPixels: true }));
+    for (const message of cuts) console.error(`toros fits: ${message}`);
     const reader = await FitsImageReader.open(file, { hdu });
+    const { index, shape, truncated } = reader.hdu;
+    const failed = cuts.length > 0 ? { error: cuts.join("; ") } : {};
     let result: ImageStats;
     try {
+      if (reader.completeRows < reader.rows) {
+        // No statistics of part of an image: they would pass for the whole one's.
+        if (json) console.log(JSON.stringify({ file, hdu: index, shape, truncated, ...failed }, null, 2));
+        return 1;
+      }
       result = imageStats(await reader.readAll());
     } finally {
       reader.close();
     }
     if (json) {
-      console.log(
-        JSON.stringify({ file, hdu: reader.hdu.index, shape: reader.hdu.shape, ...result }, null, 2),
-      );
+      console.log(JSON.stringify({ file, hdu: index, shape, ...result, truncated, ...failed }, null, 2));
     } else {
-      console.log(
-        `${file} [HDU ${reader.hdu.index}] ${reader.hdu.shape.join(" x ")}, BITPIX ${reader.bitpix}`,
-      );
+      console.log(`${file} [HDU ${index}] ${shape.join(" x ")}, BITPIX ${reader.bitpix}`);
       for (const key of ["pixels", "nan", "min", "max", "mean", "median", "std"] as const) {
         console.log(`  ${key.padEnd(7)} ${result[key]}`);
       }
     }
-    return 0;
+    return cuts.length > 0 ? 1 : 0;
   } catch (error) {
     console.error(`toros fits: ${fail(error)}`);
     return 1;

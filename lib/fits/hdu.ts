@@ -2,6 +2,13 @@
  * Walking the HDUs of a FITS file: reads each header, works out where its data
  * unit lies, and checks the file is long enough, without reading any data.
  *
+ * A FITS file is a sequence of whole 2880-byte blocks (FITS Standard 4.0 §3.1):
+ * each header ends with END in its last block, padded with spaces (§3.3.1), and
+ * each data unit is padded with zeros to the end of its last block (§3.3.2).
+ * A file that ends before that is truncated: a header cut short is an error; a
+ * data unit cut short is reported in {@link HduInfo.truncated} (and is an error
+ * when pixels are missing, unless the caller asks to see it).
+ *
  * @module
  */
 import { FitsError } from "./errors.ts";
@@ -9,6 +16,24 @@ import { BLOCK_SIZE, CARD_SIZE, cardsFromImages, Header } from "./header.ts";
 
 /** What one HDU is. */
 export type HduType = "PRIMARY" | "IMAGE" | "BINTABLE" | "TABLE" | string;
+
+/**
+ * How the end of the file cuts a data unit short. Like astropy's "File may have
+ * been truncated" warning, `missingBytes` counts up to the end of the data
+ * unit's last 2880-byte block, so it is the size the file should have minus the
+ * size it has.
+ */
+export interface HduTruncation {
+  /** Bytes the file lacks to hold the whole data unit with its padding. */
+  missingBytes: number;
+  /**
+   * True when every pixel (every data byte) is in the file and only padding of
+   * the final block is cut short; false when pixels are missing too.
+   */
+  pixelsComplete: boolean;
+  /** Data bytes, without padding, that the file holds: `dataBytes` when `pixelsComplete`. */
+  presentBytes: number;
+}
 
 /** Where one HDU is and what it holds. */
 export interface HduInfo {
@@ -27,8 +52,26 @@ export interface HduInfo {
   dataOffset: number;
   /** Data bytes without padding. */
   dataBytes: number;
+  /**
+   * Null when the data unit is whole; otherwise how the end of the file cuts it
+   * short. Only the last HDU of a file can be truncated. {@link truncationProblem}
+   * says it in words.
+   */
+  truncated: HduTruncation | null;
   /** Problems that did not stop reading (unparsable cards). */
   warnings: string[];
+}
+
+/** How {@link readHdus} treats a truncated file. */
+export interface ReadHdusOptions {
+  /**
+   * Return an HDU whose data unit is cut inside its pixels (`truncated.pixelsComplete`
+   * false) instead of throwing; default false, so a caller that does not look at
+   * `truncated` never takes a frame with missing pixels for a whole one. A data
+   * unit missing only its final block's padding is always returned, with
+   * `truncated` set.
+   */
+  allowMissingPixels?: boolean;
 }
 
 const VALID_BITPIX = new Set([8, 16, 32, 64, -32, -64]);
@@ -47,7 +90,11 @@ async function readFully(file: Deno.FsFile, position: number, length: number): P
   return buffer.subarray(0, filled);
 }
 
-/** Reads header blocks from `offset` until END; returns the card images and the header's size in bytes. */
+/**
+ * Reads header blocks from `offset` until END; returns the card images and the
+ * header's size in bytes. A header the file ends inside is an error that says
+ * how many bytes are missing.
+ */
 async function readHeaderImages(
   file: Deno.FsFile,
   path: string,
@@ -57,28 +104,72 @@ async function readHeaderImages(
 ): Promise<{ images: string[]; size: number }> {
   const images: string[] = [];
   let position = offset;
-  // Headers are read a few blocks at a time; a real header rarely exceeds 8 blocks.
   for (;;) {
-    if (position >= fileSize) {
-      throw new FitsError(
-        path,
-        index,
-        images.length === 0 ? "no header where one was expected" : "header has no END card",
-      );
-    }
+    // Headers are read a few blocks at a time; a real header rarely exceeds 8 blocks.
     const chunk = await readFully(file, position, Math.min(8 * BLOCK_SIZE, fileSize - position));
-    const whole = chunk.length - (chunk.length % BLOCK_SIZE);
-    if (whole === 0) throw new FitsError(path, index, "truncated header (less than one 2880-byte block)");
-    for (let at = 0; at < whole; at += CARD_SIZE) {
+    for (let at = 0; at + CARD_SIZE <= chunk.length; at += CARD_SIZE) {
       const image = decoder.decode(chunk.subarray(at, at + CARD_SIZE));
       if (image.startsWith("END") && image.slice(3).trim() === "") {
         const size = position - offset + Math.ceil((at + CARD_SIZE) / BLOCK_SIZE) * BLOCK_SIZE;
+        if (offset + size > fileSize) {
+          throw headerCut(
+            path,
+            index,
+            fileSize,
+            endedHeaderShortfall(images, path, index, offset + size - fileSize),
+          );
+        }
         return { images, size };
       }
       images.push(image);
     }
-    position += whole;
+    position += chunk.length;
+    if (position >= fileSize || chunk.length === 0) {
+      const intoBlock = (position - offset) % BLOCK_SIZE;
+      if (intoBlock === 0) {
+        // The END card would open a block the file does not have.
+        throw new FitsError(
+          path,
+          index,
+          `header has no END card before the file ends (truncated header: at least ${BLOCK_SIZE} bytes missing)`,
+        );
+      }
+      throw headerCut(
+        path,
+        index,
+        fileSize,
+        `at least ${bytesMissing(BLOCK_SIZE - intoBlock)} (the file ends before the END card)`,
+      );
+    }
   }
+}
+
+/** What a header whose END card is in the file, but not its last block's end, lacks, with its data unit. */
+function endedHeaderShortfall(images: string[], path: string, index: number, headerMissing: number): string {
+  let dataBlocksBytes: number;
+  try {
+    const { dataBytes } = describeHdu(new Header(cardsFromImages(images)), path, index);
+    dataBlocksBytes = Math.ceil(dataBytes / BLOCK_SIZE) * BLOCK_SIZE;
+  } catch {
+    return `at least ${bytesMissing(headerMissing)} (the header's last 2880-byte block is cut short)`;
+  }
+  if (dataBlocksBytes === 0) return `${bytesMissing(headerMissing)} from the header's last 2880-byte block`;
+  const total = headerMissing + dataBlocksBytes;
+  return `${total} bytes missing (${headerMissing} of the header's last 2880-byte block ` +
+    `and all ${dataBlocksBytes} of the data unit)`;
+}
+
+/** The error for a header cut short by the end of the file. */
+function headerCut(path: string, index: number, fileSize: number, shortfall: string): FitsError {
+  if (index === 0 && fileSize < BLOCK_SIZE) {
+    // Not even one block: the file as a whole is what is wrong (messages have always begun "truncated").
+    return new FitsError(
+      path,
+      null,
+      `truncated header of HDU 0 (the file is ${fileSize} bytes, less than one 2880-byte block): ${shortfall}`,
+    );
+  }
+  return new FitsError(path, index, `truncated header: ${shortfall}`);
 }
 
 function integerCard(header: Header, key: string, path: string, index: number, min = 0): number {
@@ -96,7 +187,7 @@ function describeHdu(
   header: Header,
   path: string,
   index: number,
-): Omit<HduInfo, "headerOffset" | "dataOffset"> {
+): Omit<HduInfo, "headerOffset" | "dataOffset" | "truncated"> {
   const first = header.cards[0];
   let type: HduType;
   if (index === 0) {
@@ -147,9 +238,19 @@ function describeHdu(
 
 /**
  * Reads every HDU's header and locates its data, without reading the data.
- * Throws a {@link FitsError} naming the file, HDU and problem.
+ * Throws a {@link FitsError} naming the file, HDU and problem, among them a
+ * header cut short by the end of the file and, unless `allowMissingPixels`, a
+ * data unit cut inside its pixels. A data unit cut short is reported in the
+ * HDU's `truncated` field; the check is one size comparison per HDU.
+ *
+ * @example
+ * ```ts
+ * const hdus = await readHdus("night/light_001.fits");
+ * const cut = hdus.find((hdu) => hdu.truncated);
+ * if (cut) console.warn(`light_001.fits: HDU ${cut.index}: ${truncationProblem(cut)}`);
+ * ```
  */
-export async function readHdus(path: string): Promise<HduInfo[]> {
+export async function readHdus(path: string, options: ReadHdusOptions = {}): Promise<HduInfo[]> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });
@@ -166,14 +267,21 @@ export async function readHdus(path: string): Promise<HduInfo[]> {
       if (index > 0) {
         // Anything after the last HDU that is not an extension is trailing padding (astropy warns and ignores it).
         const peek = decoder.decode(await readFully(file, offset, Math.min(8, fileSize - offset)));
-        if (peek !== "XTENSION") break;
+        if (peek !== "XTENSION") {
+          if (peek.length < 8 && "XTENSION".startsWith(peek)) {
+            throw headerCut(
+              path,
+              index,
+              fileSize,
+              `at least ${bytesMissing(BLOCK_SIZE - peek.length)} (the file ends inside the XTENSION card)`,
+            );
+          }
+          break;
+        }
       } else {
         const peek = decoder.decode(await readFully(file, 0, Math.min(fileSize, 80)));
         if (!peek.startsWith("SIMPLE  =")) {
           throw new FitsError(path, null, "not a FITS file (does not start with SIMPLE)");
-        }
-        if (fileSize < BLOCK_SIZE) {
-          throw new FitsError(path, null, `truncated (${fileSize} bytes, less than one 2880-byte block)`);
         }
       }
       const { images, size } = await readHeaderImages(file, path, index, offset, fileSize);
@@ -181,22 +289,63 @@ export async function readHdus(path: string): Promise<HduInfo[]> {
       const header = new Header(cardsFromImages(images, (problem) => warnings.push(problem)));
       const info = describeHdu(header, path, index);
       const dataOffset = offset + size;
+      const dataBlocksBytes = Math.ceil(info.dataBytes / BLOCK_SIZE) * BLOCK_SIZE;
       const available = fileSize - dataOffset;
-      if (info.dataBytes > available) {
-        const axes = info.shape.map((n, i) => `NAXIS${i + 1}=${n}`).join(" ");
-        throw new FitsError(
-          path,
-          index,
-          `truncated data: BITPIX=${info.bitpix} ${axes} needs ${info.dataBytes} bytes but only ${available} remain`,
-        );
+      const truncated = dataBlocksBytes > available
+        ? {
+          missingBytes: dataBlocksBytes - available,
+          pixelsComplete: available >= info.dataBytes,
+          presentBytes: Math.min(available, info.dataBytes),
+        }
+        : null;
+      const hdu: HduInfo = { ...info, headerOffset: offset, dataOffset, truncated, warnings };
+      if (truncated && !truncated.pixelsComplete && !options.allowMissingPixels) {
+        throw new FitsError(path, index, truncationProblem(hdu)!);
       }
-      hdus.push({ ...info, headerOffset: offset, dataOffset, warnings });
-      offset = dataOffset + Math.ceil(info.dataBytes / BLOCK_SIZE) * BLOCK_SIZE;
+      hdus.push(hdu);
+      offset = dataOffset + dataBlocksBytes;
     }
     return hdus;
   } finally {
     file.close();
   }
+}
+
+/**
+ * The truncation of an HDU's data unit in words, as `lib/fits` errors and
+ * `toros fits` say it (without file and HDU), or null when the data unit is whole.
+ *
+ * @example
+ * ```ts
+ * truncationProblem(hdu);
+ * // "truncated data: 10 bytes missing, all pixels present (only the final block's padding is cut short)"
+ * ```
+ */
+export function truncationProblem(hdu: HduInfo): string | null {
+  const cut = hdu.truncated;
+  if (!cut) return null;
+  const what = hdu.type === "PRIMARY" || hdu.type === "IMAGE" ? "pixels" : "data";
+  if (cut.pixelsComplete) {
+    return `truncated data: ${bytesMissing(cut.missingBytes)}, all ${what} present ` +
+      "(only the final block's padding is cut short)";
+  }
+  const axes = hdu.shape.map((n, i) => `NAXIS${i + 1}=${n}`).join(" ");
+  const rowBytes = (hdu.shape[0] ?? 0) * (Math.abs(hdu.bitpix) / 8);
+  const rows = hdu.shape.slice(1).reduce((product, n) => product * n, 1);
+  const wholeRows = Math.min(rows, Math.floor(cut.presentBytes / rowBytes));
+  // Random groups (NAXIS1 = 0) have no rows to count.
+  const rowsNote = rowBytes === 0
+    ? ""
+    : wholeRows === 0
+    ? `; none of the ${rows} rows is whole`
+    : `; only the first ${wholeRows} of ${rows} rows are whole`;
+  return `truncated data: BITPIX=${hdu.bitpix} ${axes} needs ${hdu.dataBytes} bytes but only ` +
+    `${cut.presentBytes} remain: ${bytesMissing(cut.missingBytes)}, ${what} among them${rowsNote}`;
+}
+
+/** "1 byte missing", "2880 bytes missing": how the truncation messages count. */
+export function bytesMissing(count: number): string {
+  return `${count} byte${count === 1 ? "" : "s"} missing`;
 }
 
 /** A readable reason for a failed open. */

@@ -16,7 +16,14 @@
 export { type Card, type CardValue, formatCard, parseValue } from "./card.ts";
 export { FitsError } from "./errors.ts";
 export { BLOCK_SIZE, Header } from "./header.ts";
-export { type HduInfo, type HduType, readHdus } from "./hdu.ts";
+export {
+  type HduInfo,
+  type HduTruncation,
+  type HduType,
+  readHdus,
+  type ReadHdusOptions,
+  truncationProblem,
+} from "./hdu.ts";
 export { type FitsImage, FitsImageReader, readImage, type ReadImageOptions } from "./reader.ts";
 export {
   FitsImageWriter,

@@ -3,10 +3,21 @@
  * big-endian integers or floats (with BZERO/BSCALE, BLANK → NaN) into Float32Array.
  * A band is one contiguous byte range, read with one positioned read.
  *
+ * A truncated file opens: rows wholly in the file read as usual, rows the file
+ * cut short are refused with a {@link FitsError} naming the file, the HDU and
+ * the bytes missing, and {@link readImage} refuses an image with any row missing.
+ *
  * @module
  */
 import { FitsError } from "./errors.ts";
-import { type HduInfo, openProblem, readHdus } from "./hdu.ts";
+import {
+  bytesMissing,
+  type HduInfo,
+  type HduTruncation,
+  openProblem,
+  readHdus,
+  truncationProblem,
+} from "./hdu.ts";
 import type { Header } from "./header.ts";
 import { convertBigEndian, type PixelEncoding } from "./encoding.ts";
 
@@ -34,7 +45,10 @@ export function selectImageHdu(hdus: HduInfo[], path: string, hdu?: number): Hdu
   return found;
 }
 
-/** Reads rows of one image HDU. Open with {@link FitsImageReader.open}; close when done. */
+/**
+ * Reads rows of one image HDU. Open with {@link FitsImageReader.open}; close when done.
+ * When the file is truncated (`hdu.truncated`), only rows below {@link completeRows} can be read.
+ */
 export class FitsImageReader {
   /** The file read. */
   readonly path: string;
@@ -50,6 +64,11 @@ export class FitsImageReader {
   readonly depth: number;
   /** BITPIX of the stored data. */
   readonly bitpix: number;
+  /**
+   * Rows (over all planes) wholly in the file: {@link rows} unless the file ends
+   * inside the pixels, when reading a row from here on is refused.
+   */
+  readonly completeRows: number;
   readonly #file: Deno.FsFile;
   readonly #bzero: number;
   readonly #bscale: number;
@@ -68,11 +87,18 @@ export class FitsImageReader {
     this.#bzero = hdu.header.getNumber("BZERO") ?? 0;
     this.#bscale = hdu.header.getNumber("BSCALE") ?? 1;
     this.#blank = hdu.bitpix > 0 ? hdu.header.getNumber("BLANK") : undefined;
+    const cut = hdu.truncated;
+    this.completeRows = cut && !cut.pixelsComplete
+      ? Math.floor(cut.presentBytes / (this.width * this.bytesPerPixel))
+      : this.rows;
   }
 
-  /** Opens an image HDU read-only (the raw file is never written). */
+  /**
+   * Opens an image HDU read-only (the raw file is never written), also when the
+   * file is truncated: see `hdu.truncated` and {@link completeRows}.
+   */
   static async open(path: string, options: ReadImageOptions = {}): Promise<FitsImageReader> {
-    const hdus = await readHdus(path);
+    const hdus = await readHdus(path, { allowMissingPixels: true });
     const hdu = selectImageHdu(hdus, path, options.hdu);
     let file: Deno.FsFile;
     try {
@@ -137,11 +163,24 @@ export class FitsImageReader {
         `rows ${y0}..${y0 + rowCount - 1} outside 0..${this.rows - 1}`,
       );
     }
+    if (y0 + rowCount > this.completeRows) this.#refuseMissingRows(y0, rowCount);
     const byteLength = rowCount * this.width * this.bytesPerPixel;
     if (bytes.length < byteLength) {
       throw new RangeError(`buffer holds ${bytes.length} bytes, ${byteLength} needed`);
     }
     return byteLength;
+  }
+
+  #refuseMissingRows(y0: number, rowCount: number): never {
+    const whole = this.completeRows === 0
+      ? "no row is whole"
+      : `only rows 0..${this.completeRows - 1} are whole`;
+    throw new FitsError(
+      this.path,
+      this.hdu.index,
+      `rows ${y0}..${y0 + rowCount - 1} are not all in the file: truncated data, ` +
+        `${bytesMissing(this.hdu.truncated!.missingBytes)} and ${whole} of ${this.rows}`,
+    );
   }
 
   /**
@@ -186,12 +225,25 @@ export interface FitsImage {
   height: number;
   /** NAXIS1..n */
   shape: number[];
+  /**
+   * Null for a whole data unit; otherwise the file lacks only the final block's
+   * padding (`pixelsComplete` is always true here: an image with pixels missing is refused).
+   */
+  truncated: HduTruncation | null;
 }
 
-/** Reads one image HDU whole into a Float32Array. */
+/**
+ * Reads one image HDU whole into a Float32Array. Throws a {@link FitsError}
+ * naming the file, HDU and bytes missing when the file ends inside the pixels;
+ * a file missing only padding is read, with `truncated` set.
+ */
 export async function readImage(path: string, options: ReadImageOptions = {}): Promise<FitsImage> {
   const reader = await FitsImageReader.open(path, options);
   try {
+    // Refused before reading anything: a whole image cannot come from a file that lacks some of it.
+    if (reader.completeRows < reader.rows) {
+      throw new FitsError(path, reader.hdu.index, truncationProblem(reader.hdu)!);
+    }
     const data = await reader.readAll();
     return {
       header: reader.header,
@@ -199,6 +251,7 @@ export async function readImage(path: string, options: ReadImageOptions = {}): P
       width: reader.width,
       height: reader.height,
       shape: reader.hdu.shape,
+      truncated: reader.hdu.truncated,
     };
   } finally {
     reader.close();
