@@ -24,7 +24,7 @@ import {
   TOROS_SCHEMA,
   walkSchema,
 } from "../lib/config.ts";
-import { renderEffectiveConfig } from "../lib/config_command.ts";
+import { configTable, README_COMMAND, renderEffectiveConfig } from "../lib/config_command.ts";
 import { XmlRpcServer } from "../lib/xmlrpc/mod.ts";
 
 // The original TOROS Manager template: flow mappings and keys with spaces.
@@ -430,6 +430,21 @@ Deno.test("config check hides the token and a database password, as the schema d
   assertEquals(json.security.token, "********");
   assertEquals(json.database.url, "postgres://toros:********@db:5432/toros");
   assertEquals(loaded.config.security.token, "s3cret-token", "the loaded config is not changed");
+});
+
+Deno.test("README.md's configuration table is the one the schema renders", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const inReadme = readmeConfigTable(readme).split("\n");
+  const fromSchema = configTable().split("\n");
+  const missing = fromSchema.filter((row) => !inReadme.includes(row));
+  const stale = inReadme.filter((row) => !fromSchema.includes(row));
+  assert(
+    missing.length === 0 && stale.length === 0,
+    `README.md's configuration table differs from the schema (lib/config/toros_schema.ts); ` +
+      `regenerate it with: ${README_COMMAND}\n` +
+      `rows to add:\n${missing.join("\n")}\nrows to remove:\n${stale.join("\n")}`,
+  );
+  assertEquals(inReadme, fromSchema, `row order differs; regenerate with: ${README_COMMAND}`);
 });
 
 Deno.test("the README table is replaced in place, and a README without one is an error", () => {
