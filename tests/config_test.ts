@@ -1,6 +1,8 @@
+import { parse as parseYaml } from "yaml";
 import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "./_assert.ts";
 import {
   type AddressConfig,
+  CONFIG_KEYS,
   ConfigError,
   defaultConfig,
   defaultsOf,
@@ -454,6 +456,48 @@ Deno.test("the README table is replaced in place, and a README without one is an
   assertEquals(after, "# X\n\n## Configuration reference\n\nText.\n\n| key | new |\n\nAfter.\n");
   assertEquals(readmeConfigTable(after), "| key | new |");
   assertThrows(() => readmeConfigTable("# X\n\n| key | a |\n"), Error, "No configuration table");
+});
+
+Deno.test("every key the template install/toros.conf.yaml shows, even in comments, exists in the schema", async () => {
+  const path = new URL("../install/toros.conf.yaml", import.meta.url).pathname;
+  const text = await Deno.readTextFile(path);
+  // Keys in effect: every mapping key, at any depth, is a schema path.
+  const shown: string[] = [];
+  const collect = (value: unknown, prefix: string[]) => {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return;
+    for (const [name, nested] of Object.entries(value)) {
+      const names = [...prefix, name];
+      shown.push(names.join("."));
+      const entry = walkSchema(TOROS_SCHEMA).find((candidate) =>
+        candidate.names.join(".") === names.join(".")
+      );
+      if (entry?.entry.kind === "section") collect(nested, names);
+    }
+  };
+  collect(parseYaml(text), []);
+  assert(shown.length > 30, `only ${shown.length} keys found`);
+  for (const key of shown) {
+    assert(CONFIG_KEYS.includes(key), `the template shows ${key}, which the schema lacks`);
+  }
+  // Commented-out alternatives (`#   Database: {URL: ...}`) and examples (`Key: null # e.g. {Low: 3, High: 3}`) load too.
+  let section = "";
+  let examples = 0;
+  for (const line of text.split("\n")) {
+    const top = /^([A-Z][\w ]*):/.exec(line);
+    if (top) section = top[1];
+    const commented = /^# {2,}([A-Z][\w ]*: \{.*\})$/.exec(line);
+    const example = /^ {2}([A-Z][\w ]*): .* # e\.g\. ([^;]+)/.exec(line);
+    const snippet = commented
+      ? commented[1]
+      : example
+      ? `${section}:\n  ${example[1]}: ${example[2].trim()}\n`
+      : null;
+    if (snippet === null) continue;
+    examples++;
+    const loaded = parseConfigText(snippet, "/etc/toros/toros.conf.yaml", "/s");
+    assertEquals([...loaded.errors, ...loaded.warnings], [], `template line: ${line}`);
+  }
+  assert(examples >= 5, `only ${examples} commented examples checked`);
 });
 
 Deno.test("adding a section is one declaration: typed parsing, located errors, config check and README row follow", () => {
