@@ -129,19 +129,24 @@ postgresTest(
 );
 
 /** A job row as schema N-1 held it (today's code writes the columns of schema N). */
-const OLD_JOB_SQL = `INSERT INTO jobs (work_order_id, night, work_order, priority, status, attempts, progress,
-  created_at, updated_at) VALUES ('OLD', '/data/old', '{"a":1}', 3, 'queued', 0, 0, '2026-01-01T00:00:00Z',
+function oldJobSql(version: number): string {
+  // Jobs name their service from schema 3 on; before that every job was the preprocessor's.
+  const [column, value] = version >= 3 ? ["service, ", "'preprocessor', "] : ["", ""];
+  return `INSERT INTO jobs (${column}work_order_id, night, work_order, priority, status, attempts, progress,
+  created_at, updated_at) VALUES (${value}'OLD', '/data/old', '{"a":1}', 3, 'queued', 0, 0, '2026-01-01T00:00:00Z',
   '2026-01-01T00:00:00Z')`;
+}
 
 async function migrationCheck(
   open: (version?: number) => ReturnType<typeof openStore>,
   writeOld: (sql: string) => Promise<void>,
+  from: number,
 ): Promise<void> {
   assertEquals(SCHEMA_VERSION, MIGRATIONS.length);
-  const old = await open(SCHEMA_VERSION - 1);
+  const old = await open(from);
   const night = await old.upsertNight("/data/old", { date: "2026-01-01" });
   await old.close();
-  await writeOld(OLD_JOB_SQL);
+  await writeOld(oldJobSql(from));
   // Upgrading twice at once must be as safe as once.
   const [upgraded, twin] = await Promise.all([open(), open()]);
   await twin.close();
@@ -155,43 +160,54 @@ async function migrationCheck(
   await upgraded.close();
 }
 
-Deno.test("[sqlite] a database at schema N upgrades to N+1 with its data intact", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "toros-migrate-" });
-  try {
-    const file = `${dir}/toros.sqlite3`;
-    const { DatabaseSync } = await import("node:sqlite");
-    await migrationCheck((version) => openStore({ file }, { schemaVersion: version }), (sql) => {
-      const raw = new DatabaseSync(file);
-      raw.exec(sql);
-      raw.close();
-      return Promise.resolve();
-    });
-    const db = new DatabaseSync(file);
-    const versions = db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) =>
-      r.version
-    );
-    const index = db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs_queue'").all();
-    db.close();
-    assertEquals(versions, MIGRATIONS.map((m) => m.version));
-    assertEquals(index.length, 1, "migration 2's index exists");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+const UPGRADES: [number, string][] = [
+  [SCHEMA_VERSION - 1, "a database at schema N upgrades to N+1 with its data intact"],
+  [2, "a catalog from before jobs named their service (schema 2) upgrades with its jobs the preprocessor's"],
+];
 
-postgresTest("[postgres] a database at schema N upgrades to N+1 with its data intact", async (url) => {
-  const schema = uniqueSchema();
-  try {
-    await migrationCheck((version) => openStore({ url }, { schema, schemaVersion: version }), async (sql) => {
-      const { default: postgres } = await import("postgres");
-      const raw = postgres(url, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
-      try {
-        await raw.unsafe(sql);
-      } finally {
-        await raw.end({ timeout: 5 });
-      }
-    });
-  } finally {
-    await dropSchema(url, schema);
-  }
-});
+for (const [from, name] of UPGRADES) {
+  Deno.test(`[sqlite] ${name}`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "toros-migrate-" });
+    try {
+      const file = `${dir}/toros.sqlite3`;
+      const { DatabaseSync } = await import("node:sqlite");
+      await migrationCheck((version) => openStore({ file }, { schemaVersion: version }), (sql) => {
+        const raw = new DatabaseSync(file);
+        raw.exec(sql);
+        raw.close();
+        return Promise.resolve();
+      }, from);
+      const db = new DatabaseSync(file);
+      const versions = db.prepare("SELECT version FROM schema_version ORDER BY version").all().map((r) =>
+        r.version
+      );
+      const index = db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs_queue'").all();
+      db.close();
+      assertEquals(versions, MIGRATIONS.map((m) => m.version));
+      assertEquals(index.length, 1, "migration 2's index exists");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+
+  postgresTest(`[postgres] ${name}`, async (url) => {
+    const schema = uniqueSchema();
+    try {
+      await migrationCheck(
+        (version) => openStore({ url }, { schema, schemaVersion: version }),
+        async (sql) => {
+          const { default: postgres } = await import("postgres");
+          const raw = postgres(url, { max: 1, onnotice: () => {}, connection: { search_path: schema } });
+          try {
+            await raw.unsafe(sql);
+          } finally {
+            await raw.end({ timeout: 5 });
+          }
+        },
+        from,
+      );
+    } finally {
+      await dropSchema(url, schema);
+    }
+  });
+}

@@ -251,6 +251,22 @@ const CONTRACT: [string, (store: Store) => Promise<void>][] = [
       assertEquals(await store.requeueExpired("telescope"), 1);
     },
   ],
+  ["jobs: a deferred job waits with its reason and is claimed once its time has come", async (store) => {
+    const { job } = await store.enqueueJob({ workOrderId: "D", night: null, workOrder: {}, priority: 5 });
+    await store.claimJob("w", 60_000);
+    await store.deferJob(job.id, "w", "INDI server not running", new Date(Date.now() + 150));
+    const waiting = await store.getJob(job.id);
+    assertEquals([waiting?.status, waiting?.error, waiting?.workerId], [
+      "queued",
+      "INDI server not running",
+      null,
+    ]);
+    assert(waiting?.notBefore);
+    assertEquals(await store.claimJob("w", 60_000), null, "not before its time");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const again = await store.claimJob("w", 60_000);
+    assertEquals([again?.id, again?.notBefore, again?.attempts], [job.id, null, 2]);
+  }],
 ];
 
 function registerContract(backend: Backend): void {

@@ -57,6 +57,8 @@ export function jobStatusOf(
     Finished: job.finishedAt,
   };
   if (current) base.Step = current.step;
+  // A deferred job says when it will be tried again (its reason is among the errors).
+  if (job.status === "queued" && job.notBefore) base.RetryAt = job.notBefore;
   return spec.jobFields ? { ...base, ...spec.jobFields(job, base) } : base;
 }
 

@@ -10,7 +10,7 @@
  */
 import type { JobRecord, Store } from "../store/mod.ts";
 import type { Logger } from "../log.ts";
-import type { JobHandler, JobProgress } from "./spec.ts";
+import { JobDeferred, type JobHandler, type JobProgress } from "./spec.ts";
 
 /** Runner settings. */
 export interface JobRunnerOptions {
@@ -189,6 +189,10 @@ export class JobRunner {
           log.info(`Job ${job.id} stopped and was queued again`);
         } else if (reason === "cancelled") {
           log.info(`Job ${job.id} stopped (cancelled)`);
+        } else if (error instanceof JobDeferred) {
+          const until = new Date(Date.now() + error.retryMs);
+          await store.deferJob(job.id, this.workerId, error.message, until);
+          log.warning(`Job ${job.id} waits until ${until.toISOString()}: ${error.message}`);
         } else {
           await store.failJob(job.id, this.workerId, message(error));
           log.error(`Job ${job.id} failed: ${message(error)}`);

@@ -18,6 +18,7 @@
  *
  * @module
  */
+export { JobDeferred } from "./spec.ts";
 export type {
   AdmittedOrder,
   DaemonContext,

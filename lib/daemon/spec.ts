@@ -57,6 +57,22 @@ export interface JobContext {
   log: Logger;
 }
 
+/**
+ * Thrown by a handler when its job cannot run yet (an INDI server or another
+ * service that is not there): the job goes back to the queue with the reason,
+ * shown by `job_status`, and is tried again after `retryMs`.
+ */
+export class JobDeferred extends Error {
+  /** Milliseconds before the job may be claimed again. */
+  readonly retryMs: number;
+  /** Creates the deferral: why the job waits, and for how long. */
+  constructor(reason: string, retryMs: number) {
+    super(reason);
+    this.name = "JobDeferred";
+    this.retryMs = retryMs;
+  }
+}
+
 /** Runs a daemon's jobs, one at a time. */
 export interface JobHandler {
   /** Runs one job; resolves with its result (stored as JSON), throws to fail it with the message. */

@@ -93,6 +93,7 @@ function toJob(row: Row): JobRecord {
     status: String(row.status) as JobStatus,
     attempts: num(row.attempts),
     leaseExpiresAt: str(row.lease_expires_at),
+    notBefore: str(row.not_before),
     workerId: str(row.worker_id),
     progress: num(row.progress),
     error: str(row.error),
@@ -375,16 +376,17 @@ export class SqlStore implements Store {
     // PostgreSQL: SKIP LOCKED lets concurrent claimers pass over a row another is taking.
     // SQLite: the IMMEDIATE transaction holds the write lock, so the select and update are one step.
     const lock = this.#db.dialect === "postgres" ? "FOR UPDATE SKIP LOCKED" : "";
+    const serviceCondition = service === undefined ? "" : "AND service = ?";
+    const params = [workerId, lease, stamp, stamp, stamp];
+    if (service !== undefined) params.push(service);
     return await this.#db.transaction(async (tx) => {
       const [row] = await tx.query(
         `UPDATE jobs SET status = 'running', worker_id = ?, lease_expires_at = ?, attempts = attempts + 1,
-           started_at = COALESCE(started_at, ?), updated_at = ?
-         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' ${
-          service === undefined ? "" : "AND service = ?"
-        }
-           ORDER BY priority DESC, created_at, id LIMIT 1 ${lock})
+           not_before = NULL, started_at = COALESCE(started_at, ?), updated_at = ?
+         WHERE id = (SELECT id FROM jobs WHERE status = 'queued' AND (not_before IS NULL OR not_before <= ?)
+           ${serviceCondition} ORDER BY priority DESC, created_at, id LIMIT 1 ${lock})
          RETURNING *`,
-        service === undefined ? [workerId, lease, stamp, stamp] : [workerId, lease, stamp, stamp, service],
+        params,
       );
       return row ? toJob(row) : null;
     });
@@ -422,6 +424,15 @@ export class SqlStore implements Store {
       `UPDATE jobs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, updated_at = ?
        WHERE id = ? AND worker_id = ? AND status = 'running'`,
       [now(), jobId, workerId],
+    );
+  }
+
+  async deferJob(jobId: number, workerId: string, reason: string, until: Date): Promise<void> {
+    await this.#db.query(
+      `UPDATE jobs SET status = 'queued', worker_id = NULL, lease_expires_at = NULL, error = ?, not_before = ?,
+         updated_at = ?
+       WHERE id = ? AND worker_id = ? AND status = 'running'`,
+      [reason, until.toISOString(), now(), jobId, workerId],
     );
   }
 

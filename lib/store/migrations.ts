@@ -156,6 +156,13 @@ CREATE INDEX jobs_queue ON jobs (service, status, priority DESC, created_at, id)
 `,
     },
   },
+  {
+    version: 4,
+    description: "a job can wait before its next attempt (a device or service that is not there yet)",
+    sql: `
+ALTER TABLE jobs ADD COLUMN not_before TEXT;
+`,
+  },
 ];
 
 /** The newest schema version this software knows. */

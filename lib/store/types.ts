@@ -131,6 +131,8 @@ export interface JobRecord {
   status: JobStatus;
   attempts: number;
   leaseExpiresAt: string | null;
+  /** A deferred job is not claimed before this time (ISO 8601); null when it may run now. */
+  notBefore: string | null;
   workerId: string | null;
   /** 0..1 */
   progress: number;
@@ -208,6 +210,11 @@ export interface Store {
   failJob(jobId: number, workerId: string, error: string): Promise<void>;
   /** Puts a running job back in the queue (graceful shutdown). */
   releaseJob(jobId: number, workerId: string): Promise<void>;
+  /**
+   * Puts a running job back in the queue, not to be claimed before `until`,
+   * with the reason it waits (shown as its error until it runs again).
+   */
+  deferJob(jobId: number, workerId: string, reason: string, until: Date): Promise<void>;
   /** Cancels a queued (or running) job; returns it, or null when unknown. */
   cancelJob(jobId: number): Promise<JobRecord | null>;
   /** Re-queues running jobs (of `service`, or all) whose lease expired (their process died); returns how many. */
