@@ -19,7 +19,7 @@ import {
 } from "./config.ts";
 
 /** The command that regenerates the README's configuration table. */
-export const README_COMMAND = "deno run -A lib/config_command.ts --readme";
+export const README_COMMAND = "deno task docs";
 
 /** Renders the effective config as YAML with a `# file` / `# default` note on each value, every key of the schema. */
 export function renderEffectiveConfig(loaded: LoadedConfig): string {

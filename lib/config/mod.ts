@@ -31,6 +31,8 @@ export {
   type ReductionConfig,
   type SecurityConfig,
   type SigmaClip,
+  type SiteConfig,
+  type TelescopeConfig,
   TOROS_SCHEMA,
   type TorosConfig,
 } from "./toros_schema.ts";

@@ -168,6 +168,15 @@ export function readPathList(value: unknown, baseDir: string): ReadResult<string
   return ok(list.map((item) => resolvePath((item as string).trim(), baseDir)));
 }
 
+/** `host:port` (a port from 1 to 65535; `[v6]:port` for an IPv6 address). */
+export function readHostPort(value: unknown): ReadResult<string> {
+  const text = typeof value === "string" ? value.trim() : "";
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(text);
+  return match && Number(match[2]) >= 1 && Number(match[2]) <= 65535
+    ? ok(text)
+    : fail("is not host:port (e.g. localhost:7624)");
+}
+
 /** A list of non-empty names (`[U, B, V]`), or one name, trimmed. */
 export function readStringList(value: unknown): ReadResult<string[]> {
   const list = typeof value === "string" ? [value] : value;

@@ -20,10 +20,12 @@ import {
   overscanModelToYaml,
   readCombine,
   readDatabaseUrl,
+  readHostPort,
   readIntegerIn,
   readLogLevel,
   readMinMaxClip,
   readNetworks,
+  readNonEmptyString,
   readNumberIn,
   readOptionalNumber,
   readOptionalPath,
@@ -34,6 +36,7 @@ import {
   readPathList,
   readSigmaClip,
   readString,
+  readStringList,
   redactSecret,
   redactUrlPassword,
   type SigmaClip,
@@ -141,6 +144,85 @@ export const TOROS_SCHEMA = {
       }),
     },
   }),
+  telescope: section("Telescope", {
+    doc: "The telescope daemon's instruments, driven through INDI",
+    keys: {
+      name: key("Name", readNonEmptyString, {
+        default: "CTMO",
+        doc: "this telescope; Observation orders for another `Telescope Name` are refused",
+      }),
+      indiServer: key("INDI Server", readHostPort, {
+        default: "localhost:7624",
+        doc: "`host:port` of the INDI server (`indiserver`)",
+      }),
+      mount: key("Mount", readNonEmptyString, {
+        default: "Telescope Simulator",
+        doc: "INDI device name of the mount",
+      }),
+      camera: key("Camera", readNonEmptyString, {
+        default: "CCD Simulator",
+        doc: "INDI device name of the camera",
+      }),
+      filterWheel: key("Filter Wheel", readNonEmptyString, {
+        default: "Filter Simulator",
+        doc: "INDI device name of the filter wheel",
+      }),
+      filters: key("Filters", readStringList, {
+        default: ["U", "B", "V", "R", "I"],
+        doc: "filter names by wheel slot (1..n), written into the wheel's `FILTER_NAME`",
+      }),
+      dataRoot: key("Data Root", readPath, {
+        default: "/data/toros",
+        doc: "nights are written to `<Data Root>/<night date>/` (keep it inside `Data.Roots`)",
+      }),
+      retrySeconds: key("Retry Seconds", readIntegerIn(1, 3600, "a number of seconds (1-3600)"), {
+        default: 30,
+        doc: "an order waits this long before trying again when the INDI server is not running",
+      }),
+      calibration: section("Calibration", {
+        doc: "The calibration series an order with `Calibration Frames: Yes` adds",
+        keys: {
+          bias: key("Bias", readIntegerIn(0, 100, "a frame count (0-100)"), {
+            default: 5,
+            doc: "bias frames",
+          }),
+          dark: key("Dark", readIntegerIn(0, 100, "a frame count (0-100)"), {
+            default: 5,
+            doc: "dark frames, at the order's exposure time",
+          }),
+          flat: key("Flat", readIntegerIn(0, 100, "a frame count (0-100)"), {
+            default: 5,
+            doc: "flat frames, in the order's filter",
+          }),
+          flatExposure: key(
+            "Flat Exposure",
+            readNumberIn(0.001, 3600, "an exposure in seconds (0.001-3600)"),
+            {
+              default: 1.0,
+              doc: "seconds per flat",
+            },
+          ),
+        },
+      }),
+    },
+  }),
+  site: section("Site", {
+    doc: "Where the observatory is (night dates, ephemerides)",
+    keys: {
+      latitude: key("Latitude", readNumberIn(-90, 90, "a latitude in degrees (-90 to 90)"), {
+        default: 25.99,
+        doc: "degrees, north positive",
+      }),
+      longitude: key("Longitude", readNumberIn(-180, 180, "a longitude in degrees (-180 to 180)"), {
+        default: -97.57,
+        doc: "degrees, east positive",
+      }),
+      elevation: key("Elevation", readNumberIn(-500, 9000, "an elevation in metres (-500 to 9000)"), {
+        default: 12,
+        doc: "metres above sea level",
+      }),
+    },
+  }),
   security: section("Security", {
     doc: "Optional protections for the XML-RPC services",
     keys: {
@@ -192,5 +274,9 @@ export type DataConfig = TorosConfig["data"];
 export type ReductionConfig = TorosConfig["reduction"];
 /** `Reduction: Overscan:` */
 export type OverscanConfig = ReductionConfig["overscan"];
+/** `Telescope:`: the telescope daemon's instruments. */
+export type TelescopeConfig = TorosConfig["telescope"];
+/** `Site:`: where the observatory is. */
+export type SiteConfig = TorosConfig["site"];
 /** `Security:`: optional protections for the XML-RPC services. */
 export type SecurityConfig = TorosConfig["security"];
