@@ -11,6 +11,7 @@ import {
   createPixelPool,
   HISTOGRAM_BINS,
   medianOf,
+  overscanAndTrimRows,
   runBandSlice,
   StreamingMedian,
 } from "../lib/ccd/mod.ts";
@@ -132,8 +133,8 @@ Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine
       raw: raw.slice(),
       encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
       band: new Float32Array(shared(pixels * 4)),
-      terms: { bias, saturation: 60000 },
-      mask: null,
+      saturation: 60000,
+      terms: { bias },
       encoded: new Uint8Array(shared(pixels * 4)),
       histogram: null,
     })),
@@ -163,6 +164,44 @@ Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine
   assert(Math.abs(first.combineFlooredSum + second.combineFlooredSum - flooredSum) < 1e-6 * flooredSum);
 });
 
+Deno.test("a band task decodes a frame with overscan and trim as overscanAndTrimRows does, saturating from stored values, in slices that cut rows", () => {
+  // 5 rows of 12 stored pixels: columns 1-8 kept, 9-11 overscan, column 0 dropped.
+  const [rawWidth, rows] = [12, 5];
+  const trim = { x0: 1, x1: 9, y0: 0, y1: rows };
+  const overscan = { x0: 9, x1: 12, y0: 0, y1: rows };
+  const next = random(5);
+  const [raw] = rawUint16Frames(1, rawWidth * rows, next);
+  const view = new DataView(raw.buffer);
+  view.setInt16((2 * rawWidth + 3) * 2, 65000 - 32768); // saturated in the stored value
+  view.setInt16((3 * rawWidth + 10) * 2, 65000 - 32768); // in the overscan: raises the median only
+  const stored = Float32Array.from({ length: rawWidth * rows }, (_, p) => view.getInt16(p * 2) + 32768);
+  const expected = new Float32Array(8 * rows);
+  overscanAndTrimRows(stored, rawWidth, rows, overscan, trim, expected, new Float64Array(rawWidth));
+  const isSaturated = (p: number) => stored[Math.floor(p / 8) * rawWidth + 1 + (p % 8)] >= 60000;
+  for (let p = 0; p < expected.length; p++) if (isSaturated(p)) expected[p] = NaN;
+  assert(isSaturated(2 * 8 + 2));
+  const band = new Float32Array(new SharedArrayBuffer(8 * rows * 4));
+  const task: BandTask = {
+    inputs: [{
+      raw,
+      encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
+      layout: { rawWidth, overscan, trim },
+      band,
+      saturation: 60000,
+      terms: null,
+      encoded: null,
+      histogram: null,
+    }],
+    combine: null,
+  };
+  const slices = [[0, 13], [13, 14], [14, 27], [27, 40]];
+  const saturated = slices.map(([start, end]) => runBandSlice(task, start, end, 0).saturated[0]);
+  const flagged = ([start, end]: number[]) =>
+    expected.slice(start, end).filter((v) => Number.isNaN(v)).length;
+  assertEquals(saturated, slices.map(flagged));
+  assertEquals([...band], [...expected]);
+});
+
 Deno.test("the pool's workers run band tasks and answer one result per slice", async () => {
   const pool = createPixelPool(2);
   try {
@@ -172,7 +211,6 @@ Deno.test("the pool's workers run band tasks and answer one result per slice", a
       encoding: null,
       band: new Float32Array(new SharedArrayBuffer(pixels * 4)).fill(value),
       terms: null,
-      mask: null,
       encoded: null,
       histogram: null,
     });

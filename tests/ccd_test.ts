@@ -131,7 +131,6 @@ Deno.test("the worker pool gives the same results as the kernels", async () => {
       encoding: null,
       band: values,
       terms,
-      mask: null,
       encoded: null,
       histogram: null,
     });

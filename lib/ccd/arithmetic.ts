@@ -39,44 +39,33 @@ export interface CalibrationTerms {
   flatMean?: number;
   /** flat values below this are raised to it */
   flatFloor?: number;
-  /** Values (before calibration) at or above this are saturated: set to NaN. */
-  saturation?: number | null;
 }
 
 /**
- * light ← (light − bias − dark·darkScale) ÷ flat × flatMean over `[start, end)`,
- * and NaN where the value before calibration was at or above `saturation`.
+ * light ← (light − bias − dark·darkScale) ÷ flat × flatMean over `[start, end)`.
  * The arithmetic is done in double precision, as ccdproc's float64 pipeline, then
- * stored. Returns how many pixels were saturated.
+ * stored; a NaN (a saturated pixel) stays NaN.
  */
 export function calibrateBand(
   light: Float32Array,
   terms: CalibrationTerms,
   start = 0,
   end = light.length,
-): number {
+): void {
   const bias = terms.bias ?? null;
   const dark = terms.dark ?? null;
   const flat = terms.flat ?? null;
   const darkScale = terms.darkScale ?? 1;
   const flatMean = terms.flatMean ?? 1;
   const floor = terms.flatFloor ?? -Infinity;
-  const level = terms.saturation ?? Infinity;
-  let saturated = 0;
   for (let i = start; i < end; i++) {
-    const raw = light[i];
-    let v = raw;
+    let v = light[i];
     if (bias) v -= bias[i];
     if (dark) v -= dark[i] * darkScale;
     if (flat) {
       const f = flat[i] < floor ? floor : flat[i];
       v = v / (f / flatMean);
     }
-    if (raw >= level) {
-      v = NaN;
-      saturated++;
-    }
     light[i] = v;
   }
-  return saturated;
 }

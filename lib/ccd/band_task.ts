@@ -1,9 +1,10 @@
 /**
  * One band of a reduction step as a single unit of work for the pixel workers:
- * decode every input's stored bytes, calibrate it against the masters' bands,
- * flag saturation, histogram it for a median, combine the inputs, and encode the
- * result big-endian with its checksum — all on one slice of the band's pixels, so
- * the main thread only moves bytes between files and SharedArrayBuffers.
+ * decode every input's stored bytes, flag saturation, subtract the overscan and
+ * trim, calibrate it against the masters' bands, histogram it for a median,
+ * combine the inputs, and encode the result big-endian with its checksum — all on
+ * one slice of the band's pixels, so the main thread only moves bytes between
+ * files and SharedArrayBuffers.
  *
  * @module
  */
@@ -11,7 +12,9 @@ import { convertBigEndian, type PixelEncoding } from "../fits/encoding.ts";
 import { encodeFloat32BigEndian } from "../fits/encoding.ts";
 import { calibrateBand, type CalibrationTerms } from "./arithmetic.ts";
 import { combineBand, type CombineOptions } from "./combine.ts";
-import { applyMask } from "./saturation.ts";
+import { overscanLevel } from "./overscan.ts";
+import { saturate } from "./saturation.ts";
+import type { Section } from "./section.ts";
 import { StreamingMedian } from "./streaming_median.ts";
 import { addSums } from "../fits/checksum.ts";
 
@@ -27,21 +30,38 @@ export interface HistogramPass {
   fine: { buckets: number[]; bins: Uint32Array } | null;
 }
 
+/**
+ * Where a band's pixels lie in its stored rows when the frame has overscan or
+ * trim sections (ccdproc's `subtract_overscan(median=True, overscan_axis=1)`
+ * then `trim_image`): each stored row loses the median of its overscan columns
+ * and keeps the trim columns.
+ */
+export interface RawLayout {
+  /** Stored pixels per row. */
+  rawWidth: number;
+  /** Overscan columns (`x0`, `x1`) of each row; null for none. */
+  overscan: Section | null;
+  /** Columns kept (`x0`, `x1`); the band is `trim.x1 − trim.x0` pixels wide. */
+  trim: Section;
+}
+
 /** One input of a band task; every array is a view on a SharedArrayBuffer. */
 export interface BandInput {
-  /** The band's stored big-endian bytes, or null when `band` already holds its values. */
+  /** The band's stored big-endian bytes (whole stored rows), or null when `band` already holds its values. */
   raw: Uint8Array | null;
   /** How `raw` decodes. */
   encoding: PixelEncoding | null;
+  /** How the stored rows map to the band (overscan, trim); null when they are the band's rows. */
+  layout?: RawLayout | null;
   /** The band's values: decoded into, then calibrated in place. */
   band: Float32Array;
+  /** Stored values at or above this are saturated: NaN in the band (and every value made from it). */
+  saturation?: number | null;
   /**
-   * Calibration (and saturation level) applied after decoding; the master bands it
-   * names are inputs earlier in the task, so each slice has them decoded first.
+   * Calibration applied after decoding; the master bands it names are inputs
+   * earlier in the task, so each slice has them decoded first.
    */
   terms: CalibrationTerms | null;
-  /** Saturation flags computed elsewhere (frames decoded on the main thread): NaN after calibration. */
-  mask: Uint8Array | null;
   /** Where to encode the calibrated band as big-endian float32 (its word sum is returned). */
   encoded: Uint8Array | null;
   /** A median histogram pass over the calibrated band. */
@@ -92,22 +112,9 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     combineCount: 0,
   };
   for (const input of task.inputs) {
-    const { raw, encoding, band } = input;
-    if (raw && encoding) {
-      const size = Math.abs(encoding.bitpix) / 8;
-      convertBigEndian(
-        raw.subarray(start * size, end * size),
-        encoding.bitpix,
-        band.subarray(start, end),
-        end - start,
-        encoding.bscale,
-        encoding.bzero,
-        encoding.blank,
-      );
-    }
-    let saturated = input.terms ? calibrateBand(band, input.terms, start, end) : 0;
-    if (input.mask) saturated += applyMask(band, input.mask, start, end);
-    result.saturated.push(saturated);
+    const band = input.band;
+    result.saturated.push(decodeSlice(input, start, end));
+    if (input.terms) calibrateBand(band, input.terms, start, end);
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     const coarse = input.histogram?.coarse;
     const fine = input.histogram?.fine;
@@ -137,6 +144,63 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     if (combine.encoded) result.combineSum = encodeFloat32BigEndian(out, combine.encoded, start, end);
   }
   return result;
+}
+
+/** Scratch of the thread running slices: saturation flags and one row's overscan. */
+let flags = new Uint8Array(0);
+let overscanValues = new Float32Array(0);
+let overscanScratch = new Float64Array(0);
+
+/**
+ * Decodes pixels `[start, end)` of an input's band from its stored bytes, flags
+ * saturation from the stored values, and subtracts the overscan; returns how many
+ * pixels were saturated. The one place saturation is flagged.
+ */
+function decodeSlice(input: BandInput, start: number, end: number): number {
+  const { raw, encoding, band } = input;
+  const level = input.saturation ?? null;
+  const layout = input.layout ?? null;
+  if (level !== null && flags.length < end) flags = new Uint8Array(end);
+  if (!raw || !encoding) return level === null ? 0 : saturate(band, level, flags, start, end);
+  const size = Math.abs(encoding.bitpix) / 8;
+  const decode = (from: number, to: number, out: Float32Array, at: number) =>
+    convertBigEndian(
+      raw.subarray(from * size, to * size),
+      encoding.bitpix,
+      out.subarray(at, at + to - from),
+      to - from,
+      encoding.bscale,
+      encoding.bzero,
+      encoding.blank,
+    );
+  if (!layout) {
+    decode(start, end, band, start);
+    return level === null ? 0 : saturate(band, level, flags, start, end);
+  }
+  const { rawWidth, overscan, trim } = layout;
+  const width = trim.x1 - trim.x0;
+  let saturated = 0;
+  // Row by row: the slice may begin and end inside a row.
+  for (let p = start; p < end;) {
+    const row = Math.floor(p / width);
+    const x = p - row * width;
+    const n = Math.min(end - p, width - x);
+    const stored = row * rawWidth + trim.x0 + x;
+    decode(stored, stored + n, band, p);
+    if (level !== null) saturated += saturate(band, level, flags, p, p + n);
+    if (overscan) {
+      const columns = overscan.x1 - overscan.x0;
+      if (overscanValues.length < columns) {
+        overscanValues = new Float32Array(columns);
+        overscanScratch = new Float64Array(columns);
+      }
+      decode(row * rawWidth + overscan.x0, row * rawWidth + overscan.x1, overscanValues, 0);
+      const offset = overscanLevel(overscanValues, 0, columns, overscanScratch);
+      for (let i = p; i < p + n; i++) band[i] -= offset;
+    }
+    p += n;
+  }
+  return saturated;
 }
 
 /**

@@ -10,8 +10,8 @@ export { calibrateBand, type CalibrationTerms, divideInPlace } from "./arithmeti
 export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";
 export { parseSection, type Section, SectionError } from "./section.ts";
-export { overscanAndTrimRows } from "./overscan.ts";
-export { applyMask, saturationMask } from "./saturation.ts";
+export { overscanAndTrimRows, overscanLevel } from "./overscan.ts";
+export { applyMask, saturate, saturationMask } from "./saturation.ts";
 export { history } from "./history.ts";
 export {
   type BandCombine,
@@ -21,6 +21,7 @@ export {
   HISTOGRAM_BINS,
   type HistogramPass,
   PIECE_INPUT_PIXELS,
+  type RawLayout,
   runBandSlice,
   runBandSliceInPieces,
 } from "./band_task.ts";

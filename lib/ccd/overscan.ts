@@ -27,20 +27,26 @@ export function overscanAndTrimRows(
     const row = r * width;
     let level = 0;
     if (overscan) {
-      let n = 0;
-      for (let x = overscan.x0; x < overscan.x1; x++) {
-        const v = input[row + x];
-        if (v === v) scratch[n++] = v;
-      }
-      level = n === 0 ? 0 : medianOfScratch(scratch, n);
+      level = overscanLevel(input, row + overscan.x0, row + overscan.x1, scratch);
     }
     const target = r * outWidth;
     for (let x = 0; x < outWidth; x++) out[target + x] = input[row + trim.x0 + x] - level;
   }
 }
 
-function medianOfScratch(v: Float64Array, n: number): number {
-  const sorted = v.subarray(0, n).sort();
+/**
+ * The overscan level of one row: the median of the finite values in
+ * `values[from, to)` (its overscan pixels), 0 when none is finite. `scratch`
+ * holds at least `to − from` values.
+ */
+export function overscanLevel(values: Float32Array, from: number, to: number, scratch: Float64Array): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const v = values[i];
+    if (v === v) scratch[n++] = v;
+  }
+  if (n === 0) return 0;
+  const sorted = scratch.subarray(0, n).sort();
   const h = n >> 1;
   return n % 2 === 1 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
 }

@@ -7,7 +7,6 @@
  * @module
  */
 import type { BandInput, CalibrationTerms, HistogramPass } from "../../lib/ccd/mod.ts";
-import type { PixelEncoding } from "../../lib/fits/mod.ts";
 import { type FrameGeometry, FrameSource } from "./frame_source.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
 
@@ -70,35 +69,29 @@ export function rowsPerBand(configured: number, inputs: number, width: number): 
 }
 
 interface Slot {
-  raw: Uint8Array | null;
+  raw: Uint8Array;
   band: Float32Array;
-  mask: Uint8Array | null;
 }
 
-/** One frame or master read band by band into two slots of shared buffers. */
+/** One frame or master read band by band into two slots of shared buffers, decoded by the workers. */
 export class SweepInput {
   readonly source: FrameSource;
-  readonly encoding: PixelEncoding | null;
   readonly #slots: [Slot, Slot];
   readonly #saturation: number | null;
   readonly #arena: SharedArena;
 
-  private constructor(source: FrameSource, capacity: number, saturation: number | null, arena: SharedArena) {
+  private constructor(source: FrameSource, rows: number, saturation: number | null, arena: SharedArena) {
     this.source = source;
-    this.encoding = source.rawEncoding;
     this.#saturation = saturation;
     this.#arena = arena;
-    const raw = this.encoding !== null;
     const slot = (): Slot => ({
-      raw: raw ? arena.bytes(capacity * source.bytesPerPixel) : null,
-      band: arena.float32(capacity),
-      // A trimmed frame is decoded here, so its saturation flags are too.
-      mask: !raw && saturation !== null ? arena.bytes(capacity) : null,
+      raw: arena.bytes(rows * source.rawRowBytes),
+      band: arena.float32(rows * source.width),
     });
     this.#slots = [slot(), slot()];
   }
 
-  /** Opens a frame for bands of up to `rows` rows; `saturation` flags raw values at or above it. */
+  /** Opens a frame for bands of up to `rows` rows; `saturation` flags stored values at or above it. */
   static async open(
     geometry: FrameGeometry,
     rows: number,
@@ -106,7 +99,7 @@ export class SweepInput {
     saturation: number | null = null,
   ): Promise<SweepInput> {
     const source = await FrameSource.open(geometry);
-    return new SweepInput(source, rows * source.width, saturation, arena);
+    return new SweepInput(source, rows, saturation, arena);
   }
 
   /** The band values of a slot (the master bands other inputs calibrate with). */
@@ -114,19 +107,13 @@ export class SweepInput {
     return this.#slots[slot].band;
   }
 
-  /** Reads rows `[y0, y0+rows)` into a slot. */
-  async read(y0: number, rows: number, slot: number): Promise<void> {
-    const target = this.#slots[slot];
-    if (target.raw) {
-      this.source.readRawSync(y0, rows, target.raw);
-    } else {
-      const pixels = rows * this.source.width;
-      await this.source.readBand(
-        y0,
-        rows,
-        target.band.subarray(0, pixels),
-        target.mask ? { level: this.#saturation!, mask: target.mask } : undefined,
-      );
+  /** Reads the stored bytes of rows `[y0, y0+rows)` into a slot (a failed read rejects). */
+  read(y0: number, rows: number, slot: number): Promise<void> {
+    try {
+      this.source.readRawSync(y0, rows, this.#slots[slot].raw);
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -139,15 +126,14 @@ export class SweepInput {
       histogram?: HistogramPass | null;
     } = {},
   ): BandInput {
-    const { raw, band, mask } = this.#slots[slot];
-    const terms = extra.terms ?? null;
+    const { raw, band } = this.#slots[slot];
     return {
       raw,
-      encoding: this.encoding,
+      encoding: this.source.encoding,
+      layout: this.source.layout,
       band,
-      // Raw frames are flagged by the worker from the decoded values; trimmed ones carry their mask.
-      terms: raw && this.#saturation !== null ? { ...terms, saturation: this.#saturation } : terms,
-      mask,
+      saturation: this.#saturation,
+      terms: extra.terms ?? null,
       encoded: extra.encoded ?? null,
       histogram: extra.histogram ?? null,
     };
@@ -156,7 +142,7 @@ export class SweepInput {
   /** Closes the file and gives the buffers back. */
   close(): void {
     this.source.close();
-    for (const slot of this.#slots) this.#arena.release(slot.raw, slot.band, slot.mask);
+    for (const slot of this.#slots) this.#arena.release(slot.raw, slot.band);
   }
 }
 
