@@ -501,8 +501,10 @@ Deno.test("every key the template install/toros.conf.yaml shows, even in comment
 });
 
 Deno.test("adding a section is one declaration: typed parsing, located errors, config check and README row follow", () => {
+  // The real schema declares these two sections now; the test declares its own versions anew.
+  const { telescope: _telescope, site: _site, ...withoutThem } = TOROS_SCHEMA;
   const observatory = {
-    ...TOROS_SCHEMA,
+    ...withoutThem,
     telescope: section("Telescope", {
       doc: "The telescope daemon's instruments",
       keys: {
