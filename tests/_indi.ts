@@ -188,6 +188,12 @@ export interface IndiServerOptions {
   restarts?: number;
   /** How long to wait for the server to accept connections, ms (default 10 000). */
   startTimeoutMs?: number;
+  /**
+   * Start the mount and/or the dome parked, by writing the `~/.indi/ParkData.xml`
+   * the simulators read when they connect (parking the mount from its home
+   * position takes 16-27 s). Without it both start unparked.
+   */
+  parked?: { telescope?: boolean; dome?: boolean };
 }
 
 /** A running indiserver; stop it with {@link IndiServer.stop} (or `await using`). */
@@ -240,7 +246,10 @@ export async function startIndiServer(options: IndiServerOptions = {}): Promise<
   const drivers = options.drivers ?? Object.values(SIMULATORS);
   const dir = await Deno.makeTempDir({ prefix: "toros_indi_" });
   const logPath = `${dir}/indiserver.log`;
-  await Deno.mkdir(`${dir}/home`);
+  await Deno.mkdir(`${dir}/home/.indi`, { recursive: true });
+  if (options.parked?.telescope || options.parked?.dome) {
+    await Deno.writeTextFile(`${dir}/home/.indi/ParkData.xml`, parkData(options.parked));
+  }
   const port = freePort();
   const args = [
     "-v",
@@ -355,6 +364,45 @@ export async function configureCcdSimulator(
   await client.setNumber(device, "SIMULATOR_SETTINGS", values, { timeoutMs: 10_000 });
 }
 
+/** What the simulated weather is made of: `WEATHER_CONTROL` members by another name. */
+export interface SimulatedWeather {
+  /** `Weather`: 0 good forecast, 1 bad (the forecast goes to Alert). */
+  forecast?: number;
+  /** `Temperature`, °C (Ok from -10 to 30). */
+  temperature?: number;
+  /** `Wind`, km/h (Ok up to 20). */
+  wind?: number;
+  /** `Gust`, km/h (Ok up to 20). */
+  gust?: number;
+  /** `Precip`, mm/h (Ok only at 0: any rain is Alert). */
+  precip?: number;
+}
+
+/**
+ * Sets the weather simulator's conditions and makes it publish them at once
+ * (`WEATHER_REFRESH`; on its own it only updates every `WEATHER_UPDATE.PERIOD`,
+ * 60 s). `WEATHER_STATUS` goes to Alert (rain, wind) or back to Ok right after.
+ */
+export async function setSimulatedWeather(
+  client: IndiClient,
+  weather: SimulatedWeather,
+  device: string = SIMULATOR_DEVICES.weather,
+): Promise<void> {
+  const names: Record<keyof SimulatedWeather, string> = {
+    forecast: "Weather",
+    temperature: "Temperature",
+    wind: "Wind",
+    gust: "Gust",
+    precip: "Precip",
+  };
+  const values: Record<string, number> = {};
+  for (const [key, value] of Object.entries(weather)) {
+    if (value !== undefined) values[names[key as keyof SimulatedWeather]] = value;
+  }
+  await client.setNumber(device, "WEATHER_CONTROL", values, { timeoutMs: 10_000 });
+  await client.setSwitch(device, "WEATHER_REFRESH", { REFRESH: true }, { timeoutMs: 10_000 });
+}
+
 /**
  * Registers one test that runs `fn` against one indiserver (started before,
  * stopped after, even on failure); the steps of `fn` share it. Ignored loudly
@@ -404,6 +452,25 @@ async function missingDrivers(drivers: string[]): Promise<string | null> {
     if (!found.success) missing.push(driver);
   }
   return missing.length === 0 ? null : `${missing.join(", ")} not installed (apt-get install indi-bin)`;
+}
+
+/** `ParkData.xml` as the simulators write it once parked (positions they park at by default). */
+function parkData(parked: { telescope?: boolean; dome?: boolean }): string {
+  const devices: string[] = [];
+  if (parked.telescope) {
+    devices.push(
+      `  <device name="${SIMULATOR_DEVICES.telescope}">\n    <parkstatus>true</parkstatus>\n` +
+        `    <parkposition>\n      <axis1position>-6.000000</axis1position>\n` +
+        `      <axis2position>0.000000</axis2position>\n    </parkposition>\n  </device>\n`,
+    );
+  }
+  if (parked.dome) {
+    devices.push(
+      `  <device name="${SIMULATOR_DEVICES.dome}">\n    <parkstatus>true</parkstatus>\n` +
+        `    <parkposition>\n      <axis1position>90.000000</axis1position>\n    </parkposition>\n  </device>\n`,
+    );
+  }
+  return `<parkdata>\n${devices.join("")}</parkdata>\n`;
 }
 
 /** Process ids in process group `pgid`, from /proc. */

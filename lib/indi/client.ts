@@ -548,6 +548,7 @@ export class IndiClient {
    */
   waitForOk(device: string, property: string, options: WaitOptions = {}): Promise<IndiVector> {
     let busy = false;
+    let since = this.#messageSerial;
     return this.#wait<IndiVector>(device, property, options, "to become Ok", false, (event) => {
       if (event.kind === "delete") return { error: deletedError(device, property) };
       const vector = event.vector;
@@ -556,13 +557,27 @@ export class IndiClient {
         case "Ok":
           return { value: publicVector(vector) };
         case "Busy":
+          if (!busy) since = this.#messageSerial;
           busy = true;
           return undefined;
         case "Alert":
-          return { error: new IndiAlertError(device, property, event.message ?? vector.message) };
+          return {
+            error: new IndiAlertError(
+              device,
+              property,
+              event.message || this.#deviceMessageSince(device, since) || vector.message,
+            ),
+          };
         case "Idle":
           return busy
-            ? { error: new IndiRejectedError(device, property, event.message ?? "", true) }
+            ? {
+              error: new IndiRejectedError(
+                device,
+                property,
+                event.message || this.#deviceMessageSince(device, since),
+                true,
+              ),
+            }
             : undefined;
       }
     });
@@ -1033,14 +1048,12 @@ export class IndiClient {
       return publicVector(vector);
     }
     const before = vector.state;
-    const messageSerial = this.#messageSerial;
     let sentAt = Infinity;
+    // Serial of the last device message before the command, then before the first Busy:
+    // the driver's explanation is a message that came after the command (or after Busy, for
+    // a stop), unless the deciding update carries its own.
+    let since = this.#messageSerial;
     let busy = false;
-    const messageSince = (event: WaitEvent): string => {
-      if (event.message) return event.message;
-      const last = this.#deviceMessages.get(device);
-      return last && last.serial > messageSerial ? last.text : "";
-    };
     const waiter = this.#startWaiter<IndiVector>(
       device,
       property,
@@ -1053,22 +1066,25 @@ export class IndiClient {
         const current = event.vector;
         if (!current?.defined) return undefined;
         if (event.kind === "define" && current.state !== "Alert" && current.state !== "Ok") return undefined;
-        const message = messageSince(event);
         if (event.kind !== "recheck") {
           self.cancelRecheck();
           const age = performance.now() - sentAt;
-          const stale = !busy && current.state === before && message === "" && age < this.#staleWindowMs &&
+          // A device <message> is no proof of an answer: the previous operation's last words
+          // ("slew is complete") can arrive after the command was sent. Only the update's own
+          // message attribute, a changed state or the values asked for are.
+          const stale = !busy && current.state === before && !event.message && age < this.#staleWindowMs &&
             !showsAsked(current, asked);
           if (stale) {
-            // Possibly sent before the driver read the command: judged when the window closes.
             self.recheckAfter(this.#staleWindowMs - age);
             return undefined;
           }
         }
+        const message = event.message || this.#deviceMessageSince(device, since);
         switch (current.state) {
           case "Ok":
             return { value: publicVector(current) };
           case "Busy":
+            if (!busy) since = this.#messageSerial;
             busy = true;
             return undefined;
           case "Alert":
@@ -1085,6 +1101,12 @@ export class IndiClient {
       waiter.fail(error as Error);
     }
     return await waiter.promise;
+  }
+
+  /** The device's last `<message>` if it came after message number `serial`, else "". */
+  #deviceMessageSince(device: string, serial: number): string {
+    const last = this.#deviceMessages.get(device);
+    return last && last.serial > serial ? last.text : "";
   }
 
   async #connection(device: string, connect: boolean, options: WaitOptions): Promise<void> {
