@@ -209,11 +209,15 @@ Deno.test("a command answered Idle is rejected, naming device, property and the 
     assertStringIncludes(command[0], `device="Mount" name="EQUATORIAL_EOD_COORD"`);
     assertMatch(command[0], /<oneNumber name="RA">5.5<\/oneNumber>/);
     assertMatch(command[0], /<oneNumber name="DEC">-5<\/oneNumber>/);
-    // What INDI::Telescope does while parked: a warning, then the vector back to Idle.
+    // What the simulator does right after parking: the park's last words arrive after the
+    // command was sent, then a periodic update the driver sent before reading the command,
+    // then the warning and the vector back to Idle: the rejection.
+    await h.conn.send(message(MOUNT, "[INFO] Telescope slew is complete. Parked"));
+    await h.conn.send(set("Number", MOUNT, "EQUATORIAL_EOD_COORD", "Idle", { RA: 0.01, DEC: 90 }));
     await h.conn.send(
       message(MOUNT, "[WARNING] Please unpark the mount before issuing any motion/sync commands."),
     );
-    await h.conn.send(set("Number", MOUNT, "EQUATORIAL_EOD_COORD", "Idle", { RA: 0, DEC: 90 }));
+    await h.conn.send(set("Number", MOUNT, "EQUATORIAL_EOD_COORD", "Idle", { RA: 0.02, DEC: 90 }));
     const error = await assertRejects(() => slew, IndiRejectedError, `"Mount.EQUATORIAL_EOD_COORD" rejected`);
     assertStringIncludes(error.message, "Please unpark the mount before issuing any motion/sync commands.");
     assertEquals(
@@ -420,6 +424,62 @@ Deno.test("a BLOB of several MB streams to its file, and one nobody expects is o
     await h.conn.send(blobXml(CCD, "CCD1", "CCD1", randomBytes(1000)));
     assertEquals(await dropped, 1000);
     assertEquals(await listDir(dir), ["big.fits"]);
+  } finally {
+    await h.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a 48 MB BLOB never sits whole in memory, as bytes or as base64", async () => {
+  const h = await harness();
+  const dir = await tempDir();
+  try {
+    await h.conn.send(defBlob(CCD, "CCD1", "CCD1"));
+    await h.client.waitForProperty(CCD, "CCD1");
+    await h.client.enableBlob(CCD, "Also");
+    const size = 48 * 1024 * 1024;
+    const landed = h.client.expectBlob(CCD, { path: `${dir}/big.bin`, timeoutMs: 60_000 });
+    // The payload is made piece by piece from a generator, so the test holds no copy either.
+    const pieces = function* (): Generator<Uint8Array> {
+      const piece = new Uint8Array(48 * 1024);
+      let state = 1;
+      for (let made = 0; made < size; made += piece.length) {
+        for (let i = 0; i < piece.length; i++) {
+          state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+          piece[i] = state >>> 24;
+        }
+        yield piece;
+      }
+    };
+    const before = Deno.memoryUsage();
+    let peak = 0;
+    const sampler = setInterval(() => {
+      const now = Deno.memoryUsage();
+      peak = Math.max(peak, now.heapUsed + now.external - before.heapUsed - before.external);
+    }, 2);
+    try {
+      await h.conn.send(
+        `<setBLOBVector device="Camera" name="CCD1" state="Ok">\n<oneBLOB name="CCD1" size="${size}" format=".bin">\n`,
+      );
+      for (const piece of pieces()) await h.conn.send(`${piece.toBase64()}\n`);
+      await h.conn.send(`</oneBLOB>\n</setBLOBVector>\n`);
+      assertEquals((await landed).bytes, size);
+    } finally {
+      clearInterval(sampler);
+    }
+    assert(peak < size / 4, `memory grew by ${(peak / 1048576).toFixed(1)} MB while a 48 MB BLOB streamed`);
+    const file = await Deno.open(`${dir}/big.bin`);
+    try {
+      const read = new Uint8Array(48 * 1024);
+      for (const piece of pieces()) {
+        let filled = 0;
+        while (filled < read.length) filled += (await file.read(read.subarray(filled)))!;
+        assertEquals(read, piece);
+      }
+      assertEquals(await file.read(read), null);
+    } finally {
+      file.close();
+    }
   } finally {
     await h.close();
     await Deno.remove(dir, { recursive: true });
@@ -668,6 +728,24 @@ Deno.test("a server that is not there is named in the error; close() fails what 
   await h.close();
   await rejected;
   assertEquals(h.client.connection.state, "closed");
+});
+
+Deno.test("close() during a retrying first connection ends it with a clear error", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const client = new IndiClient({ port, reconnect: { initialDelayMs: 50 } });
+  const connecting = client.connect({ retry: true, timeoutMs: 10_000 });
+  const failed = assertRejects(
+    () => connecting,
+    IndiConnectionError,
+    "The INDI client was closed before it connected",
+  );
+  await waitFor(() => client.connection.failedAttempts >= 2);
+  assertStringIncludes(client.connection.lastError ?? "", `Cannot connect to INDI server 127.0.0.1:${port}`);
+  assertEquals(client.connection.state, "connecting");
+  await client.close();
+  await failed;
 });
 
 Deno.test("a client that cannot reconnect gives up after maxAttempts and says so", async () => {
