@@ -1,16 +1,15 @@
 /**
- * Ingest: find a night's raw frames, read their headers, classify them by
- * IMAGETYP (the spellings of real cameras and control software), and record
- * every file in the catalog, with the reason when one cannot be used.
+ * Reading a night's raw frames: find the frame files, read their headers and
+ * classify them by IMAGETYP (the spellings of real cameras and control
+ * software), with the reason when one cannot be used. The ingest stage
+ * (`stages/ingest.ts`) records what this finds.
  *
  * @module
  */
 import { basename } from "node:path";
 import { FitsError, type Header, readHdus } from "../../lib/fits/mod.ts";
-import { sha256Files } from "../../lib/file_hash.ts";
-import type { YieldGate } from "../../lib/yield_gate.ts";
 import { parseSection, type Section, SectionError } from "../../lib/ccd/mod.ts";
-import type { ExposureRecord, ImageType, NightRecord, Store } from "../../lib/store/mod.ts";
+import type { ExposureRecord, ImageType } from "../../lib/store/mod.ts";
 
 /** File names a night's frames may have. */
 export const FRAME_PATTERN = /\.(fits?|fts)$/i;
@@ -42,7 +41,6 @@ export function binningOf(header: Header): string | null {
 
 /** A raw frame ready for reduction. */
 export interface RawFrame {
-  exposure: ExposureRecord;
   path: string;
   fileName: string;
   imageType: ImageType;
@@ -67,19 +65,6 @@ export interface RawFrame {
   hdu: number;
 }
 
-/** A file that cannot be used, and why. */
-export interface SkippedFrame {
-  fileName: string;
-  reason: string;
-}
-
-/** What ingest found. */
-export interface IngestResult {
-  night: NightRecord;
-  frames: RawFrame[];
-  skipped: SkippedFrame[];
-}
-
 /** Lists a night's candidate frame files (sorted; not recursive). */
 export async function listFrameFiles(nightDir: string): Promise<string[]> {
   const names: string[] = [];
@@ -89,18 +74,12 @@ export async function listFrameFiles(nightDir: string): Promise<string[]> {
   return names.sort();
 }
 
-function nightDateFrom(dir: string, frames: { dateObs: string | null }[]): string | null {
-  const fromDir = /(\d{4})-?(\d{2})-?(\d{2})/.exec(basename(dir));
-  if (fromDir) return `${fromDir[1]}-${fromDir[2]}-${fromDir[3]}`;
-  const first = frames.map((f) => f.dateObs).filter((d): d is string => !!d).sort()[0];
-  return first ? first.slice(0, 10) : null;
-}
-
-interface Inspected {
+/** One file of a night as its headers describe it: a usable frame, or the reason it is not one. */
+export interface InspectedFile {
   fileName: string;
   size: number;
-  hash: string;
-  frame?: Omit<RawFrame, "exposure">;
+  frame?: RawFrame;
+  /** What the headers tell of a file that is not a usable frame. */
   partial?: Pick<
     ExposureRecord,
     "imageType" | "filter" | "exposureTime" | "width" | "height" | "binning" | "dateObs"
@@ -108,8 +87,23 @@ interface Inspected {
   reason?: string;
 }
 
-/** Reads a frame's headers and classifies it (its content hash is computed on another thread). */
-async function inspect(nightDir: string, fileName: string): Promise<Omit<Inspected, "hash">> {
+/** The night's date (from the directory name, else the earliest DATE-OBS) and telescope (TELESCOP). */
+export function nightFields(
+  nightDir: string,
+  files: InspectedFile[],
+): { date: string | null; telescope: string | null } {
+  const telescope = files.map((file) => file.frame?.header.getString("TELESCOP")).find((t) => t) ?? null;
+  const fromDir = /(\d{4})-?(\d{2})-?(\d{2})/.exec(basename(nightDir));
+  const first = files.map((file) => file.frame?.dateObs ?? file.partial?.dateObs ?? null)
+    .filter((d): d is string => !!d).sort()[0];
+  return {
+    date: fromDir ? `${fromDir[1]}-${fromDir[2]}-${fromDir[3]}` : first ? first.slice(0, 10) : null,
+    telescope: telescope?.trim() ?? null,
+  };
+}
+
+/** Reads a frame file's headers and classifies it; an unreadable or unusable file gets its reason. */
+export async function inspectFrame(nightDir: string, fileName: string): Promise<InspectedFile> {
   const path = `${nightDir}/${fileName}`;
   let size = 0;
   let hdus;
@@ -196,59 +190,4 @@ async function inspect(nightDir: string, fileName: string): Promise<Omit<Inspect
       hdu: image.index,
     },
   };
-}
-
-/**
- * Ingests a night: every frame file is recorded (keyed by name and content
- * hash); unusable ones with their reason. Raw files are only read.
- */
-export async function ingestNight(
-  store: Store,
-  nightDir: string,
-  options: { gate?: YieldGate } = {},
-): Promise<IngestResult> {
-  const names = await listFrameFiles(nightDir);
-  const hashes = sha256Files(names.map((name) => `${nightDir}/${name}`), undefined, options.gate);
-  const inspected: Inspected[] = [];
-  // sha256Files marks its promises handled, so a hash that fails while headers are read is no crash.
-  for (let i = 0; i < names.length; i++) {
-    const headers = await inspect(nightDir, names[i]);
-    try {
-      inspected.push({ ...headers, hash: await hashes[i] });
-    } catch (error) {
-      const reason = headers.reason ?? `cannot be read: ${error instanceof Error ? error.message : error}`;
-      inspected.push({ ...headers, frame: undefined, hash: "", reason });
-    }
-  }
-  const telescope = inspected.map((i) => i.frame?.header.getString("TELESCOP")).find((t) => t) ?? null;
-  const night = await store.upsertNight(nightDir, {
-    date: nightDateFrom(
-      nightDir,
-      inspected.map((i) => ({ dateObs: i.frame?.dateObs ?? i.partial?.dateObs ?? null })),
-    ),
-    telescope: telescope?.trim() ?? null,
-  });
-  const frames: RawFrame[] = [];
-  const skipped: SkippedFrame[] = [];
-  for (const item of inspected) {
-    const info = item.frame ?? item.partial;
-    const exposure = await store.upsertExposure({
-      nightId: night.id,
-      fileName: item.fileName,
-      contentHash: item.hash,
-      size: item.size,
-      imageType: info?.imageType ?? null,
-      filter: info?.filter ?? null,
-      exposureTime: info?.exposureTime ?? null,
-      width: item.frame?.width ?? item.partial?.width ?? null,
-      height: item.frame?.height ?? item.partial?.height ?? null,
-      binning: info?.binning ?? null,
-      dateObs: info?.dateObs ?? null,
-      status: item.frame ? "ok" : "skipped",
-      error: item.reason ?? null,
-    });
-    if (item.frame) frames.push({ ...item.frame, exposure });
-    else skipped.push({ fileName: item.fileName, reason: item.reason ?? "unusable" });
-  }
-  return { night, frames, skipped };
 }

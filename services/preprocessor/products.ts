@@ -24,11 +24,16 @@ export function calibratedName(rawName: string): string {
 }
 
 /**
- * A short fingerprint of what determines a product's pixels (software version and
- * reduction settings): a product whose fingerprint differs is made again on resume.
+ * A short fingerprint of what determines a product's pixels: the software
+ * version and the `settings` its stage declares (never scheduling ones such as
+ * Workers, Band Rows, Niceness or Share While Serving). A product whose
+ * fingerprint differs is made again on resume.
  */
-export async function reductionFingerprint(reduction: ReductionConfig): Promise<string> {
-  const { workers: _workers, bandRows: _bandRows, ...pixelSettings } = reduction;
+export async function reductionFingerprint(
+  reduction: ReductionConfig,
+  settings: readonly (keyof ReductionConfig)[],
+): Promise<string> {
+  const pixelSettings = Object.fromEntries([...settings].sort().map((key) => [key, reduction[key]]));
   const text = JSON.stringify({ version: VERSION, ...pixelSettings });
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   return [...digest.slice(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");

@@ -1,0 +1,76 @@
+/**
+ * What the stages' band sweeps share: the masters open beside the frames, their
+ * bands read first into each slot, and each frame's calibration against them.
+ *
+ * @module
+ */
+import type { BandInput, CalibrationTerms } from "../../../lib/ccd/mod.ts";
+import { type SharedArena, SweepInput } from "../band_sweep.ts";
+import type { Master } from "../master_library.ts";
+
+/** The masters a frame is calibrated with: a combine input's bias and dark, a light's flat too. */
+export interface Calibration {
+  bias: Master | null;
+  dark: Master | null;
+  darkScale: number;
+  flat?: Master | null;
+}
+
+/** Opens each distinct master once, for bands of `rows` rows. */
+export async function openMasters(
+  arena: SharedArena,
+  masters: (Master | null)[],
+  rows: number,
+): Promise<Map<string, SweepInput>> {
+  const opened = new Map<string, SweepInput>();
+  try {
+    for (const master of masters) {
+      if (master && !opened.has(master.path)) {
+        opened.set(master.path, await SweepInput.open(master, rows, arena));
+      }
+    }
+  } catch (error) {
+    for (const input of opened.values()) input.close();
+    throw error;
+  }
+  return opened;
+}
+
+/** A slot's band task inputs: every master first (decoded for the frames after it to use), then the frames. */
+export function withMasters(
+  masters: Map<string, SweepInput>,
+  slot: number,
+  frames: BandInput[],
+): BandInput[] {
+  return [...[...masters.values()].map((master) => master.input(slot)), ...frames];
+}
+
+/** Reads a band of every input (masters first) into a slot. */
+export async function readBands(
+  inputs: Iterable<SweepInput>,
+  y0: number,
+  rows: number,
+  slot: number,
+): Promise<void> {
+  for (const input of inputs) await input.read(y0, rows, slot);
+}
+
+/** A frame's calibration with its masters' bands of a slot; null when it has no master. */
+export function termsOf(
+  calibration: Calibration,
+  masters: Map<string, SweepInput>,
+  slot: number,
+  flatFloor?: number,
+): CalibrationTerms | null {
+  const { bias, dark, flat = null } = calibration;
+  if (!bias && !dark && !flat) return null;
+  const band = (master: Master | null) => master ? masters.get(master.path)!.band(slot) : null;
+  return {
+    bias: band(bias),
+    dark: band(dark),
+    darkScale: calibration.darkScale,
+    flat: band(flat),
+    flatMean: flat?.mean ?? 1,
+    flatFloor,
+  };
+}
