@@ -8,21 +8,7 @@
  */
 import type { BlobSink } from "./_stream.ts";
 import { propertyLabel } from "./errors.ts";
-import type { BlobFile } from "./types.ts";
-
-/** What a BLOB is, from its vector and member attributes. */
-export interface BlobHeader {
-  /** Device. */
-  device: string;
-  /** BLOB vector. */
-  property: string;
-  /** Member. */
-  member: string;
-  /** Declared format (`.fits`). */
-  format: string;
-  /** Declared (uncompressed) size, NaN when the driver gave none. */
-  size: number;
-}
+import type { BlobFile, BlobHeader } from "./types.ts";
 
 /** How a received BLOB ended: the file, or why there is none. */
 export type BlobOutcome = { file: BlobFile; error?: undefined } | { file?: undefined; error: Error };

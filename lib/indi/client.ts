@@ -55,27 +55,27 @@
  * @module
  */
 import type { Logger } from "../log.ts";
-import { enableBlobXml, getPropertiesXml, newVectorXml, pingReplyXml } from "./_commands.ts";
+import { BlobRouter } from "./_blob_router.ts";
 import { type CachedVector, PropertyCache, publicVector } from "./_cache.ts";
-import { type BlobHeader, type BlobOutcome, countingSink, fileSink } from "./_blob_file.ts";
-import { type Attributes, type BlobSink, IndiStreamParser, type ParsedElement } from "./_stream.ts";
+import { enableBlobXml, getPropertiesXml, newVectorXml, pingReplyXml } from "./_commands.ts";
+import { ServerLink } from "./_link.ts";
+import { MessageLog, parseMessageText } from "./_messages.ts";
+import { IndiStreamParser, type ParsedElement } from "./_stream.ts";
+import { type AskedValues, commandJudge, okJudge, predicateJudge } from "./_verdict.ts";
 import { Waiter, type WaitEvent, type WaitVerdict } from "./_waiter.ts";
-import {
-  IndiAlertError,
-  IndiConnectionError,
-  IndiError,
-  IndiRejectedError,
-  propertyLabel,
-} from "./errors.ts";
+import { IndiConnectionError, IndiError, propertyLabel } from "./errors.ts";
 import type {
   BlobFile,
+  BlobHeader,
   BlobMode,
+  ConnectionStatus,
+  ConnectOptions,
   IndiMessage,
   IndiVector,
-  MessageLevel,
   NumberMember,
   NumberVector,
   PropertyState,
+  ReconnectOptions,
   SwitchMember,
   SwitchVector,
   TextMember,
@@ -83,18 +83,6 @@ import type {
   VectorOfType,
   VectorType,
 } from "./types.ts";
-
-/** Exponential back-off between reconnection attempts. */
-export interface ReconnectOptions {
-  /** Delay before the first attempt after a loss, ms (default 500). */
-  initialDelayMs?: number;
-  /** Longest delay between attempts, ms (default 30 000). */
-  maxDelayMs?: number;
-  /** Factor applied to the delay after each failed attempt (default 2). */
-  factor?: number;
-  /** Failed attempts in a row before the client gives up (default Infinity). */
-  maxAttempts?: number;
-}
 
 /** A `getProperties` scope: a device, or one property of it. */
 export interface WatchSpec {
@@ -125,25 +113,6 @@ export interface IndiClientOptions {
   logger?: Logger;
   /** See "Commands and their verdict" in the module docs (default 250 ms). */
   staleUpdateWindowMs?: number;
-}
-
-/** Connection states; `closed` is final. */
-export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
-
-/** The connection as a service's `/health` would show it. */
-export interface ConnectionStatus {
-  /** Current state. */
-  readonly state: ConnectionState;
-  /** Server host. */
-  readonly host: string;
-  /** Server port. */
-  readonly port: number;
-  /** When the state last changed. */
-  readonly since: Date;
-  /** Why the last connection or attempt failed, if one did. */
-  readonly lastError: string | undefined;
-  /** Failed attempts since the last successful connection. */
-  readonly failedAttempts: number;
 }
 
 /** The client's events and what their listeners receive. */
@@ -180,14 +149,6 @@ export interface CommandOptions extends WaitOptions {
   wait?: boolean;
 }
 
-/** Options of {@link IndiClient.connect}. */
-export interface ConnectOptions {
-  /** Keep trying (with the reconnect back-off) instead of failing on the first refusal. */
-  retry?: boolean;
-  /** With `retry`, give up after this many ms (default the client's `timeoutMs`). */
-  timeoutMs?: number;
-}
-
 /** Options of {@link IndiClient.expectBlob}. */
 export interface ExpectBlobOptions extends WaitOptions {
   /** Where to write it: a path, or a function of the BLOB (to pick the extension from its format). */
@@ -198,92 +159,70 @@ export interface ExpectBlobOptions extends WaitOptions {
   member?: string;
 }
 
-export type { BlobHeader };
-
-type Listener<K extends keyof IndiClientEvents> = (event: IndiClientEvents[K]) => void;
-
-interface BlobExpectation {
-  device: string;
-  property: string | undefined;
-  member: string | undefined;
-  path: string | ((blob: BlobHeader) => string);
-  waiter: Waiter<BlobFile>;
-}
-
-const LEVELS: Record<string, MessageLevel> = {
-  DEBUG: "debug",
-  INFO: "info",
-  WARNING: "warning",
-  WARN: "warning",
-  ERROR: "error",
-};
-
-const READ_BUFFER_BYTES = 256 * 1024;
+/** A listener of one of the client's events. */
+export type IndiListener<K extends keyof IndiClientEvents> = (event: IndiClientEvents[K]) => void;
 
 /** A client of one INDI server; see the module documentation for its semantics. */
 export class IndiClient {
-  readonly #host: string;
-  readonly #port: number;
   readonly #timeoutMs: number;
-  readonly #reconnect: Required<ReconnectOptions> | false;
   readonly #watch: WatchSpec[] | undefined;
-  readonly #blobPath: ((blob: BlobHeader) => string | undefined) | undefined;
   readonly #logger: Logger | undefined;
   readonly #staleWindowMs: number;
-
+  readonly #link: ServerLink;
   readonly #cache = new PropertyCache();
+  readonly #messages = new MessageLog();
+  readonly #blobs: BlobRouter;
   readonly #listeners = new Map<keyof IndiClientEvents, Set<(event: never) => void>>();
   readonly #waiters = new Set<Waiter<unknown>>();
-  readonly #expectations: BlobExpectation[] = [];
-  /** BLOB modes sent, by "device\0property" ("device\0" for the whole device), re-sent after a reconnect. */
-  readonly #blobModes = new Map<string, { device: string; property: string | undefined; mode: BlobMode }>();
-  /** Per device: the number of the last `<message>` and its text. */
-  readonly #deviceMessages = new Map<string, { serial: number; text: string }>();
-  #messageSerial = 0;
-
-  #state: ConnectionState = "disconnected";
-  #since = new Date();
-  #lastError: string | undefined;
-  #failedAttempts = 0;
-  #conn: Deno.TcpConn | null = null;
-  #writing: Promise<void> = Promise.resolve();
-  #loop: Promise<void> | null = null;
-  #closed = false;
-  #sleepTimer: ReturnType<typeof setTimeout> | undefined;
-  #wakeUp: (() => void) | undefined;
+  #parser: IndiStreamParser | null = null;
 
   /** Creates a client; nothing happens until {@link connect}. */
   constructor(options: IndiClientOptions = {}) {
-    this.#host = options.host ?? "127.0.0.1";
-    this.#port = options.port ?? 7624;
-    if (!Number.isInteger(this.#port) || this.#port < 1 || this.#port > 65535) {
+    const port = options.port ?? 7624;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new RangeError(`Invalid INDI port: ${options.port} (expected 1-65535)`);
     }
     this.#timeoutMs = options.timeoutMs ?? 60_000;
-    this.#reconnect = options.reconnect === false ? false : {
+    this.#watch = options.watch?.map((spec) => ({ ...spec }));
+    this.#logger = options.logger;
+    this.#staleWindowMs = options.staleUpdateWindowMs ?? 250;
+    const reconnect = options.reconnect === false ? false : {
       initialDelayMs: options.reconnect?.initialDelayMs ?? 500,
       maxDelayMs: options.reconnect?.maxDelayMs ?? 30_000,
       factor: options.reconnect?.factor ?? 2,
       maxAttempts: options.reconnect?.maxAttempts ?? Infinity,
     };
-    this.#watch = options.watch?.map((spec) => ({ ...spec }));
-    this.#blobPath = options.blobPath;
-    this.#logger = options.logger;
-    this.#staleWindowMs = options.staleUpdateWindowMs ?? 250;
+    this.#link = new ServerLink({
+      host: options.host ?? "127.0.0.1",
+      port,
+      reconnect,
+      logger: options.logger,
+    }, {
+      opened: () => this.#opened(),
+      received: (bytes) => this.#parser!.feed(bytes),
+      lost: (cause) => this.#lost(cause),
+      changed: (event) => {
+        if (event.connected) this.#emit("connected", { host: this.#link.status.host, port });
+        else this.#emit("disconnected", { error: event.error, reconnecting: event.reconnecting });
+      },
+    });
+    this.#blobs = new BlobRouter({
+      fallbackPath: options.blobPath,
+      vector: (device, property) => this.#cache.get(device, property),
+      received: (file) => {
+        const member = this.#cache.get(file.device, file.property)?.members.get(file.member);
+        if (member && "path" in member) member.path = file.path;
+        this.#emit("blob", file);
+      },
+      failed: (error) => this.#emit("error", error),
+    });
   }
 
   // ---------------------------------------------------------------- connection
 
   /** The connection's state, for `/health`. */
   get connection(): ConnectionStatus {
-    return {
-      state: this.#state,
-      host: this.#host,
-      port: this.#port,
-      since: this.#since,
-      lastError: this.#lastError,
-      failedAttempts: this.#failedAttempts,
-    };
+    return this.#link.status;
   }
 
   /**
@@ -292,42 +231,20 @@ export class IndiClient {
    * connections are re-established by the client itself.
    */
   async connect(options: ConnectOptions = {}): Promise<void> {
-    if (this.#closed) throw new IndiConnectionError("The INDI client is closed");
-    if (this.#state === "connected") return;
-    if (this.#loop) {
-      await this.#whenConnected(options.timeoutMs ?? this.#timeoutMs);
-      return;
-    }
-    const first = Promise.withResolvers<void>();
-    const deadline = options.retry ? performance.now() + (options.timeoutMs ?? this.#timeoutMs) : -Infinity;
-    this.#loop = this.#run(first, deadline).finally(() => {
-      this.#loop = null;
-    });
-    await first.promise;
+    await this.#link.connect(options, this.#timeoutMs);
   }
 
   /** Stops everything: the connection, reconnection, waits and BLOB expectations (which fail). */
   async close(): Promise<void> {
-    if (this.#closed) {
-      await this.#loop;
-      return;
+    await this.#link.close();
+    for (const waiter of [...this.#waiters]) {
+      waiter.fail(this.#waitError(undefined, waiter.device, waiter.property));
     }
-    this.#closed = true;
-    this.#wake();
-    try {
-      this.#conn?.close();
-    } catch {
-      // already closed
-    }
-    await this.#loop;
-    const error = new IndiConnectionError("The INDI client was closed");
-    for (const waiter of [...this.#waiters]) waiter.fail(this.#waitError(error, waiter));
-    for (const expectation of this.#expectations.splice(0)) expectation.waiter.fail(error);
-    this.#setState("closed", undefined);
+    this.#blobs.failAll((device, property) => this.#waitError(undefined, device, property));
   }
 
   /** Calls `listener` for each event of `type`; returns the function that removes it. */
-  on<K extends keyof IndiClientEvents>(type: K, listener: Listener<K>): () => void {
+  on<K extends keyof IndiClientEvents>(type: K, listener: IndiListener<K>): () => void {
     let set = this.#listeners.get(type);
     if (!set) this.#listeners.set(type, set = new Set());
     set.add(listener as (event: never) => void);
@@ -343,7 +260,7 @@ export class IndiClient {
     if (this.#watch && !this.#watch.some((spec) => spec.device === device && spec.property === property)) {
       this.#watch.push({ device, property });
     }
-    if (this.#state === "connected") await this.#send(getPropertiesXml(device, property));
+    if (this.#link.connected) await this.#link.send(getPropertiesXml(device, property));
   }
 
   /**
@@ -361,12 +278,8 @@ export class IndiClient {
         options.property,
       );
     }
-    this.#blobModes.set(`${device}\u0000${options.property ?? ""}`, {
-      device,
-      property: options.property,
-      mode,
-    });
-    if (this.#state === "connected") await this.#send(enableBlobXml(device, mode, options.property));
+    this.#blobs.setMode(device, mode, options.property);
+    if (this.#link.connected) await this.#link.send(enableBlobXml(device, mode, options.property));
   }
 
   // ---------------------------------------------------------------- the cache
@@ -381,42 +294,34 @@ export class IndiClient {
     return this.#cache.properties(device).map(publicVector);
   }
 
-  /**
-   * The live vector of a defined property (undefined if not defined). With
-   * `type`, throws when the property is of another type.
-   */
+  /** The live vector of a defined property (undefined if not defined). */
   getVector(device: string, property: string): IndiVector | undefined;
+  /** The live vector of a defined property of `type` (undefined if not defined); throws for another type. */
   getVector<T extends VectorType>(device: string, property: string, type: T): VectorOfType[T] | undefined;
   getVector(device: string, property: string, type?: VectorType): IndiVector | undefined {
     const vector = this.#cache.get(device, property);
-    if (vector && type && vector.type !== type) {
-      throw new IndiError(
-        `${propertyLabel(device, property)} is a ${vector.type} vector, not a ${type} vector`,
-        device,
-        property,
-      );
-    }
+    if (vector && type && vector.type !== type) throw wrongType(vector, type);
     return vector ? publicVector(vector) : undefined;
   }
 
   /** A number member's value; throws naming what is missing. */
   getNumber(device: string, property: string, member: string): number {
-    return this.#member(device, property, member, "number").value as number;
+    return (this.#member(device, property, member, "number") as NumberMember).value;
   }
 
   /** A text member's value; throws naming what is missing. */
   getText(device: string, property: string, member: string): string {
-    return this.#member(device, property, member, "text").value as string;
+    return (this.#member(device, property, member, "text") as TextMember).value;
   }
 
   /** Whether a switch member is On; throws naming what is missing. */
   getSwitch(device: string, property: string, member: string): boolean {
-    return this.#member(device, property, member, "switch").value as boolean;
+    return (this.#member(device, property, member, "switch") as SwitchMember).value;
   }
 
   /** A light member's state; throws naming what is missing. */
   getLight(device: string, property: string, member: string): PropertyState {
-    return this.#member(device, property, member, "light").value as PropertyState;
+    return (this.#member(device, property, member, "light") as { value: PropertyState }).value;
   }
 
   // ---------------------------------------------------------------- commands
@@ -433,18 +338,14 @@ export class IndiClient {
   ): Promise<NumberVector> {
     const vector = this.#writable(device, property, "number", Object.keys(values));
     const members: [string, string][] = [];
-    for (const member of vector.members.values()) {
+    for (const member of vector.members.values() as Iterable<NumberMember>) {
       const asked = Object.hasOwn(values, member.name);
-      const value = asked ? values[member.name] : (member as NumberMember).value;
-      if (asked) checkNumber(device, property, member as NumberMember, value);
+      const value = asked ? values[member.name] : member.value;
+      if (asked) checkNumber(device, property, member, value);
       members.push([member.name, String(value)]);
     }
-    return await this.#command(
-      vector,
-      newVectorXml("Number", device, property, members),
-      values,
-      options,
-    ) as NumberVector;
+    const xml = newVectorXml("Number", device, property, members);
+    return await this.#command(vector, xml, values, options) as NumberVector;
   }
 
   /** Sends `newTextVector` (unnamed members keep their cached text) and waits for the verdict. */
@@ -455,16 +356,12 @@ export class IndiClient {
     options: CommandOptions = {},
   ): Promise<TextVector> {
     const vector = this.#writable(device, property, "text", Object.keys(values));
-    const members: [string, string][] = [...vector.members.values()].map((member) => [
+    const members: [string, string][] = [...vector.members.values() as Iterable<TextMember>].map((member) => [
       member.name,
-      Object.hasOwn(values, member.name) ? String(values[member.name]) : (member as TextMember).value,
+      Object.hasOwn(values, member.name) ? String(values[member.name]) : member.value,
     ]);
-    return await this.#command(
-      vector,
-      newVectorXml("Text", device, property, members),
-      values,
-      options,
-    ) as TextVector;
+    const xml = newVectorXml("Text", device, property, members);
+    return await this.#command(vector, xml, values, options) as TextVector;
   }
 
   /**
@@ -492,12 +389,8 @@ export class IndiClient {
     const members: [string, string][] = Object.entries(values).map((
       [name, value],
     ) => [name, value ? "On" : "Off"]);
-    return await this.#command(
-      vector,
-      newVectorXml("Switch", device, property, members),
-      values,
-      options,
-    ) as SwitchVector;
+    const xml = newVectorXml("Switch", device, property, members);
+    return await this.#command(vector, xml, values, options) as SwitchVector;
   }
 
   /**
@@ -547,40 +440,14 @@ export class IndiClient {
    * may already be Ok.
    */
   waitForOk(device: string, property: string, options: WaitOptions = {}): Promise<IndiVector> {
-    let busy = false;
-    let since = this.#messageSerial;
-    return this.#wait<IndiVector>(device, property, options, "to become Ok", false, (event) => {
-      if (event.kind === "delete") return { error: deletedError(device, property) };
-      const vector = event.vector;
-      if (!vector?.defined) return undefined;
-      switch (vector.state) {
-        case "Ok":
-          return { value: publicVector(vector) };
-        case "Busy":
-          if (!busy) since = this.#messageSerial;
-          busy = true;
-          return undefined;
-        case "Alert":
-          return {
-            error: new IndiAlertError(
-              device,
-              property,
-              event.message || this.#deviceMessageSince(device, since) || vector.message,
-            ),
-          };
-        case "Idle":
-          return busy
-            ? {
-              error: new IndiRejectedError(
-                device,
-                property,
-                event.message || this.#deviceMessageSince(device, since),
-                true,
-              ),
-            }
-            : undefined;
-      }
-    });
+    return this.#wait(
+      device,
+      property,
+      options,
+      "to become Ok",
+      false,
+      okJudge(device, property, this.#messages),
+    );
   }
 
   /**
@@ -594,18 +461,14 @@ export class IndiClient {
     predicate: (vector: IndiVector) => boolean,
     options: WaitOptions & { describe?: string } = {},
   ): Promise<IndiVector> {
-    return this.#wait<IndiVector>(
+    const describe = options.describe ?? "to satisfy the condition";
+    return this.#wait(
       device,
       property,
       options,
-      options.describe ?? "to satisfy the condition",
+      describe,
       false,
-      (event) => {
-        if (event.kind === "delete") return { error: deletedError(device, property) };
-        const vector = event.vector;
-        if (!vector?.defined) return undefined;
-        return predicate(publicVector(vector)) ? { value: publicVector(vector) } : undefined;
-      },
+      predicateJudge(device, property, predicate),
     );
   }
 
@@ -614,240 +477,65 @@ export class IndiClient {
    * and writes it to `path` as it streams in: to a temporary name in the same
    * directory, renamed when whole. Call it before triggering the BLOB (a CCD
    * sends the image before its exposure turns Ok); the device's BLOBs must be
-   * enabled with {@link enableBlob}. The promise is marked handled, so one
-   * left unawaited does not crash the process when it fails.
+   * enabled with {@link enableBlob}. The time limit runs until the BLOB starts
+   * arriving. The promise is marked handled, so one left unawaited does not
+   * crash the process when it fails.
    */
   expectBlob(device: string, options: ExpectBlobOptions): Promise<BlobFile> {
-    const { property, member } = options;
-    if (!this.#blobsEnabled(device, property)) {
-      const error = new IndiError(
-        `BLOBs of ${propertyLabel(device, property)} are not enabled (call enableBlob(device, "Also") first)`,
-        device,
-        property,
-      );
-      const rejected = Promise.reject(error);
+    if (this.#link.closed) {
+      const rejected = Promise.reject(new IndiConnectionError("The INDI client is closed", device));
       rejected.catch(() => {});
       return rejected;
     }
-    const waiter: Waiter<BlobFile> = new Waiter<BlobFile>({
+    return this.#blobs.expect({
       device,
-      property,
-      survivesReconnect: false,
-      describe: "to send a BLOB",
+      property: options.property,
+      member: options.member,
+      path: options.path,
       timeoutMs: options.timeoutMs ?? this.#timeoutMs,
       signal: options.signal,
-      judge: () => undefined,
-      current: () => property === undefined ? undefined : this.#cache.get(device, property),
-      onSettled: () => {
-        const index = this.#expectations.findIndex((expectation) => expectation.waiter === waiter);
-        if (index >= 0) this.#expectations.splice(index, 1);
-      },
     });
-    this.#expectations.push({ device, property, member, path: options.path, waiter });
-    waiter.promise.catch(() => {});
-    return waiter.promise;
   }
 
-  // ---------------------------------------------------------------- internals: connection
+  // ---------------------------------------------------------------- internals: the link
 
-  async #run(first: PromiseWithResolvers<void>, firstDeadline: number): Promise<void> {
-    let connectedOnce = false;
-    let delay = this.#reconnect ? this.#reconnect.initialDelayMs : 0;
-    this.#setState("connecting", undefined);
-    while (!this.#closed) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await Deno.connect({ hostname: this.#host, port: this.#port, transport: "tcp" });
-      } catch (error) {
-        this.#failedAttempts++;
-        const reason = new IndiConnectionError(
-          `Cannot connect to INDI server ${this.#address}: ${errorText(error)}`,
-          undefined,
-          undefined,
-          { cause: error },
-        );
-        this.#lastError = reason.message;
-        const giveUp = !this.#reconnect || this.#closed ||
-          this.#failedAttempts >= this.#reconnect.maxAttempts ||
-          (!connectedOnce && performance.now() + delay > firstDeadline);
-        if (giveUp) {
-          this.#setState(this.#closed ? "closed" : "disconnected", reason.message);
-          if (!connectedOnce) first.reject(reason);
-          else this.#emit("disconnected", { error: reason, reconnecting: false });
-          this.#logger?.error(`${reason.message}; giving up`);
-          return;
-        }
-        await this.#sleep(delay);
-        delay = Math.min(
-          delay * (this.#reconnect ? this.#reconnect.factor : 1),
-          this.#reconnect ? this.#reconnect.maxDelayMs : 0,
-        );
-        continue;
-      }
-      if (this.#closed) {
-        conn.close();
-        break;
-      }
-      // Commands are small writes answered by small writes: Nagle's delay would add ~40 ms to each.
-      conn.setNoDelay(true);
-      connectedOnce = true;
-      this.#failedAttempts = 0;
-      delay = this.#reconnect ? this.#reconnect.initialDelayMs : 0;
-      const lost = await this.#session(conn, first);
-      if (this.#closed) break;
-      const reconnecting = this.#reconnect !== false;
-      this.#setState(reconnecting ? "reconnecting" : "disconnected", lost.message);
-      this.#emit("disconnected", { error: lost, reconnecting });
-      this.#logger?.warning(`${lost.message}${reconnecting ? `; reconnecting in ${delay} ms` : ""}`);
-      if (!reconnecting) return;
-      await this.#sleep(delay);
-    }
-    if (!connectedOnce) {
-      first.reject(new IndiConnectionError("The INDI client was closed before it connected"));
-    }
-  }
-
-  /** One connection's life; returns why it ended. */
-  async #session(conn: Deno.TcpConn, first: PromiseWithResolvers<void>): Promise<Error> {
-    this.#conn = conn;
-    this.#writing = Promise.resolve();
-    const parser = new IndiStreamParser({
+  #opened(): void {
+    this.#parser = new IndiStreamParser({
       element: (element) => this.#onElement(element),
-      blobStart: (tag, vector, member) => this.#onBlobStart(tag, vector, member),
+      blobStart: (tag, vector, member) => this.#blobs.route(tag, vector, member),
       error: (error) => this.#emit("error", error),
     });
-    this.#setState("connected", undefined);
-    this.#logger?.info(`Connected to INDI server ${this.#address}`);
-    let lost: Error;
-    try {
-      const requests = this.#watch && this.#watch.length > 0
-        ? this.#watch.map((spec) => getPropertiesXml(spec.device, spec.property)).join("")
-        : getPropertiesXml();
-      const modes = [...this.#blobModes.values()].map((m) => enableBlobXml(m.device, m.mode, m.property))
-        .join("");
-      // Not awaited: a write that fails closes the connection, which ends the read loop below.
-      this.#send(requests + modes).catch(() => {});
-      first.resolve();
-      this.#emit("connected", { host: this.#host, port: this.#port });
-      const buffer = new Uint8Array(READ_BUFFER_BYTES);
-      while (true) {
-        const count = await conn.read(buffer);
-        if (count === null) {
-          lost = new IndiConnectionError(`INDI server ${this.#address} closed the connection`);
-          break;
-        }
-        await parser.feed(buffer.subarray(0, count));
-      }
-    } catch (error) {
-      lost = new IndiConnectionError(
-        `Lost connection to INDI server ${this.#address}: ${errorText(error)}`,
-        undefined,
-        undefined,
-        { cause: error },
-      );
-    }
-    this.#conn = null;
-    try {
-      conn.close();
-    } catch {
-      // already closed (by close() or a failed write)
-    }
-    const cause = this.#closed ? new IndiConnectionError("The INDI client was closed") : lost;
-    await parser.abort(cause);
+    const requests = this.#watch && this.#watch.length > 0
+      ? this.#watch.map((spec) => getPropertiesXml(spec.device, spec.property)).join("")
+      : getPropertiesXml();
+    const modes = this.#blobs.modes().map((m) => enableBlobXml(m.device, m.mode, m.property)).join("");
+    // Not awaited: a write that fails closes the connection, which the link reports.
+    this.#link.send(requests + modes).catch(() => {});
+  }
+
+  async #lost(cause: IndiConnectionError): Promise<void> {
+    await this.#parser?.abort(cause);
+    this.#parser = null;
     this.#cache.forgetAll();
     for (const waiter of [...this.#waiters]) {
-      if (!waiter.survivesReconnect) waiter.fail(this.#waitError(cause, waiter));
+      if (!waiter.survivesReconnect) waiter.fail(this.#waitError(cause, waiter.device, waiter.property));
     }
-    for (const expectation of this.#expectations.splice(0)) {
-      expectation.waiter.fail(this.#waitError(cause, expectation.waiter));
-    }
-    return cause;
+    this.#blobs.failAll((device, property) => this.#waitError(cause, device, property));
   }
 
-  async #whenConnected(timeoutMs: number): Promise<void> {
-    if (this.#state === "connected") return;
-    const done = Promise.withResolvers<void>();
-    const offConnected = this.on("connected", () => done.resolve());
-    const offDisconnected = this.on("disconnected", (event) => {
-      if (!event.reconnecting) {
-        done.reject(event.error ?? new IndiConnectionError("The INDI client was closed"));
-      }
-    });
-    const timer = Number.isFinite(timeoutMs)
-      ? setTimeout(
-        () =>
-          done.reject(
-            new IndiConnectionError(
-              `Not connected to INDI server ${this.#address} after ${timeoutMs / 1000} s`,
-            ),
-          ),
-        timeoutMs,
-      )
-      : undefined;
-    try {
-      await done.promise;
-    } finally {
-      clearTimeout(timer);
-      offConnected();
-      offDisconnected();
-    }
-  }
-
-  #send(xml: string): Promise<void> {
-    const conn = this.#conn;
-    if (!conn || this.#state !== "connected") {
-      return Promise.reject(
-        new IndiConnectionError(`Not connected to INDI server ${this.#address} (${this.#state})`),
+  /** The error of a wait ended by a lost connection (`cause`) or by close() (no cause). */
+  #waitError(cause: Error | undefined, device: string, property: string | undefined): IndiConnectionError {
+    const what = propertyLabel(device, property);
+    return this.#link.closed || !cause
+      ? new IndiConnectionError(`The INDI client was closed while waiting for ${what}`, device, property, {
+        cause,
+      })
+      : new IndiConnectionError(
+        `Connection to INDI server ${this.#link.address} lost while waiting for ${what}: ${cause.message}`,
+        device,
+        property,
+        { cause },
       );
-    }
-    const bytes = new TextEncoder().encode(xml);
-    const write = this.#writing.then(async () => {
-      let written = 0;
-      while (written < bytes.length) written += await conn.write(bytes.subarray(written));
-    }).catch((error) => {
-      try {
-        conn.close(); // the read loop sees the loss and reconnects
-      } catch {
-        // already closed
-      }
-      throw new IndiConnectionError(
-        `Cannot send to INDI server ${this.#address}: ${errorText(error)}`,
-        undefined,
-        undefined,
-        {
-          cause: error,
-        },
-      );
-    });
-    this.#writing = write.catch(() => {});
-    return write;
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.#closed) return resolve();
-      this.#wakeUp = resolve;
-      this.#sleepTimer = setTimeout(() => this.#wake(), ms);
-    });
-  }
-
-  #wake(): void {
-    clearTimeout(this.#sleepTimer);
-    this.#sleepTimer = undefined;
-    const wakeUp = this.#wakeUp;
-    this.#wakeUp = undefined;
-    wakeUp?.();
-  }
-
-  #setState(state: ConnectionState, error: string | undefined): void {
-    if (this.#state === "closed") return;
-    this.#state = state;
-    this.#since = new Date();
-    if (error !== undefined) this.#lastError = error;
-  }
-
-  get #address(): string {
-    return `${this.#host}:${this.#port}`;
   }
 
   // ---------------------------------------------------------------- internals: incoming
@@ -859,7 +547,7 @@ export class IndiClient {
         this.#message(a.device, undefined, a.timestamp, a.message ?? "");
         return;
       case "pingRequest":
-        if (a.uid !== undefined) this.#send(pingReplyXml(a.uid)).catch(() => {});
+        if (a.uid !== undefined) this.#link.send(pingReplyXml(a.uid)).catch(() => {});
         return;
     }
     let change;
@@ -879,7 +567,7 @@ export class IndiClient {
       return;
     }
     const vector = change.vector;
-    const message = change.kind === "update" ? change.message : element.attributes.message;
+    const message = a.message;
     if (message) this.#message(vector.device, vector.name, vector.timestamp, message);
     if (change.kind === "update" && change.problem) this.#emit("error", new Error(change.problem));
     this.#notify(vector.device, vector.name, { kind: change.kind, vector, message: message || undefined });
@@ -892,10 +580,8 @@ export class IndiClient {
     timestamp: string | undefined,
     raw: string,
   ): void {
-    const match = /^\s*\[(DEBUG|INFO|WARNING|WARN|ERROR)\]\s*/.exec(raw);
-    const level = match ? LEVELS[match[1]] : "info";
-    const text = match ? raw.slice(match[0].length) : raw;
-    if (device !== undefined) this.#deviceMessages.set(device, { serial: ++this.#messageSerial, text });
+    const { level, text } = parseMessageText(raw);
+    if (device !== undefined) this.#messages.record(device, text);
     const logger = this.#logger;
     if (logger) {
       const line = `[${device ?? "indiserver"}${property ? ` ${property}` : ""}] ${text}`;
@@ -905,47 +591,6 @@ export class IndiClient {
       else logger.info(line);
     }
     this.#emit("message", { device, property, timestamp: timestamp ?? "", level, text });
-  }
-
-  #onBlobStart(tag: string, vector: Attributes, member: Attributes): BlobSink | null {
-    if (tag !== "setBLOBVector") return null;
-    const header: BlobHeader = {
-      device: vector.device ?? "",
-      property: vector.name ?? "",
-      member: member.name ?? "",
-      format: member.format ?? "",
-      size: member.size === undefined ? NaN : Number(member.size),
-    };
-    const index = this.#expectations.findIndex((e) =>
-      e.device === header.device && (e.property === undefined || e.property === header.property) &&
-      (e.member === undefined || e.member === header.member)
-    );
-    const expectation = index >= 0 ? this.#expectations.splice(index, 1)[0] : undefined;
-    expectation?.waiter.claim();
-    const done = (outcome: BlobOutcome): void => {
-      if (outcome.error) {
-        const error = outcome.error instanceof IndiError
-          ? outcome.error
-          : new IndiError(outcome.error.message, header.device, header.property, { cause: outcome.error });
-        if (expectation) expectation.waiter.fail(error);
-        else this.#emit("error", error);
-        return;
-      }
-      const cached = this.#cache.get(header.device, header.property)?.members.get(header.member);
-      if (cached && "path" in cached) cached.path = outcome.file.path;
-      this.#emit("blob", outcome.file);
-      expectation?.waiter.succeed(outcome.file);
-    };
-    let path: string | undefined;
-    try {
-      path = expectation
-        ? (typeof expectation.path === "function" ? expectation.path(header) : expectation.path)
-        : this.#blobPath?.(header);
-    } catch (error) {
-      done({ error: error as Error });
-      return countingSink(header, () => {});
-    }
-    return path === undefined ? countingSink(header, done) : fileSink(header, path, done);
   }
 
   #notify(device: string, property: string, event: WaitEvent): void {
@@ -961,7 +606,7 @@ export class IndiClient {
     if (!set) return;
     for (const listener of [...set]) {
       try {
-        (listener as Listener<K>)(event);
+        (listener as IndiListener<K>)(event);
       } catch (error) {
         if (type !== "error") {
           this.#emit("error", new Error(`A "${type}" listener threw: ${errorText(error)}`));
@@ -986,14 +631,8 @@ export class IndiClient {
       vector: property === undefined ? undefined : this.#cache.get(device, property),
       message: undefined,
     });
-    if (!survivesReconnect && !waiter.settled && this.#state !== "connected") {
-      waiter.fail(
-        new IndiConnectionError(
-          `Not connected to INDI server ${this.#address} (${this.#state})`,
-          device,
-          property,
-        ),
-      );
+    if (!survivesReconnect && !waiter.settled && !this.#link.connected) {
+      waiter.fail(this.#link.notConnected(device, property));
     }
     return waiter.promise;
   }
@@ -1006,107 +645,59 @@ export class IndiClient {
     survivesReconnect: boolean,
     judge: (event: WaitEvent, waiter: Waiter<T>) => WaitVerdict<T>,
   ): Waiter<T> {
-    if (this.#closed) {
-      const waiter = new Waiter<T>({
-        device,
-        property,
-        survivesReconnect,
-        describe,
-        timeoutMs: Infinity,
-        signal: undefined,
-        judge,
-        current: () => undefined,
-        onSettled: () => {},
-      });
-      waiter.fail(new IndiConnectionError("The INDI client is closed", device, property));
-      return waiter;
-    }
+    const closed = this.#link.closed;
     const waiter: Waiter<T> = new Waiter<T>({
       device,
       property,
       survivesReconnect,
       describe,
-      timeoutMs: options.timeoutMs ?? this.#timeoutMs,
-      signal: options.signal,
+      timeoutMs: closed ? Infinity : options.timeoutMs ?? this.#timeoutMs,
+      signal: closed ? undefined : options.signal,
       judge,
       current: () => property === undefined ? undefined : this.#cache.get(device, property),
       onSettled: () => this.#waiters.delete(waiter as Waiter<unknown>),
     });
-    this.#waiters.add(waiter as Waiter<unknown>);
+    if (closed) waiter.fail(new IndiConnectionError("The INDI client is closed", device, property));
+    else this.#waiters.add(waiter as Waiter<unknown>);
     return waiter;
   }
 
   async #command(
     vector: CachedVector,
     xml: string,
-    asked: Record<string, number | string | boolean>,
+    asked: AskedValues,
     options: CommandOptions,
   ): Promise<IndiVector> {
-    const { device, name: property } = vector;
     if (options.wait === false) {
-      await this.#send(xml);
+      await this.#link.send(xml);
       return publicVector(vector);
     }
-    const before = vector.state;
     let sentAt = Infinity;
-    // Serial of the last device message before the command, then before the first Busy:
-    // the driver's explanation is a message that came after the command (or after Busy, for
-    // a stop), unless the deciding update carries its own.
-    let since = this.#messageSerial;
-    let busy = false;
-    const waiter = this.#startWaiter<IndiVector>(
-      device,
-      property,
+    const judge = commandJudge({
+      device: vector.device,
+      property: vector.name,
+      before: vector.state,
+      asked,
+      staleWindowMs: this.#staleWindowMs,
+      messages: this.#messages,
+      sentAt: () => sentAt,
+    });
+    // Registered before sending, so that no answer can come before the waiter.
+    const waiter = this.#startWaiter(
+      vector.device,
+      vector.name,
       options,
       "to answer the command",
       false,
-      (event, self) => {
-        if (event.kind === "delete") return { error: deletedError(device, property) };
-        if (event.kind === "initial") return undefined;
-        const current = event.vector;
-        if (!current?.defined) return undefined;
-        if (event.kind === "define" && current.state !== "Alert" && current.state !== "Ok") return undefined;
-        if (event.kind !== "recheck") {
-          self.cancelRecheck();
-          const age = performance.now() - sentAt;
-          // A device <message> is no proof of an answer: the previous operation's last words
-          // ("slew is complete") can arrive after the command was sent. Only the update's own
-          // message attribute, a changed state or the values asked for are.
-          const stale = !busy && current.state === before && !event.message && age < this.#staleWindowMs &&
-            !showsAsked(current, asked);
-          if (stale) {
-            self.recheckAfter(this.#staleWindowMs - age);
-            return undefined;
-          }
-        }
-        const message = event.message || this.#deviceMessageSince(device, since);
-        switch (current.state) {
-          case "Ok":
-            return { value: publicVector(current) };
-          case "Busy":
-            if (!busy) since = this.#messageSerial;
-            busy = true;
-            return undefined;
-          case "Alert":
-            return { error: new IndiAlertError(device, property, message) };
-          case "Idle":
-            return { error: new IndiRejectedError(device, property, message, busy) };
-        }
-      },
+      judge,
     );
     try {
       sentAt = performance.now();
-      await this.#send(xml);
+      await this.#link.send(xml);
     } catch (error) {
       waiter.fail(error as Error);
     }
     return await waiter.promise;
-  }
-
-  /** The device's last `<message>` if it came after message number `serial`, else "". */
-  #deviceMessageSince(device: string, serial: number): string {
-    const last = this.#deviceMessages.get(device);
-    return last && last.serial > serial ? last.text : "";
   }
 
   async #connection(device: string, connect: boolean, options: WaitOptions): Promise<void> {
@@ -1124,7 +715,7 @@ export class IndiClient {
     });
   }
 
-  #typed<T extends VectorType>(device: string, property: string, type: T): CachedVector {
+  #typed(device: string, property: string, type: VectorType): CachedVector {
     const vector = this.#cache.get(device, property);
     if (!vector) {
       const known = this.#cache.devices().includes(device);
@@ -1136,17 +727,11 @@ export class IndiClient {
         property,
       );
     }
-    if (vector.type !== type) {
-      throw new IndiError(
-        `${propertyLabel(device, property)} is a ${vector.type} vector, not a ${type} vector`,
-        device,
-        property,
-      );
-    }
+    if (vector.type !== type) throw wrongType(vector, type);
     return vector;
   }
 
-  #member(device: string, property: string, member: string, type: VectorType): { value: unknown } {
+  #member(device: string, property: string, member: string, type: VectorType): unknown {
     const vector = this.#typed(device, property, type);
     const found = vector.members.get(member);
     if (!found) {
@@ -1158,22 +743,16 @@ export class IndiClient {
         property,
       );
     }
-    return found as { value: unknown };
+    return found;
   }
 
-  #writable<T extends "number" | "text" | "switch">(
+  #writable(
     device: string,
     property: string,
-    type: T,
+    type: "number" | "text" | "switch",
     names: string[],
   ): CachedVector {
-    if (this.#state !== "connected") {
-      throw new IndiConnectionError(
-        `Not connected to INDI server ${this.#address} (${this.#state})`,
-        device,
-        property,
-      );
-    }
+    if (!this.#link.connected) throw this.#link.notConnected(device, property);
     const vector = this.#typed(device, property, type);
     if (vector.perm === "ro") {
       throw new IndiError(`${propertyLabel(device, property)} is read-only`, device, property);
@@ -1193,40 +772,17 @@ export class IndiClient {
     }
     return vector;
   }
-
-  #blobsEnabled(device: string, property: string | undefined): boolean {
-    const deviceMode = this.#blobModes.get(`${device}\u0000`)?.mode;
-    if (property !== undefined) {
-      const propertyMode = this.#blobModes.get(`${device}\u0000${property}`)?.mode;
-      return (propertyMode ?? deviceMode ?? "Never") !== "Never";
-    }
-    return [...this.#blobModes.values()].some((m) => m.device === device && m.mode !== "Never");
-  }
-
-  #waitError(cause: Error, waiter: { device: string; property: string | undefined }): Error {
-    const closed = this.#closed;
-    const what = propertyLabel(waiter.device, waiter.property);
-    return new IndiConnectionError(
-      closed
-        ? `The INDI client was closed while waiting for ${what}`
-        : `Connection to INDI server ${this.#address} lost while waiting for ${what}: ${cause.message}`,
-      waiter.device,
-      waiter.property,
-      { cause },
-    );
-  }
 }
 
-function deletedError(device: string, property: string): IndiError {
-  return new IndiError(`${propertyLabel(device, property)} was deleted by the driver`, device, property);
+function wrongType(vector: CachedVector, type: VectorType): IndiError {
+  return new IndiError(
+    `${propertyLabel(vector.device, vector.name)} is a ${vector.type} vector, not a ${type} vector`,
+    vector.device,
+    vector.name,
+  );
 }
 
-function checkNumber(
-  device: string,
-  property: string,
-  member: { name: string; min: number; max: number },
-  value: number,
-): void {
+function checkNumber(device: string, property: string, member: NumberMember, value: number): void {
   if (typeof value !== "number" || !Number.isFinite(value)) {
     throw new IndiError(
       `Invalid value ${value} for ${propertyLabel(device, property, member.name)} (expected a finite number)`,
@@ -1244,21 +800,6 @@ function checkNumber(
       property,
     );
   }
-}
-
-/** Whether the vector shows every value a command asked for (numbers to a relative 1e-6). */
-function showsAsked(vector: CachedVector, asked: Record<string, number | string | boolean>): boolean {
-  for (const [name, value] of Object.entries(asked)) {
-    const member = vector.members.get(name);
-    if (!member || !("value" in member)) return false;
-    const actual = member.value;
-    if (typeof value === "number" && typeof actual === "number") {
-      if (Math.abs(actual - value) > 1e-6 * Math.max(1, Math.abs(value))) return false;
-    } else if (actual !== value) {
-      return false;
-    }
-  }
-  return true;
 }
 
 function errorText(error: unknown): string {

@@ -21,16 +21,12 @@
  * @module
  */
 export {
-  type BlobHeader,
   type CommandOptions,
-  type ConnectionState,
-  type ConnectionStatus,
-  type ConnectOptions,
   type ExpectBlobOptions,
   IndiClient,
   type IndiClientEvents,
   type IndiClientOptions,
-  type ReconnectOptions,
+  type IndiListener,
   type WaitOptions,
   type WatchSpec,
 } from "./client.ts";
@@ -42,11 +38,16 @@ export {
   IndiTimeoutError,
   propertyLabel,
 } from "./errors.ts";
+export type { Logger } from "../log.ts";
 export type {
   BlobFile,
+  BlobHeader,
   BlobMember,
   BlobMode,
   BlobVector,
+  ConnectionState,
+  ConnectionStatus,
+  ConnectOptions,
   IndiMessage,
   IndiVector,
   LightMember,
@@ -56,6 +57,7 @@ export type {
   NumberVector,
   PropertyPerm,
   PropertyState,
+  ReconnectOptions,
   SwitchMember,
   SwitchRule,
   SwitchVector,

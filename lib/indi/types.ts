@@ -192,6 +192,20 @@ export interface IndiMessage {
   readonly text: string;
 }
 
+/** What a BLOB is, from its vector and member attributes, as it starts arriving. */
+export interface BlobHeader {
+  /** Device. */
+  readonly device: string;
+  /** BLOB vector (`CCD1`). */
+  readonly property: string;
+  /** Member (`CCD1`). */
+  readonly member: string;
+  /** Declared format (`.fits`; a `.z` suffix means zlib-compressed). */
+  readonly format: string;
+  /** Declared (uncompressed) size, NaN when the driver gave none. */
+  readonly size: number;
+}
+
 /** A BLOB that was received: where it was written (if anywhere) and how big it was. */
 export interface BlobFile {
   /** Device that sent it. */
@@ -208,4 +222,43 @@ export interface BlobFile {
   readonly bytes: number;
   /** The file it was written to, or undefined when nobody asked for it. */
   readonly path: string | undefined;
+}
+
+/** Exponential back-off between reconnection attempts. */
+export interface ReconnectOptions {
+  /** Delay before the first attempt after a loss, ms (default 500). */
+  initialDelayMs?: number;
+  /** Longest delay between attempts, ms (default 30 000). */
+  maxDelayMs?: number;
+  /** Factor applied to the delay after each failed attempt (default 2). */
+  factor?: number;
+  /** Failed attempts in a row before the client gives up (default Infinity). */
+  maxAttempts?: number;
+}
+
+/** Options of a first connection. */
+export interface ConnectOptions {
+  /** Keep trying (with the reconnect back-off) instead of failing on the first refusal. */
+  retry?: boolean;
+  /** With `retry`, give up after this many ms (default the client's `timeoutMs`). */
+  timeoutMs?: number;
+}
+
+/** Connection states; `closed` is final. */
+export type ConnectionState = "disconnected" | "connecting" | "connected" | "reconnecting" | "closed";
+
+/** The connection as a service's `/health` would show it. */
+export interface ConnectionStatus {
+  /** Current state. */
+  readonly state: ConnectionState;
+  /** Server host. */
+  readonly host: string;
+  /** Server port. */
+  readonly port: number;
+  /** When the state last changed. */
+  readonly since: Date;
+  /** Why the last connection or attempt failed, if one did. */
+  readonly lastError: string | undefined;
+  /** Failed attempts since the last successful connection. */
+  readonly failedAttempts: number;
 }
