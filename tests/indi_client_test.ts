@@ -691,6 +691,8 @@ Deno.test("messages become events with their level, and bad input is refused bef
       IndiError,
       `"Nowhere.FOCUS" is not defined (no device "Nowhere" is known)`,
     );
+    await h.conn.send(`<pingRequest uid="ping-7"/>\n`);
+    await h.conn.next(`<pingReply uid="ping-7"/>`);
     const text = h.client.setText(MOUNT, "INFO", { NAME: `<a & "b">` });
     const sent = await h.conn.next(/<newTextVector[\s\S]*?<\/newTextVector>/);
     assertStringIncludes(sent[0], `<oneText name="NAME">&#60;a &#38; &#34;b&#34;&#62;</oneText>`);

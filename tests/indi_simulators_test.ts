@@ -2,8 +2,9 @@
  * The INDI client against the real simulators of indi-bin (one indiserver for
  * the whole file): the mount parked at start refuses a slew, unparks, slews
  * and tracks, aborts; the filter wheel turns; the CCD's image lands in a FITS
- * file; an exposure is aborted; the weather goes to Alert and back; a killed
- * driver's device disappears. Exposures run at SIM_TIME_FACTOR 0.1.
+ * file; an exposure is aborted; the weather goes to Alert and back; killed
+ * drivers' devices disappear (the CCD's mid-exposure). Exposures run at
+ * SIM_TIME_FACTOR 0.1.
  */
 import { assert, assertAlmostEquals, assertEquals, assertRejects, assertStringIncludes } from "./_assert.ts";
 import {
@@ -167,6 +168,28 @@ await simulatorTest(
         await client.waitUntil(WEATHER, "WEATHER_STATUS", (v) => v.state === "Ok", { timeoutMs: 5000 });
         assertEquals(client.getLight(WEATHER, "WEATHER_STATUS", "WEATHER_WIND_SPEED"), "Ok");
       });
+
+      await t.step(
+        "the CCD driver killed mid-exposure fails the exposure and the awaited image",
+        async () => {
+          const landed = client.expectBlob(CCD, { path: `${dir}/never.fits`, timeoutMs: 10_000 });
+          const exposure = client.setNumber(CCD, "CCD_EXPOSURE", { CCD_EXPOSURE_VALUE: 30 });
+          const failed = assertRejects(
+            () => exposure,
+            IndiError,
+            `"CCD Simulator.CCD_EXPOSURE" was deleted by the driver`,
+          );
+          await client.waitUntil(CCD, "CCD_EXPOSURE", (v) => v.state === "Busy");
+          await server.killDriver(SIMULATORS.ccd);
+          await failed;
+          await assertRejects(
+            () => landed,
+            IndiError,
+            `"CCD Simulator" was deleted by the driver while a BLOB was awaited`,
+          );
+          assert(!client.devices().includes(CCD));
+        },
+      );
 
       await t.step("a killed driver's device disappears and waits on it fail", async () => {
         const status = client.getVector(WEATHER, "WEATHER_STATUS")!;

@@ -112,6 +112,25 @@ export class BlobRouter {
     return waiter.promise;
   }
 
+  /**
+   * Fails the queued claims a deletion makes hopeless: every claim on the
+   * device when all its properties went, else the claims naming that property.
+   */
+  failDeleted(device: string, property: string | undefined): void {
+    for (const expectation of [...this.#expectations]) {
+      const { claim } = expectation;
+      if (claim.device !== device || (property !== undefined && claim.property !== property)) continue;
+      const what = propertyLabel(device, property ?? claim.property);
+      expectation.waiter.fail(
+        new IndiError(
+          `${what} was deleted by the driver while a BLOB was awaited`,
+          device,
+          property ?? claim.property,
+        ),
+      );
+    }
+  }
+
   /** Fails every queued claim (lost connection, closed client). */
   failAll(error: (device: string, property: string | undefined) => Error): void {
     for (const { claim, waiter } of this.#expectations.splice(0)) {

@@ -563,6 +563,7 @@ export class IndiClient {
       for (const vector of change.vectors) {
         this.#notify(vector.device, vector.name, { kind: "delete", vector: undefined, message: undefined });
       }
+      this.#blobs.failDeleted(change.device, change.property);
       this.#emit("delete", { device: change.device, property: change.property });
       return;
     }
