@@ -324,3 +324,75 @@ Deno.test("more flats than one median batch: the master flat still equals the re
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("only settings that change pixels remake products: Niceness, Share While Serving, Workers, Band Rows do not; Combine remakes all, Flat Floor the lights", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-fingerprint-" });
+  const pool = createPixelPool(2);
+  const store = await openStore({ file: `${dir}/toros.sqlite3` });
+  try {
+    const night = `${dir}/2026-11-27`;
+    await simulateNight(night, { size: 16, bias: 3, darks: 3, flatsPerFilter: 3, lights: 2 });
+    const reduction = defaultConfig(dir).reduction;
+    const first = await reduceNight(night, { store, reduction, pool });
+    assert(first.products.every((p) => !p.reused));
+    const scheduling = { ...reduction, niceness: 3, shareWhileServing: 80, workers: 1, bandRows: 7 };
+    const again = await reduceNight(night, { store, reduction: scheduling, pool });
+    assertEquals(again.products.filter((p) => !p.reused).map((p) => p.kind), [], "all reused");
+    const floor = await reduceNight(night, { store, reduction: { ...scheduling, flatFloor: 0.02 }, pool });
+    assertEquals(floor.products.filter((p) => !p.reused).map((p) => p.kind), [
+      "calibrated_light",
+      "calibrated_light",
+    ]);
+    const average = await reduceNight(night, {
+      store,
+      reduction: { ...scheduling, flatFloor: 0.02, combine: "average" },
+      pool,
+    });
+    assertEquals(average.products.filter((p) => p.reused), [], "a master made again remakes what used it");
+  } finally {
+    pool.close();
+    await store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("toros reduce on a night without darks or flats lists each warning once with its count, in the summary and --json", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-reduce-warnings-" });
+  try {
+    const config = `${dir}/toros.conf.yaml`;
+    await Deno.writeTextFile(
+      config,
+      `Database: {File: ${dir}/toros.sqlite3}\nLogging: {File: ${dir}/toros.log}\n`,
+    );
+    await simulateNight(`${dir}/night`, { size: 16, bias: 2, darks: 0, flatsPerFilter: 0, lights: 3 });
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", MAIN, "reduce", `${dir}/night`, ...args, "--config", config],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const text = await run([]);
+    assertEquals(text.code, 0, new TextDecoder().decode(text.stderr));
+    const summary = new TextDecoder().decode(text.stdout);
+    assertStringIncludes(summary, "warning    no master dark: dark not subtracted (3 products)");
+    assertStringIncludes(summary, "warning    no flat for filter V: not flat-fielded (3 products)");
+    assertEquals(summary.match(/no master dark/g)?.length, 1, summary);
+    const json = await run(["--json"]);
+    const report = JSON.parse(new TextDecoder().decode(json.stdout));
+    assertEquals(
+      report.warningCounts.filter((w: { products: number }) => w.products > 0).map(
+        (w: { warning: string; products: number }) => `${w.warning} (${w.products})`,
+      ).sort(),
+      ["no flat for filter V: not flat-fielded (3)", "no master dark: dark not subtracted (3)"],
+    );
+    assertEquals(report.stages.map((s: { name: string }) => s.name), [
+      "ingest",
+      "master_bias",
+      "master_darks",
+      "master_flats",
+      "calibrated_lights",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

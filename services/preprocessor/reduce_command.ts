@@ -24,21 +24,33 @@ function progressBar(progress: ReductionProgress): string {
     .padEnd(90);
 }
 
-/** The end-of-run summary table. */
+function plural(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+/** The end-of-run summary: frames, each stage's products and time, then every skip, failure and warning. */
 export function renderSummary(report: ReductionReport): string {
-  const kinds = new Map<string, number>();
-  for (const product of report.products) kinds.set(product.kind, (kinds.get(product.kind) ?? 0) + 1);
   const lines = [
     `Night      ${report.nightDir}`,
     `Products   ${report.outDir}`,
     `Frames     ${report.framesUsed} used, ${report.skipped.length} skipped, ${report.failed.length} failed`,
-    ...[...kinds].map(([kind, n]) => `  ${kind.padEnd(17)} ${n}`),
+    ...report.stages.map((stage) => {
+      const counts = [
+        stage.products > 0 ? plural(stage.products, "product") : "",
+        stage.rejected > 0 ? `${stage.rejected} rejected` : "",
+        stage.failed > 0 ? `${stage.failed} failed` : "",
+      ].filter(Boolean).join(", ");
+      const fsync = stage.fsyncSeconds >= 0.005 ? ` (${stage.fsyncSeconds.toFixed(2)} s fsync)` : "";
+      return `  ${stage.name.padEnd(18)} ${counts.padEnd(24)} ${stage.seconds.toFixed(2)} s${fsync}`;
+    }),
     `Reused     ${report.products.filter((p) => p.reused).length} up-to-date products kept`,
     `Time       ${report.seconds.toFixed(1)} s`,
   ];
   for (const skip of report.skipped) lines.push(`skipped    ${skip.fileName}: ${skip.reason}`);
   for (const fail of report.failed) lines.push(`failed     ${fail.fileName}: ${fail.reason}`);
-  for (const warning of report.warnings) lines.push(`warning    ${warning}`);
+  for (const { warning, products } of report.warningCounts) {
+    lines.push(`warning    ${warning}${products > 0 ? ` (${plural(products, "product")})` : ""}`);
+  }
   return lines.join("\n");
 }
 
