@@ -8,6 +8,18 @@
  *   `HOME` (drivers keep `~/.indi` config files), stopped with its whole
  *   process group.
  *
+ * One simulator set per test file: one `simulatorTest` whose steps share the
+ * server (sanitizers then check the whole file's work at once):
+ *
+ * ```ts
+ * await simulatorTest("telescope service", { parked: { telescope: true }, ccd: { timeFactor: 0.1 } },
+ *   async (t, server) => {
+ *     const client = await server.client(); // or give server.host/server.port to the service
+ *     await t.step("unparks", async () => { ... });
+ *     await t.step("survives the CCD driver dying", () => server.killDriver(SIMULATORS.ccd));
+ *   });
+ * ```
+ *
  * @module
  */
 import { IndiClient, type IndiClientOptions } from "../lib/indi/mod.ts";
@@ -194,6 +206,12 @@ export interface IndiServerOptions {
    * position takes 16-27 s). Without it both start unparked.
    */
   parked?: { telescope?: boolean; dome?: boolean };
+  /**
+   * CCD simulator settings applied as soon as the server runs, before any
+   * client connects the camera (they stay for the server's life), e.g.
+   * `{ timeFactor: 0.1 }` for exposures ten times faster.
+   */
+  ccd?: CcdSimulatorSettings;
 }
 
 /** A running indiserver; stop it with {@link IndiServer.stop} (or `await using`). */
@@ -224,9 +242,9 @@ export interface IndiServer extends AsyncDisposable {
 export interface CcdSimulatorSettings {
   /** `SIM_TIME_FACTOR`: the real wait is the exposure time times this (0.01-100). */
   timeFactor?: number;
-  /** `SIM_XRES`. */
+  /** `SIM_XRES` (512-8192 in indi-bin 1.9.9; default 1280). */
   width?: number;
-  /** `SIM_YRES`. */
+  /** `SIM_YRES` (512-8192 in indi-bin 1.9.9; default 1024). */
   height?: number;
 }
 
@@ -344,6 +362,18 @@ export async function startIndiServer(options: IndiServerOptions = {}): Promise<
     stop,
     [Symbol.asyncDispose]: stop,
   };
+  if (options.ccd && drivers.includes(SIMULATORS.ccd)) {
+    const client = new IndiClient({ host: "127.0.0.1", port, timeoutMs: 10_000 });
+    try {
+      await client.connect();
+      await configureCcdSimulator(client, options.ccd);
+    } catch (error) {
+      await client.close();
+      await stop();
+      throw error;
+    }
+    await client.close();
+  }
   return server;
 }
 
