@@ -116,15 +116,18 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     result.saturated.push(decodeSlice(input, start, end));
     if (input.terms) calibrateBand(band, input.terms, start, end);
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
-    const coarse = input.histogram?.coarse;
-    const fine = input.histogram?.fine;
-    result.finite.push(
-      coarse ? StreamingMedian.countCoarse(band, start, end, coarse, worker * HISTOGRAM_BINS) : 0,
-    );
-    if (fine) {
-      const offset = worker * fine.buckets.length * HISTOGRAM_BINS;
-      StreamingMedian.countFine(band, start, end, fine.buckets, fine.bins, offset);
-    }
+    const coarse = input.histogram?.coarse ?? null;
+    const fine = input.histogram?.fine ?? null;
+    const finite = coarse || fine
+      ? StreamingMedian.count(
+        band,
+        start,
+        end,
+        coarse && { bins: coarse, offset: worker * HISTOGRAM_BINS },
+        fine && { ...fine, offset: worker * fine.buckets.length * HISTOGRAM_BINS },
+      )
+      : 0;
+    result.finite.push(coarse ? finite : 0);
   }
   const combine = task.combine;
   if (combine) {
@@ -146,8 +149,7 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   return result;
 }
 
-/** Scratch of the thread running slices: saturation flags and one row's overscan. */
-let flags = new Uint8Array(0);
+/** Scratch of the thread running slices: one row's overscan. */
 let overscanValues = new Float32Array(0);
 let overscanScratch = new Float64Array(0);
 
@@ -160,8 +162,7 @@ function decodeSlice(input: BandInput, start: number, end: number): number {
   const { raw, encoding, band } = input;
   const level = input.saturation ?? null;
   const layout = input.layout ?? null;
-  if (level !== null && flags.length < end) flags = new Uint8Array(end);
-  if (!raw || !encoding) return level === null ? 0 : saturate(band, level, flags, start, end);
+  if (!raw || !encoding) return level === null ? 0 : saturate(band, level, start, end);
   const size = Math.abs(encoding.bitpix) / 8;
   const decode = (from: number, to: number, out: Float32Array, at: number) =>
     convertBigEndian(
@@ -175,7 +176,7 @@ function decodeSlice(input: BandInput, start: number, end: number): number {
     );
   if (!layout) {
     decode(start, end, band, start);
-    return level === null ? 0 : saturate(band, level, flags, start, end);
+    return level === null ? 0 : saturate(band, level, start, end);
   }
   const { rawWidth, overscan, trim } = layout;
   const width = trim.x1 - trim.x0;
@@ -187,7 +188,7 @@ function decodeSlice(input: BandInput, start: number, end: number): number {
     const n = Math.min(end - p, width - x);
     const stored = row * rawWidth + trim.x0 + x;
     decode(stored, stored + n, band, p);
-    if (level !== null) saturated += saturate(band, level, flags, p, p + n);
+    if (level !== null) saturated += saturate(band, level, p, p + n);
     if (overscan) {
       const columns = overscan.x1 - overscan.x0;
       if (overscanValues.length < columns) {

@@ -11,7 +11,7 @@ export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";
 export { parseSection, type Section, SectionError } from "./section.ts";
 export { overscanAndTrimRows, overscanLevel } from "./overscan.ts";
-export { applyMask, saturate, saturationMask } from "./saturation.ts";
+export { saturate, saturationMask } from "./saturation.ts";
 export { history } from "./history.ts";
 export {
   type BandCombine,

@@ -73,12 +73,44 @@ export class StreamingMedian {
     bins: Uint32Array,
     offset: number,
   ): number {
+    return StreamingMedian.count(values, start, end, { bins, offset }, null);
+  }
+
+  /**
+   * {@link countCoarse} and {@link countFine} in one pass over `values[start, end)`
+   * (either may be null), each value's key worked out once from its bits; returns
+   * how many values were finite.
+   */
+  static count(
+    values: Float32Array,
+    start: number,
+    end: number,
+    coarse: { bins: Uint32Array; offset: number } | null,
+    fine: { buckets: number[]; bins: Uint32Array; offset: number } | null,
+  ): number {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    const coarseBins = coarse?.bins ?? null;
+    const coarseAt = coarse?.offset ?? 0;
+    const fineBins = fine?.bins ?? null;
+    const fineAt = fine?.offset ?? 0;
+    const buckets = fine?.buckets ?? [];
+    const b0 = buckets.length > 0 ? buckets[0] : -1;
+    const b1 = buckets.length > 1 ? buckets[1] : -1;
+    const b2 = buckets.length > 2 ? buckets[2] : -1;
     let count = 0;
     for (let i = start; i < end; i++) {
-      const v = values[i];
-      if (v !== v) continue;
-      bins[offset + (sortableKey(v) >>> 16)]++;
+      const x = bits[i];
+      if ((x & 0x7fffffff) > 0x7f800000) continue; // NaN
+      // sortableKey without the round trip through a float: the same order-preserving key.
+      const key = (x & 0x80000000 ? ~x : x | 0x80000000) >>> 0;
+      const high = key >>> 16;
       count++;
+      if (coarseBins) coarseBins[coarseAt + high]++;
+      if (fineBins) {
+        if (high === b0) fineBins[fineAt + (key & 0xffff)]++;
+        else if (high === b1) fineBins[fineAt + 65536 + (key & 0xffff)]++;
+        else if (high === b2) fineBins[fineAt + 131072 + (key & 0xffff)]++;
+      }
     }
     return count;
   }
@@ -108,18 +140,7 @@ export class StreamingMedian {
     bins: Uint32Array,
     offset: number,
   ): void {
-    const b0 = buckets[0];
-    const b1 = buckets.length > 1 ? buckets[1] : -1;
-    const b2 = buckets.length > 2 ? buckets[2] : -1;
-    for (let i = start; i < end; i++) {
-      const v = values[i];
-      if (v !== v) continue;
-      const key = sortableKey(v);
-      const high = key >>> 16;
-      if (high === b0) bins[offset + (key & 0xffff)]++;
-      else if (high === b1) bins[offset + 65536 + (key & 0xffff)]++;
-      else if (high === b2) bins[offset + 131072 + (key & 0xffff)]++;
-    }
+    StreamingMedian.count(values, start, end, null, { buckets, bins, offset });
   }
 
   /**
