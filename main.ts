@@ -20,6 +20,7 @@ interface CommandEntry {
 /** The daemons `toros serve NAME` runs, each loaded only when it is the one started. */
 const DAEMONS: DaemonRegistry = {
   preprocessor: async () => (await import("./services/preprocessor/daemon.ts")).preprocessorDaemon,
+  telescope: async () => (await import("./services/telescope/daemon.ts")).telescopeDaemon,
 };
 
 // Modules are imported lazily so `toros version` does not load the pipeline or a database driver.
