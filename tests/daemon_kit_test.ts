@@ -228,3 +228,24 @@ Deno.test("two daemons share one catalog: the same ID in each is two jobs, and n
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("toros serve --list names every daemon the binary runs; an unknown one is a usage error", async () => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", new URL("../main.ts", import.meta.url).pathname, "serve", ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    return {
+      code: out.code,
+      stdout: new TextDecoder().decode(out.stdout),
+      stderr: new TextDecoder().decode(out.stderr),
+    };
+  };
+  const listed = await run("--list");
+  assertEquals(listed.code, 0);
+  assertEquals(listed.stdout.trim().split("\n"), ["preprocessor", "telescope"]);
+  const unknown = await run("nope");
+  assertEquals(unknown.code, 2);
+  assertStringIncludes(unknown.stderr, "Unknown service 'nope' (expected preprocessor, telescope)");
+});

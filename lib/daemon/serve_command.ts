@@ -14,13 +14,22 @@ import type { DaemonSpec } from "./spec.ts";
 /** The daemons `toros serve` knows, by name, each loaded only when it is the one started. */
 export type DaemonRegistry = Record<string, () => Promise<DaemonSpec>>;
 
-/** Runs `toros serve NAME [--config PATH]` for one of `daemons`; resolves with the exit code. */
+/**
+ * Runs `toros serve NAME [--config PATH]` for one of `daemons`; resolves with
+ * the exit code. `toros serve --list` prints the daemons' names, one a line
+ * (the installer writes a unit for each).
+ */
 export async function serveCommand(
   args: string[],
   options: GlobalOptions,
   daemons: DaemonRegistry,
 ): Promise<number> {
-  const { positionals } = parseCommandArgs(args, {});
+  const { values, positionals } = parseCommandArgs(args, { list: { type: "boolean" } });
+  if (values.list) {
+    if (positionals.length > 0) throw new UsageError("--list takes no service name");
+    for (const name of Object.keys(daemons)) console.log(name);
+    return 0;
+  }
   const [name, ...extra] = positionals;
   const names = Object.keys(daemons).join(", ");
   if (name === undefined) throw new UsageError(`Missing service name (${names})`);
