@@ -1,8 +1,8 @@
 /** The ingest stage alone: frames found, classified and recorded; unusable files skipped with the reason. */
-import { assert, assertEquals } from "./_assert.ts";
-import { Header, sha256File, writeImage } from "../lib/fits/mod.ts";
+import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
+import { Header, readImage, sha256File, writeImage } from "../lib/fits/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
-import { ingest } from "../services/preprocessor/stages/mod.ts";
+import { calibratedLights, ingest } from "../services/preprocessor/stages/mod.ts";
 import { runStages, withBench } from "./_stages.ts";
 
 Deno.test("ingest finds the night's frames, records every file with its content hash, and skips unusable ones with the reason", async () => {
@@ -58,5 +58,31 @@ Deno.test("ingest finds the night's frames, records every file with its content 
       "skipped",
       "IMAGETYP 'FOCUS' is not bias, dark, flat or light",
     ]);
+  });
+});
+
+Deno.test("a frame cut short only in its last block's padding is used with a warning; one cut in its pixels is skipped with the bytes missing", async () => {
+  await withBench(async (bench) => {
+    const night = `${bench.dir}/2026-11-29`;
+    // 48×48 uint16: 4608 data bytes in two 2880-byte blocks, 1152 of them padding.
+    await simulateNight(night, { size: 48, bias: 0, darks: 0, flatsPerFilter: 0, lights: 2 });
+    const whole = await Deno.readFile(`${night}/light_001.fits`);
+    await Deno.writeFile(`${night}/light_001.fits`, whole.subarray(0, whole.length - 1000));
+    await Deno.writeFile(`${night}/light_002.fits`, whole.subarray(0, whole.length - 2000));
+
+    const run = await runStages(bench, night, [ingest, calibratedLights]);
+    assertEquals(run.skipped.map((s) => s.fileName), ["light_002.fits"]);
+    assertStringIncludes(run.skipped[0].reason, "truncated data");
+    assertStringIncludes(run.skipped[0].reason, "2000 bytes missing, pixels among them");
+    const cut = "light_001.fits: truncated data: 1000 bytes missing, all pixels present " +
+      "(only the final block's padding is cut short)";
+    assertEquals(run.warnings.filter((w) => w.startsWith("light_001")), [cut]);
+    const [product] = run.products;
+    assertEquals(product.inputs, ["light_001.fits"]);
+    assert(product.warnings.includes(cut), JSON.stringify(product.warnings));
+    const calibrated = await readImage(product.path);
+    assert(
+      calibrated.header.cards.some((c) => c.key === "COMMENT" && c.comment?.includes("1000 bytes missing")),
+    );
   });
 });

@@ -7,7 +7,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { FitsError, type Header, readHdus } from "../../lib/fits/mod.ts";
+import { FitsError, type Header, readHdus, truncationProblem } from "../../lib/fits/mod.ts";
 import { parseSection, type Section, SectionError } from "../../lib/ccd/mod.ts";
 import type { ExposureRecord, ImageType } from "../../lib/store/mod.ts";
 
@@ -63,6 +63,8 @@ export interface RawFrame {
   saturate: number | null;
   /** HDU holding the image. */
   hdu: number;
+  /** What every product made from it carries (a file cut short in its last block's padding). */
+  warnings: string[];
 }
 
 /** Lists a night's candidate frame files (sorted; not recursive). */
@@ -109,6 +111,7 @@ export async function inspectFrame(nightDir: string, fileName: string): Promise<
   let hdus;
   try {
     size = (await Deno.stat(path)).size;
+    // A file cut inside its pixels throws, with the bytes missing: skipped with that reason.
     hdus = await readHdus(path);
   } catch (error) {
     // An unreadable frame (permissions, vanished, damaged) is recorded and skipped; the night goes on.
@@ -165,6 +168,11 @@ export async function inspectFrame(nightDir: string, fileName: string): Promise<
     if (error instanceof SectionError) return { fileName, size, partial, reason: error.message };
     throw error;
   }
+  // Every pixel is there, only padding of the last block is not: the frame is used, and said to be cut.
+  const warnings = hdus.flatMap((hdu) => {
+    const problem = truncationProblem(hdu);
+    return problem === null ? [] : [`${fileName}: ${problem}`];
+  });
   const width = trim ? trim.x1 - trim.x0 : rawWidth;
   const height = trim ? trim.y1 - trim.y0 : rawHeight;
   const saturateValue = lookup("SATURATE");
@@ -188,6 +196,7 @@ export async function inspectFrame(nightDir: string, fileName: string): Promise<
       trim,
       saturate: typeof saturateValue === "number" ? saturateValue : null,
       hdu: image.index,
+      warnings,
     },
   };
 }

@@ -279,6 +279,7 @@ export async function buildMaster(
   context.checkAbort();
   const path = `${context.outDir}/${fileName}`;
   const frames = inputs.map((input) => input.frame);
+  warnings = [...warnings, ...frames.flatMap((frame) => frame.warnings)];
   const uses = [
     ...new Map(inputs.flatMap((i) => [i.bias, i.dark]).filter((m): m is Master => !!m).map((m) => [m.id, m]))
       .values(),

@@ -69,7 +69,7 @@ interface LightPlan {
 }
 
 async function planLight(context: StageContext, frame: RawFrame): Promise<LightPlan> {
-  const warnings: string[] = [];
+  const warnings = [...frame.warnings];
   const { master: bias, note: biasNote } = await context.masters.bias(frame);
   if (!bias) warnings.push("no master bias: bias not subtracted");
   else if (biasNote) warnings.push(biasNote);

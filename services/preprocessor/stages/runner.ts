@@ -194,6 +194,10 @@ export class NightRun {
         this.framesFound += frames.length;
         this.masters.addFrames(frames);
         this.#severalShapes = new Set(this.frames.map(shapeOf)).size > 1;
+        for (const warning of frames.flatMap((frame) => frame.warnings)) {
+          this.warnings.push(warning);
+          options.log.warning(warning);
+        }
         for (const file of unusable) {
           const reason = file.reason ?? "unusable";
           this.skipped.push({ fileName: file.fileName, reason, stage: stage.name });
