@@ -42,7 +42,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
   serve: {
     summary: "run a daemon in the foreground (as its systemd unit does)",
-    usage: `toros serve ${Object.keys(DAEMONS).join("|")} [--config PATH] | toros serve --list`,
+    usage: `toros serve ${Object.keys(DAEMONS).join("|")} [--at TIME] [--config PATH] | toros serve --list`,
     load: async () => {
       const { serveCommand } = await import("./lib/daemon/serve_command.ts");
       return (args, options) => serveCommand(args, options, DAEMONS);

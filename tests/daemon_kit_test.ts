@@ -10,7 +10,7 @@ import { type RunningDaemon, startDaemon } from "../lib/daemon/mod.ts";
 import { callXmlRpc, XmlRpcFault, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
 import { openStore } from "../lib/store/mod.ts";
 import { startPreprocessor } from "../services/preprocessor/serve_command.ts";
-import { stoppedAt, toyDaemon } from "./fixtures/toy_daemon.ts";
+import { backgroundTicks, stoppedAt, toyDaemon } from "./fixtures/toy_daemon.ts";
 
 type Struct = Record<string, XmlRpcValue>;
 
@@ -96,6 +96,12 @@ Deno.test("a toy service declared to the kit gets the front desk, job methods, p
     assertEquals(listed.map((job) => job.ID), ["urgent", "low"], "newest first");
     const health = await (await fetch(`${urlNow}health`)).json();
     assertEquals([health.service, health.status, health.toy, health.jobs.done], ["toy", "ok", "details", 2]);
+    const story = (await callXmlRpc(urlNow, "job_status", [low.Job]) as Struct).History as string[];
+    assertEquals(story.map((line) => line.slice(line.indexOf(" ") + 1)), [
+      "received (priority 2)",
+      "started",
+      "done",
+    ]);
   } finally {
     await daemon.stop();
     await Deno.remove(root, { recursive: true });
@@ -248,4 +254,27 @@ Deno.test("toros serve --list names every daemon the binary runs; an unknown one
   const unknown = await run("nope");
   assertEquals(unknown.code, 2);
   assertStringIncludes(unknown.stderr, "Unknown service 'nope' (expected preprocessor, telescope)");
+});
+
+Deno.test("a rehearsal clock starts where --at says and runs at real speed; background loops stop with the daemon", async () => {
+  const root = await tempRoot();
+  const daemon = await startDaemon(toyDaemon, configFor(root), { at: new Date("2026-12-01T03:00:00Z") });
+  let stopped = false;
+  try {
+    const health = await (await fetch(`${urlOf(daemon)}health`)).json();
+    const clock = Date.parse(health.clock);
+    assert(
+      clock >= Date.parse("2026-12-01T03:00:00Z") && clock < Date.parse("2026-12-01T03:01:00Z"),
+      health.clock,
+    );
+    while (backgroundTicks.count < 3) await new Promise((resolve) => setTimeout(resolve, 10));
+    await daemon.stop();
+    stopped = true;
+    const after = backgroundTicks.count;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assertEquals(backgroundTicks.count, after, "the background loop stopped with the daemon");
+  } finally {
+    if (!stopped) await daemon.stop();
+    await Deno.remove(root, { recursive: true });
+  }
 });

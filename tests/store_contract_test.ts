@@ -267,6 +267,40 @@ const CONTRACT: [string, (store: Store) => Promise<void>][] = [
     const again = await store.claimJob("w", 60_000);
     assertEquals([again?.id, again?.notBefore, again?.attempts], [job.id, null, 2]);
   }],
+  ["jobs: a job followed through another service is updated in place and keeps its story", async (store) => {
+    const { job } = await store.enqueueJob({
+      service: "scheduler",
+      workOrderId: "S",
+      night: null,
+      workOrder: {},
+      priority: 5,
+    });
+    const dispatched = await store.updateJob(job.id, {
+      status: "running",
+      detail: { service: "telescope", job: 7 },
+    });
+    assertEquals([dispatched?.status, dispatched?.detail], ["running", { service: "telescope", job: 7 }]);
+    assert(dispatched?.startedAt);
+    const back = await store.updateJob(job.id, { status: "queued", error: "weather alert" });
+    assertEquals([back?.status, back?.error, back?.detail], ["queued", "weather alert", {
+      service: "telescope",
+      job: 7,
+    }]);
+    const done = await store.updateJob(job.id, {
+      status: "done",
+      error: null,
+      progress: 1,
+      result: { frames: 3 },
+    });
+    assertEquals([done?.status, done?.error, done?.progress, done?.result], ["done", null, 1, { frames: 3 }]);
+    assert(done?.finishedAt);
+    assertEquals(await store.updateJob(99999, { status: "done" }), null);
+    await store.addJobEvent(job.id, "received", new Date("2026-12-01T03:00:00Z"));
+    await store.addJobEvent(job.id, "dispatched to telescope job 7");
+    const story = await store.listJobEvents(job.id);
+    assertEquals(story.map((e) => e.event), ["received", "dispatched to telescope job 7"]);
+    assertEquals(story[0].at, "2026-12-01T03:00:00.000Z");
+  }],
 ];
 
 function registerContract(backend: Backend): void {

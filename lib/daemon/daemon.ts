@@ -37,6 +37,8 @@ export interface StartDaemonOptions {
   onListen?: (port: number) => void;
   /** Lease length of the job runner (default 15 s). */
   leaseMs?: number;
+  /** Rehearsal: the daemon's clock starts at this instant and runs at real speed. */
+  at?: Date;
 }
 
 function message(error: unknown): string {
@@ -64,13 +66,16 @@ export async function startDaemon(
   const log = getLogger(spec.name);
   const store = await openStore(config.database);
   const gate = new YieldGate(spec.yieldShare?.(config) ?? 100);
-  const context: DaemonContext = { config, store, log, gate };
+  const offset = options.at ? options.at.getTime() - Date.now() : 0;
+  const clock = () => new Date(Date.now() + offset);
+  const context: DaemonContext = { config, store, log, gate, clock };
   const runner = options.runJobs === false || !spec.createHandler ? null : new JobRunner({
     service: spec.name,
     store,
     handler: spec.createHandler(context),
     log: getLogger(`${spec.name}.jobs`),
     leaseMs: options.leaseMs,
+    stepsInHistory: spec.stepsInHistory,
   });
   const started = Date.now();
   const server = new XmlRpcServer({
@@ -161,11 +166,14 @@ export async function startDaemon(
     throw new Error(`Cannot listen on ${address.ip}:${address.port}: ${reason}`);
   }
   runner?.start();
+  if (options.at) log.info(`Rehearsal: the clock starts at ${options.at.toISOString()}`);
+  const background = spec.background?.(context) ?? null;
   let stopping: Promise<void> | null = null;
   const stop = () =>
     stopping ??= (async () => {
       log.info("Stopping: no new requests; the running job stops at a safe point and goes back to the queue");
       controller.abort();
+      await background?.stop();
       await runner?.stop();
       await httpServer.finished;
       await store.close();

@@ -84,6 +84,7 @@ export function registerJobMethods(
     });
     if (created) {
       log.info(`Work order ${order.id} received: job ${job.id}${night ? ` for ${night}` : ""}`);
+      await store.addJobEvent(job.id, `received (priority ${job.priority})`);
       runner?.wake();
     }
     return {
@@ -137,7 +138,13 @@ export function registerJobMethods(
     signatures: [["struct", "int"], ["struct", "string"]],
     help:
       "Returns {Job, ID, Status, Progress, Errors, Warnings, ...} of a job, by job number or work-order ID.",
-    handler: async (jobId) => jobStatusOf(await findJob(jobId), spec, runner),
+    handler: async (jobId) => {
+      const job = await findJob(jobId);
+      const status = jobStatusOf(job, spec, runner);
+      // The job's story, oldest first: what happened to the order and when.
+      status.History = (await store.listJobEvents(job.id)).map((event) => `${event.at} ${event.event}`);
+      return status;
+    },
   });
 
   server.register("list_jobs", {
@@ -182,6 +189,7 @@ export function registerJobMethods(
     handler: async (jobId) => {
       const job = await findJob(jobId);
       const cancelled = await store.cancelJob(job.id);
+      if (job.status === "queued" || job.status === "running") await store.addJobEvent(job.id, "cancelled");
       runner?.cancelled(job.id);
       log.info(`Job ${job.id} cancel requested (was ${job.status})`);
       return jobStatusOf(cancelled ?? job, spec, runner);

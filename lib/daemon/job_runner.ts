@@ -23,6 +23,8 @@ export interface JobRunnerOptions {
   leaseMs?: number;
   /** How often an idle runner looks for work (default 1 s; `wake()` is immediate). */
   pollMs?: number;
+  /** Record each new step of a job in its story (default false: only its start and outcome). */
+  stepsInHistory?: boolean;
 }
 
 /** The job running now, with its progress. */
@@ -157,6 +159,11 @@ export class JobRunner {
   async #runJob(job: JobRecord): Promise<void> {
     const { store, log, handler } = this.#options;
     log.info(`Job ${job.id} (work order ${job.workOrderId}): started (attempt ${job.attempts})`);
+    const story = (event: string) =>
+      store.addJobEvent(job.id, event).catch((error) =>
+        log.warning(`Could not record "${event}" for job ${job.id}: ${message(error)}`)
+      );
+    await story(job.attempts > 1 ? `started (attempt ${job.attempts})` : "started");
     const controller = new AbortController();
     this.#controller = controller;
     if (this.#stopping) controller.abort("stopping" satisfies StopReason);
@@ -180,26 +187,34 @@ export class JobRunner {
         result = await handler.run(job, {
           signal: controller.signal,
           log,
-          progress: (update) => (this.#current = { jobId: job.id, ...update }),
+          progress: (update) => {
+            if (this.#options.stepsInHistory && update.step !== this.#current?.step) story(update.step);
+            this.#current = { jobId: job.id, ...update };
+          },
         });
       } catch (error) {
         const reason = controller.signal.reason as StopReason | undefined;
         if (reason === "stopping") {
           await store.releaseJob(job.id, this.workerId);
+          await story("stopped with the daemon; back in the queue");
           log.info(`Job ${job.id} stopped and was queued again`);
         } else if (reason === "cancelled") {
+          await story("stopped (cancelled)");
           log.info(`Job ${job.id} stopped (cancelled)`);
         } else if (error instanceof JobDeferred) {
           const until = new Date(Date.now() + error.retryMs);
           await store.deferJob(job.id, this.workerId, error.message, until);
+          await story(`waiting: ${error.message}`);
           log.warning(`Job ${job.id} waits until ${until.toISOString()}: ${error.message}`);
         } else {
           await store.failJob(job.id, this.workerId, message(error));
+          await story(`failed: ${message(error)}`);
           log.error(`Job ${job.id} failed: ${message(error)}`);
         }
         return;
       }
       await store.completeJob(job.id, this.workerId, result);
+      await story("done");
       log.info(`Job ${job.id} done`);
     } catch (error) {
       log.error(`Job ${job.id} could not be recorded: ${message(error)}`);

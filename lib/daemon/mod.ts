@@ -21,6 +21,7 @@
 export { JobDeferred } from "./spec.ts";
 export type {
   AdmittedOrder,
+  Background,
   DaemonContext,
   DaemonSpec,
   JobContext,

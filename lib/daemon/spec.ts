@@ -34,6 +34,18 @@ export interface DaemonContext {
   log: Logger;
   /** Passed by the daemon's batch threads between pieces of work; the front desk touches it per request. */
   gate: YieldGate;
+  /**
+   * The daemon's clock: real time, or a rehearsal's (`toros serve NAME --at
+   * TIME` runs it from that instant at real speed). What plans by the sky reads
+   * the time here.
+   */
+  clock: () => Date;
+}
+
+/** Something a daemon keeps doing in the background (a dispatch loop, a weather watch). */
+export interface Background {
+  /** Stops it; resolves when it has stopped. */
+  stop(): Promise<void>;
 }
 
 /** Progress of the job running now. */
@@ -112,4 +124,8 @@ export interface DaemonSpec {
   methods?(context: DaemonContext): Record<string, MethodSpec>;
   /** Percent of the time batch threads keep while the desk is busy (1-100, default 100: never nap). */
   yieldShare?(config: TorosConfig): number;
+  /** Starts what the daemon does besides running jobs; stopped first when the daemon stops. */
+  background?(context: DaemonContext): Background;
+  /** Whether each new step of a running job goes into its story (`exposing 3/10`); default false. */
+  stepsInHistory?: boolean;
 }

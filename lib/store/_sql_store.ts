@@ -11,6 +11,8 @@ import {
   type ExposureInput,
   type ExposureRecord,
   type ImageType,
+  type JobChanges,
+  type JobEvent,
   type JobFilter,
   type JobInput,
   type JobRecord,
@@ -98,6 +100,7 @@ function toJob(row: Row): JobRecord {
     progress: num(row.progress),
     error: str(row.error),
     result: json(row.result),
+    detail: json(row.detail),
     createdAt: String(row.created_at),
     updatedAt: String(row.updated_at),
     startedAt: str(row.started_at),
@@ -459,6 +462,56 @@ export class SqlStore implements Store {
       service === undefined ? [stamp, stamp] : [stamp, stamp, service],
     );
     return rows.length;
+  }
+
+  async updateJob(jobId: number, changes: JobChanges): Promise<JobRecord | null> {
+    const stamp = now();
+    const sets = ["updated_at = ?"];
+    const params: unknown[] = [stamp];
+    if (changes.status !== undefined) {
+      sets.push("status = ?");
+      params.push(changes.status);
+      if (changes.status === "running") sets.push("started_at = COALESCE(started_at, ?)");
+      if (["done", "failed", "cancelled"].includes(changes.status)) sets.push("finished_at = ?");
+      if (changes.status === "queued") sets.push("finished_at = NULL");
+      if (changes.status !== "queued") params.push(stamp);
+    }
+    if (changes.error !== undefined) {
+      sets.push("error = ?");
+      params.push(changes.error);
+    }
+    if (changes.progress !== undefined) {
+      sets.push("progress = ?");
+      params.push(changes.progress);
+    }
+    if (changes.result !== undefined) {
+      sets.push("result = ?");
+      params.push(JSON.stringify(changes.result));
+    }
+    if (changes.detail !== undefined) {
+      sets.push("detail = ?");
+      params.push(JSON.stringify(changes.detail));
+    }
+    const [row] = await this.#db.query(`UPDATE jobs SET ${sets.join(", ")} WHERE id = ? RETURNING *`, [
+      ...params,
+      jobId,
+    ]);
+    return row ? toJob(row) : null;
+  }
+
+  async addJobEvent(jobId: number, event: string, at: Date = new Date()): Promise<void> {
+    await this.#db.query("INSERT INTO job_events (job_id, at, event) VALUES (?, ?, ?)", [
+      jobId,
+      at.toISOString(),
+      event,
+    ]);
+  }
+
+  async listJobEvents(jobId: number): Promise<JobEvent[]> {
+    const rows = await this.#db.query("SELECT at, event FROM job_events WHERE job_id = ? ORDER BY id", [
+      jobId,
+    ]);
+    return rows.map((row) => ({ at: String(row.at), event: String(row.event) }));
   }
 
   async getJob(jobId: number): Promise<JobRecord | null> {

@@ -163,6 +163,20 @@ CREATE INDEX jobs_queue ON jobs (service, status, priority DESC, created_at, id)
 ALTER TABLE jobs ADD COLUMN not_before TEXT;
 `,
   },
+  {
+    version: 5,
+    description: "a job's story (events) and a service's details of it",
+    sql: `
+CREATE TABLE job_events (
+  id {{id}},
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  at TEXT NOT NULL,
+  event TEXT NOT NULL
+);
+CREATE INDEX job_events_job ON job_events (job_id, id);
+ALTER TABLE jobs ADD COLUMN detail TEXT;
+`,
+  },
 ];
 
 /** The newest schema version this software knows. */

@@ -139,6 +139,8 @@ export interface JobRecord {
   error: string | null;
   /** What the job produced (JSON-compatible), set on completion. */
   result: unknown;
+  /** What its service keeps of it while it lives (JSON-compatible): where it was sent, why it waits. */
+  detail: unknown;
   createdAt: string;
   updatedAt: string;
   startedAt: string | null;
@@ -153,6 +155,24 @@ export interface JobInput {
   night: string | null;
   workOrder: unknown;
   priority: number;
+}
+
+/** One line of a job's story. */
+export interface JobEvent {
+  /** ISO 8601 UTC. */
+  at: string;
+  /** What happened, in words (`received`, `dispatched to telescope job 7`, `exposing 2/10`). */
+  event: string;
+}
+
+/** What {@link Store.updateJob} may change; absent fields are kept. */
+export interface JobChanges {
+  status?: JobStatus;
+  error?: string | null;
+  /** 0..1 */
+  progress?: number;
+  result?: unknown;
+  detail?: unknown;
 }
 
 /** Filter for {@link Store.listJobs}. */
@@ -219,6 +239,17 @@ export interface Store {
   cancelJob(jobId: number): Promise<JobRecord | null>;
   /** Re-queues running jobs (of `service`, or all) whose lease expired (their process died); returns how many. */
   requeueExpired(service?: string): Promise<number>;
+  /**
+   * Changes a job that no lease-holding worker runs (a scheduler's job, which
+   * follows its order through other services): status, error, progress,
+   * result, detail. Setting `running` stamps the start, a final status the finish.
+   * Returns the job, or null when unknown.
+   */
+  updateJob(jobId: number, changes: JobChanges): Promise<JobRecord | null>;
+  /** Adds a line to the job's story. */
+  addJobEvent(jobId: number, event: string, at?: Date): Promise<void>;
+  /** The job's story, oldest first. */
+  listJobEvents(jobId: number): Promise<JobEvent[]>;
   /** A job by id. */
   getJob(jobId: number): Promise<JobRecord | null>;
   /** A job by work-order ID within a service (default {@link DEFAULT_SERVICE}). */

@@ -72,6 +72,7 @@ export const telescopeDaemon: DaemonSpec = {
   address: (config) => config.telescopeAddress,
   workOrders: ["observation"],
   frontDeskHelp: FRONT_DESK_HELP,
+  stepsInHistory: true,
   admit: (order, _workOrder, { config }) => {
     const observation = order as ObservationOrder;
     const telescope = config.telescope;
