@@ -19,6 +19,21 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
+/** SHA-256 of bytes fed in pieces (bytes read for something else), as lowercase hex. */
+export class Sha256Stream {
+  readonly #hash = createHash("sha256");
+
+  /** Adds the next bytes. */
+  update(bytes: Uint8Array): void {
+    this.#hash.update(bytes);
+  }
+
+  /** The digest of everything added (the stream is finished). */
+  hex(): string {
+    return this.#hash.digest("hex");
+  }
+}
+
 /**
  * {@link sha256File} without leaving the thread: for a thread that only hashes.
  * `between` runs after each chunk of 1 MiB (about a millisecond of hashing at 1 GB/s).

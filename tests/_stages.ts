@@ -50,7 +50,7 @@ export async function runStages(
     onProgress: options.progress ? (p) => options.progress!.push(p) : undefined,
   });
   await run.run(stages);
-  await run.catalog.exposuresRecorded();
+  await run.catalog.recordRemaining();
   return run;
 }
 

@@ -27,7 +27,7 @@ import {
   writeImage,
 } from "../lib/fits/mod.ts";
 import { sha256File, sha256Files } from "../lib/file_hash.ts";
-import { sweepBands } from "../services/preprocessor/band_sweep.ts";
+import { SharedArena, sweepBands, SweepInput } from "../services/preprocessor/band_sweep.ts";
 import { random, rawUint16Frames } from "./_frames.ts";
 
 function frames(count: number, pixels: number, seed: number, nanEvery = 0): Float32Array[] {
@@ -270,6 +270,33 @@ Deno.test("hashing on threads gives sha256File's answers; an unreadable file fai
     const hashes = sha256Files(paths, 2);
     await assertRejects(() => hashes[2]);
     for (const i of [0, 1, 3, 4, 5]) assertEquals(await hashes[i], await sha256File(paths[i]));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sweep input hashes the whole file as its bands are read, rows trimmed away too; read out of order, it hands the hash back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-sweep-hash-" });
+  try {
+    const path = `${dir}/frame.fits`;
+    const header = new Header();
+    header.set("TRIMSEC", "[2:9,3:17]");
+    const values = Float32Array.from({ length: 10 * 20 }, (_, i) => i * 3);
+    await writeImage(path, header, values, { width: 10, height: 20, bitpix: 16, unsigned: true });
+    const geometry = { path, trim: { x0: 1, x1: 9, y0: 2, y1: 17 } };
+    const arena = new SharedArena();
+    const sweep = async (order: number[]) => {
+      const outcome: string[] = [];
+      const input = await SweepInput.open(geometry, 4, arena, {
+        hash: { done: (hex) => outcome.push(hex), failed: (reason) => outcome.push(`failed: ${reason}`) },
+      });
+      for (const y0 of order) await input.read(y0, Math.min(4, 15 - y0), 0);
+      input.close();
+      return outcome;
+    };
+    assertEquals(await sweep([0, 4, 8, 12]), [await sha256File(path)]);
+    assertEquals(await sweep([0, 8]), ["failed: bands were not read in order"]);
+    assertEquals(await sweep([0, 4]), ["failed: the sweep stopped before the end of the file"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

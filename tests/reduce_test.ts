@@ -282,6 +282,14 @@ Deno.test("frames with overscan and trim sections, and saturated pixels, reduce 
       }
     }
     assertEquals(saturated, 3);
+    // Trimmed frames are hashed as their rows are read, with the header and padding around them.
+    for (const exposure of await store.listExposures(report.night.id)) {
+      assertEquals(
+        exposure.contentHash,
+        await sha256File(`${night}/${exposure.fileName}`),
+        exposure.fileName,
+      );
+    }
     const summary = report.products.find((p) => p.kind === "calibrated_light")!;
     assert(summary.warnings.includes("3 saturated pixels set to NaN"), JSON.stringify(summary.warnings));
   } finally {

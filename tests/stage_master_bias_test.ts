@@ -1,11 +1,11 @@
 /** The master bias stage alone: the pixel median of the bias frames, recorded, kept when up to date. */
 import { assert, assertEquals } from "./_assert.ts";
-import { readImage } from "../lib/fits/mod.ts";
+import { readImage, sha256File } from "../lib/fits/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { ingest, masterBias } from "../services/preprocessor/stages/mod.ts";
 import { framesOf, pixelMedian, runStages, withBench, worstDifference } from "./_stages.ts";
 
-Deno.test("master bias is the median of the bias frames, recorded with them, and kept when up to date", async () => {
+Deno.test("master bias is the median of the bias frames, recorded with them (their content hashes taken as they are read), and kept when up to date", async () => {
   await withBench(async (bench) => {
     const night = `${bench.dir}/2026-11-29`;
     await simulateNight(night, { size: 24, bias: 5, darks: 1, flatsPerFilter: 0, lights: 0 });
@@ -28,6 +28,14 @@ Deno.test("master bias is the median of the bias frames, recorded with them, and
     assertEquals(master.header.getNumber("NCOMBINE"), 5);
     const [record] = await bench.store.listProducts({ nightId: run.catalog.night.id });
     assertEquals(record.inputs.map((i) => i.fileName).sort(), product.inputs);
+    // The biases were hashed as the stage read them, the dark (never read) at the end: both as sha256File.
+    for (const exposure of await bench.store.listExposures(run.catalog.night.id)) {
+      assertEquals(
+        exposure.contentHash,
+        await sha256File(`${night}/${exposure.fileName}`),
+        exposure.fileName,
+      );
+    }
 
     const again = await runStages(bench, night, [ingest, masterBias]);
     assert(again.products[0].reused, "kept on a second run");

@@ -171,7 +171,7 @@ Deno.test("a stop between groups ends the run with ReductionAborted", async () =
       signal: controller.signal,
     });
     await assertRejects(() => run.run([ingest, stopping]), ReductionAborted);
-    await run.catalog.exposuresRecorded();
+    await run.catalog.settle();
     assertEquals(seen.length, 1, "the group running finishes, the next never starts");
   });
 });

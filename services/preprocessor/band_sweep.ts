@@ -8,6 +8,7 @@
  */
 import type { BandInput, CalibrationTerms, HistogramPass } from "../../lib/ccd/mod.ts";
 import { type FrameGeometry, FrameSource } from "./frame_source.ts";
+import { Sha256Stream } from "../../lib/file_hash.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
 
 /** Bytes of band buffers one sweep may hold, however many frames it reads: rows shrink to fit. */
@@ -73,12 +74,31 @@ interface Slot {
   band: Float32Array;
 }
 
+/** Where a sweep that read a whole file in order sends its SHA-256, or says it could not. */
+export interface HashSink {
+  /** The file's SHA-256, and the seconds spent hashing it. */
+  done(hex: string, seconds: number): void;
+  failed(reason: string): void;
+}
+
+/** What a sweep input does besides reading bands. */
+export interface SweepInputOptions {
+  /** Stored values at or above this are saturated (NaN). */
+  saturation?: number | null;
+  /**
+   * Hash the whole file as its bands are read (the raw frame's content hash, at
+   * no second read): its header first, then each band's bytes, then the rest.
+   */
+  hash?: HashSink | null;
+}
+
 /** One frame or master read band by band into two slots of shared buffers, decoded by the workers. */
 export class SweepInput {
   readonly source: FrameSource;
   readonly #slots: [Slot, Slot];
   readonly #saturation: number | null;
   readonly #arena: SharedArena;
+  #hash: { stream: Sha256Stream; sink: HashSink; nextRow: number; seconds: number } | null = null;
 
   private constructor(source: FrameSource, rows: number, saturation: number | null, arena: SharedArena) {
     this.source = source;
@@ -91,15 +111,37 @@ export class SweepInput {
     this.#slots = [slot(), slot()];
   }
 
-  /** Opens a frame for bands of up to `rows` rows; `saturation` flags stored values at or above it. */
+  /** Opens a frame for bands of up to `rows` rows. */
   static async open(
     geometry: FrameGeometry,
     rows: number,
     arena: SharedArena,
-    saturation: number | null = null,
+    options: SweepInputOptions = {},
   ): Promise<SweepInput> {
-    const source = await FrameSource.open(geometry);
-    return new SweepInput(source, rows, saturation, arena);
+    let source: FrameSource;
+    try {
+      source = await FrameSource.open(geometry);
+    } catch (error) {
+      options.hash?.failed(error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+    const input = new SweepInput(source, rows, options.saturation ?? null, arena);
+    if (options.hash) {
+      try {
+        const started = performance.now();
+        const stream = new Sha256Stream();
+        stream.update(source.readFileBytesSync(0, source.storedRange.start));
+        input.#hash = {
+          stream,
+          sink: options.hash,
+          nextRow: 0,
+          seconds: (performance.now() - started) / 1000,
+        };
+      } catch (error) {
+        options.hash.failed(error instanceof Error ? error.message : String(error));
+      }
+    }
+    return input;
   }
 
   /** The band values of a slot (the master bands other inputs calibrate with). */
@@ -110,11 +152,38 @@ export class SweepInput {
   /** Reads the stored bytes of rows `[y0, y0+rows)` into a slot (a failed read rejects). */
   read(y0: number, rows: number, slot: number): Promise<void> {
     try {
-      this.source.readRawSync(y0, rows, this.#slots[slot].raw);
+      const raw = this.#slots[slot].raw;
+      this.source.readRawSync(y0, rows, raw);
+      if (this.#hash) this.#hashRows(y0, rows, raw);
       return Promise.resolve();
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** Adds rows just read to the file's hash (before the workers decode them: some decodings swap in place). */
+  #hashRows(y0: number, rows: number, raw: Uint8Array): void {
+    const hash = this.#hash!;
+    if (y0 !== hash.nextRow) return this.#abandonHash("bands were not read in order");
+    const started = performance.now();
+    hash.stream.update(raw.subarray(0, rows * this.source.rawRowBytes));
+    hash.nextRow += rows;
+    hash.seconds += (performance.now() - started) / 1000;
+    if (hash.nextRow < this.source.height) return;
+    this.#hash = null;
+    try {
+      const finishing = performance.now();
+      hash.stream.update(this.source.readFileBytesSync(this.source.storedRange.end));
+      const hex = hash.stream.hex();
+      hash.sink.done(hex, hash.seconds + (performance.now() - finishing) / 1000);
+    } catch (error) {
+      hash.sink.failed(error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  #abandonHash(reason: string): void {
+    this.#hash?.sink.failed(reason);
+    this.#hash = null;
   }
 
   /** The band task input for a slot. */
@@ -141,6 +210,7 @@ export class SweepInput {
 
   /** Closes the file and gives the buffers back. */
   close(): void {
+    this.#abandonHash("the sweep stopped before the end of the file");
     this.source.close();
     for (const slot of this.#slots) this.#arena.release(slot.raw, slot.band);
   }

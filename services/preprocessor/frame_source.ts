@@ -72,6 +72,27 @@ export class FrameSource {
     this.#reader.readRawRowsSync(this.#trim.y0 + y0, rows, bytes);
   }
 
+  /** File bytes `[start, end)` holding the stored rows behind the band rows (the rest is header and padding). */
+  get storedRange(): { start: number; end: number } {
+    const start = this.#reader.hdu.dataOffset + this.#trim.y0 * this.rawRowBytes;
+    return { start, end: start + this.height * this.rawRowBytes };
+  }
+
+  /** Reads the file's bytes `[start, end)`, or to its end (the header and padding around the rows). */
+  readFileBytesSync(start: number, end?: number): Uint8Array {
+    using file = Deno.openSync(this.path, { read: true });
+    const size = end ?? file.statSync().size;
+    const bytes = new Uint8Array(Math.max(0, size - start));
+    file.seekSync(start, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const n = file.readSync(bytes.subarray(filled));
+      if (n === null) break;
+      filled += n;
+    }
+    return bytes.subarray(0, filled);
+  }
+
   /** Reads `rows` rows from row `y0` (of the trimmed frame) into `out`, decoded on this thread. */
   async readBand(y0: number, rows: number, out: Float32Array): Promise<void> {
     if (this.#plain) {

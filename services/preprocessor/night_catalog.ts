@@ -4,8 +4,10 @@
  *
  * 1. ingest records the night and reads the products it already has (one visit
  *    before the first stage);
- * 2. every raw file's exposure row is written once its content hash is known,
- *    beside the stages (hashing does not hold the masters up);
+ * 2. every raw file's exposure row is written once its content hash is known:
+ *    a stage's sweep hashes a frame as it reads it the first time (no second
+ *    read, nothing held up), and whatever no sweep read (unusable files, frames
+ *    of kept products) is hashed here when its row is first needed or at the end;
  * 3. a master the night lacks is looked up once per kind and shape (through the
  *    master library);
  * 4. each product is recorded once it is on disk, after its inputs' exposure rows;
@@ -21,7 +23,10 @@ import type {
   ProductRecord,
   Store,
 } from "../../lib/store/mod.ts";
+import { sha256FileSync } from "../../lib/file_hash.ts";
+import type { YieldGate } from "../../lib/yield_gate.ts";
 import type { InspectedFile } from "./ingest.ts";
+import type { HashSink } from "./band_sweep.ts";
 import type { SkippedFrame } from "./report.ts";
 
 /** A product to record: its inputs are named by file, the catalog knows their rows. */
@@ -30,19 +35,31 @@ export type ProductRecordInput = Omit<ProductInput, "nightId" | "inputExposureId
   inputs: string[];
 };
 
+/** One raw file's content hash: who works it out, and when it is known. */
+interface FileHash {
+  path: string;
+  /** Nobody yet; a sweep reading the file; this catalog (a file no sweep reads). */
+  by: "nobody" | "sweep" | "catalog";
+  known: PromiseWithResolvers<string>;
+}
+
 /** The catalog rows of one night's reduction. */
 export class NightCatalog {
   readonly #store: Store;
+  readonly #gate: YieldGate | undefined;
   #night: NightRecord | null = null;
   #existing = new Map<string, ProductRecord>();
+  readonly #hashes = new Map<string, FileHash>();
   readonly #exposures = new Map<string, Promise<ExposureRecord>>();
-  #recorded: Promise<void> = Promise.resolve();
+  /** Files this catalog hashes itself, one after the other. */
+  #hashing: Promise<void> = Promise.resolve();
   #hashFailures: SkippedFrame[] = [];
   #hashSeconds = 0;
 
-  /** Wraps a store for one night. */
-  constructor(store: Store) {
+  /** Wraps a store for one night; `gate` is passed while hashing here. */
+  constructor(store: Store, options: { gate?: YieldGate } = {}) {
     this.#store = store;
+    this.#gate = options.gate;
   }
 
   /** The night's row (after {@link openNight}). */
@@ -56,7 +73,7 @@ export class NightCatalog {
     return this.#hashFailures;
   }
 
-  /** Seconds from {@link recordExposures} until every exposure row was written. */
+  /** Seconds spent hashing raw files (in the sweeps' reads and here). */
   get hashSeconds(): number {
     return this.#hashSeconds;
   }
@@ -78,61 +95,94 @@ export class NightCatalog {
   }
 
   /**
-   * Writes each file's exposure row, in order, as its content hash arrives: in
-   * the background, so the stages need not wait. A file that cannot be hashed is
-   * recorded as skipped with the reason.
+   * Takes the night's files: each one's exposure row is written once its content
+   * hash is known (a file that cannot be hashed is recorded as skipped, with the reason).
    */
-  recordExposures(files: InspectedFile[], hashes: Promise<string>[]): void {
-    const started = performance.now();
+  recordExposures(nightDir: string, files: InspectedFile[]): void {
     const night = this.night;
-    const settle = files.map(() => Promise.withResolvers<ExposureRecord>());
-    for (const [i, file] of files.entries()) {
-      // Marked handled: a failed write rejects for whoever asks for the row, never as an uncaught promise.
-      settle[i].promise.catch(() => {});
-      this.#exposures.set(file.fileName, settle[i].promise);
-    }
-    this.#recorded = (async () => {
-      for (const [i, file] of files.entries()) {
-        let hash = "";
-        let reason = file.reason ?? null;
-        try {
-          hash = await hashes[i];
-        } catch (error) {
-          reason ??= `cannot be read: ${error instanceof Error ? error.message : error}`;
+    for (const file of files) {
+      const hash: FileHash = {
+        path: `${nightDir}/${file.fileName}`,
+        by: "nobody",
+        known: Promise.withResolvers(),
+      };
+      this.#hashes.set(file.fileName, hash);
+      const info = file.frame ?? file.partial;
+      const row = (contentHash: string, reason: string | null) =>
+        this.#store.upsertExposure({
+          nightId: night.id,
+          fileName: file.fileName,
+          contentHash,
+          size: file.size,
+          imageType: info?.imageType ?? null,
+          filter: info?.filter ?? null,
+          exposureTime: info?.exposureTime ?? null,
+          width: info?.width ?? null,
+          height: info?.height ?? null,
+          binning: info?.binning ?? null,
+          dateObs: info?.dateObs ?? null,
+          status: reason === null ? "ok" : "skipped",
+          error: reason,
+        });
+      const exposure = hash.known.promise.then(
+        (contentHash) => row(contentHash, file.reason ?? null),
+        (error) => {
+          const reason = file.reason ?? `cannot be read: ${error instanceof Error ? error.message : error}`;
           if (file.frame) this.#hashFailures.push({ fileName: file.fileName, reason, stage: "ingest" });
-        }
-        const info = file.frame ?? file.partial;
-        try {
-          settle[i].resolve(
-            await this.#store.upsertExposure({
-              nightId: night.id,
-              fileName: file.fileName,
-              contentHash: hash,
-              size: file.size,
-              imageType: info?.imageType ?? null,
-              filter: info?.filter ?? null,
-              exposureTime: info?.exposureTime ?? null,
-              width: info?.width ?? null,
-              height: info?.height ?? null,
-              binning: info?.binning ?? null,
-              dateObs: info?.dateObs ?? null,
-              status: reason === null ? "ok" : "skipped",
-              error: reason,
-            }),
-          );
-        } catch (error) {
-          for (const rest of settle.slice(i)) rest.reject(error);
-          throw error;
-        }
-      }
-      this.#hashSeconds = (performance.now() - started) / 1000;
-    })();
-    // Rejects for exposuresRecorded(), not as an uncaught promise when the run stopped before.
-    this.#recorded.catch(() => {});
+          return row("", reason);
+        },
+      );
+      // Handled here: a failed write rejects for whoever asks for the row, never as an uncaught promise.
+      exposure.catch(() => {});
+      this.#exposures.set(file.fileName, exposure);
+    }
   }
 
-  /** The exposure rows of raw files (waiting for their hashes when still running). */
+  /**
+   * For a sweep about to read a raw file from its start: where to send the file's
+   * hash, or null when it is known or being worked out already. A sweep that
+   * cannot finish hands the file back, and it is hashed here.
+   */
+  claimHash(fileName: string): HashSink | null {
+    const hash = this.#hashes.get(fileName);
+    if (!hash || hash.by !== "nobody") return null;
+    hash.by = "sweep";
+    return {
+      done: (hex, seconds) => {
+        this.#hashSeconds += seconds;
+        hash.known.resolve(hex);
+      },
+      failed: () => {
+        hash.by = "nobody";
+        this.#hashHere([fileName]);
+      },
+    };
+  }
+
+  /** Hashes files no sweep is reading, here, one after the other. */
+  #hashHere(fileNames: string[]): void {
+    for (const fileName of fileNames) {
+      const hash = this.#hashes.get(fileName);
+      if (!hash || hash.by !== "nobody") continue;
+      hash.by = "catalog";
+      this.#hashing = this.#hashing.then(async () => {
+        // A turn of the event loop between files: the pool's answers and a stop get through.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        const started = performance.now();
+        try {
+          hash.known.resolve(sha256FileSync(hash.path, this.#gate ? () => this.#gate!.pass() : undefined));
+        } catch (error) {
+          hash.known.reject(error);
+        } finally {
+          this.#hashSeconds += (performance.now() - started) / 1000;
+        }
+      });
+    }
+  }
+
+  /** The exposure rows of raw files, hashing here those no sweep is reading. */
   exposures(fileNames: string[]): Promise<ExposureRecord[]> {
+    this.#hashHere(fileNames);
     return Promise.all(fileNames.map((name) => {
       const exposure = this.#exposures.get(name);
       if (!exposure) throw new Error(`${name} was not ingested`);
@@ -140,9 +190,15 @@ export class NightCatalog {
     }));
   }
 
-  /** Waits until every exposure row is written; rejects when the catalog refused one. */
-  async exposuresRecorded(): Promise<void> {
-    await this.#recorded;
+  /** Hashes what no sweep read and writes every exposure row; rejects when the catalog refused one. */
+  async recordRemaining(): Promise<void> {
+    await this.exposures([...this.#hashes.keys()]);
+  }
+
+  /** Waits for the rows whose hashes are known or being worked out (after a stop: the rest wait for the next run). */
+  async settle(): Promise<void> {
+    const started = [...this.#hashes].filter(([, hash]) => hash.by !== "nobody").map(([name]) => name);
+    await Promise.allSettled(started.map((name) => this.#exposures.get(name)));
   }
 
   /** The closest-in-time matching master from another night. */

@@ -152,10 +152,10 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
   });
   try {
     await night.run(REDUCTION_STAGES);
-    await night.catalog.exposuresRecorded();
+    await night.catalog.recordRemaining();
   } finally {
     // No catalog write of this night outlives the call, whatever stopped it.
-    await night.catalog.exposuresRecorded().catch(() => {});
+    await night.catalog.settle();
     if (!options.pool) pool.close();
   }
   const report: ReductionReport = {

@@ -76,7 +76,7 @@ export interface ReductionReport {
   warningCounts: WarningCount[];
   /** The stages in the order they ran. */
   stages: StageSummary[];
-  /** Time until every raw file's content hash was known (hashing runs beside the stages). */
+  /** Time spent hashing raw files, most of it inside the stages' reads (each frame hashed as first read). */
   hashSeconds: number;
   seconds: number;
 }

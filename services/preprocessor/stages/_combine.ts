@@ -54,7 +54,10 @@ async function openCombineSources(
     for (const master of masters.values()) master.close();
   };
   try {
-    for (const input of inputs) frames.push(await SweepInput.open(input.frame, rows, context.arena));
+    for (const input of inputs) {
+      const hash = context.catalog.claimHash(input.frame.fileName);
+      frames.push(await SweepInput.open(input.frame, rows, context.arena, { hash }));
+    }
   } catch (error) {
     close();
     throw error;

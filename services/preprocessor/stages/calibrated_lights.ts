@@ -174,7 +174,10 @@ async function calibrateBatch(
     for (const plan of plans) {
       let input: SweepInput | null = null;
       try {
-        input = await SweepInput.open(plan.frame, rows, arena, plan.saturation);
+        input = await SweepInput.open(plan.frame, rows, arena, {
+          saturation: plan.saturation,
+          hash: context.catalog.claimHash(plan.frame.fileName),
+        });
         const writer = await FitsImageWriter.create(plan.path, lightHeader(context, plan), { width, height });
         open.push({
           plan,

@@ -2,12 +2,12 @@
  * Stage: the night's frames. Every file that looks like a frame is read for its
  * headers and classified; the night and every file are recorded in the catalog,
  * unusable ones with their reason. Raw files are only read. The content hashes
- * (SHA-256, on threads) are needed only for the catalog's exposure rows, so they
- * are computed beside the stages that follow, not before them.
+ * (SHA-256) are needed only for the catalog's exposure rows, so nothing waits
+ * for them here: each frame is hashed as a later stage reads it (see
+ * `NightCatalog.claimHash`), and the rest at the end.
  *
  * @module
  */
-import { sha256Files } from "../../../lib/file_hash.ts";
 import { type InspectedFile, inspectFrame, listFrameFiles, nightFields } from "../ingest.ts";
 import type { Stage } from "./stage.ts";
 
@@ -22,11 +22,10 @@ export const ingest: Stage = {
   products: () => 0,
   async run(_group, context) {
     const names = await listFrameFiles(context.nightDir);
-    const hashes = sha256Files(names.map((name) => `${context.nightDir}/${name}`), undefined, context.gate);
     const files: InspectedFile[] = [];
     for (const name of names) files.push(await inspectFrame(context.nightDir, name));
     await context.catalog.openNight(context.nightDir, nightFields(context.nightDir, files));
-    context.catalog.recordExposures(files, hashes);
+    context.catalog.recordExposures(context.nightDir, files);
     context.addFrames(
       files.flatMap((file) => file.frame ? [file.frame] : []),
       files.filter((file) => !file.frame),

@@ -76,7 +76,7 @@ export class NightRun {
   /** Prepares a run; nothing is read until {@link run}. */
   constructor(options: NightRunOptions) {
     this.#options = options;
-    this.catalog = new NightCatalog(options.store);
+    this.catalog = new NightCatalog(options.store, { gate: options.pool.gate });
     this.masters = new MasterLibrary(this.catalog, {
       flatFloor: options.reduction.flatFloor,
       bandRows: options.reduction.bandRows,
