@@ -114,8 +114,38 @@ export interface ObservationOrder extends CommonFields {
   output: "analysis" | "raw";
 }
 
+/** What a Dome order can ask the dome service to do. */
+export type DomeAction =
+  | { action: "open" }
+  | { action: "close" }
+  | { action: "park" }
+  | { action: "unpark" }
+  | { action: "slave" }
+  | { action: "unslave" }
+  | { action: "abort" }
+  /** `BlinkNN: true`: flash the dome's warning light NN times (people inside: it is about to move). */
+  | { action: "blink"; times: number };
+
+/** A Dome order: device actions, each a key set to true (`{"WOType": "Dome", "Open Shutter": true}`). */
+export interface DomeOrder extends CommonFields {
+  kind: "dome";
+  /** In the order they are carried out: blinks first (a warning), then the rest as listed. */
+  actions: DomeAction[];
+}
+
 /** What a valid work order is. */
-export type WorkOrder = CalibrationOrder | ObservationOrder;
+export type WorkOrder = CalibrationOrder | ObservationOrder | DomeOrder;
+
+/** The Dome order's action keys (besides `BlinkNN`), as written in orders. */
+export const DOME_ACTION_KEYS: Readonly<Record<string, DomeAction["action"]>> = {
+  "Open Shutter": "open",
+  "Close Shutter": "close",
+  Park: "park",
+  Unpark: "unpark",
+  Slave: "slave",
+  Unslave: "unslave",
+  Abort: "abort",
+};
 
 /** Longest single exposure an order may ask for, in seconds (a day: anything longer is a typo). */
 export const MAX_EXPOSURE_SECONDS = 86_400;
@@ -319,6 +349,8 @@ function checkOrder(value: unknown, accepts: readonly WorkOrderKind[], receiver:
       return { ok: true, order: { kind: "calibration", ...common, location: parseLocation(order) } };
     case "observation":
       return { ok: true, order: parseObservation(order, common) };
+    case "dome":
+      return { ok: true, order: parseDome(order, common) };
     default:
       throw new Invalid("WOType", `"${label}" orders are not taken by the ${receiver}`);
   }
@@ -363,6 +395,46 @@ function parseYesNo(order: Struct, key: string): boolean {
   if (["yes", "y", "true"].includes(text)) return true;
   if (["no", "n", "false", ""].includes(text)) return false;
   throw new Invalid(key, `${describe(raw)} is not Yes or No`);
+}
+
+/** Keys every order may carry besides its kind's own. */
+const COMMON_KEYS = new Set(["ID", "WOType", "Request", "Priority", "Datetime", "User"]);
+
+function parseDome(order: Struct, common: CommonFields): DomeOrder {
+  const blinks: DomeAction[] = [];
+  const actions: DomeAction[] = [];
+  for (const [key, value] of Object.entries(order)) {
+    if (COMMON_KEYS.has(key)) continue;
+    const blink = /^Blink(\d{1,2})$/.exec(key);
+    const action = DOME_ACTION_KEYS[key];
+    if (!blink && !action) {
+      throw new Invalid(
+        key,
+        `is not a dome action (expected ${
+          Object.keys(DOME_ACTION_KEYS).join(", ")
+        } or Blink01-Blink99, set to true)`,
+      );
+    }
+    if (value !== true && value !== false && value !== "Yes" && value !== "No") {
+      throw new Invalid(key, `${describe(value)} is not true or false`);
+    }
+    if (value !== true && value !== "Yes") continue;
+    if (blink) {
+      if (Number(blink[1]) < 1) throw new Invalid(key, "blinks at least once (Blink01 to Blink99)");
+      blinks.push({ action: "blink", times: Number(blink[1]) });
+    } else actions.push({ action } as DomeAction);
+  }
+  if (blinks.length + actions.length === 0) {
+    throw new Invalid(
+      "",
+      `a Dome order names no action set to true (${Object.keys(DOME_ACTION_KEYS).join(", ")}, BlinkNN)`,
+    );
+  }
+  const opens = actions.some((a) => a.action === "open");
+  if (opens && actions.some((a) => a.action === "close")) {
+    throw new Invalid("Close Shutter", "cannot be asked together with Open Shutter");
+  }
+  return { kind: "dome", ...common, actions: [...blinks, ...actions] };
 }
 
 function parseObservation(order: Struct, common: CommonFields): ObservationOrder {

@@ -157,3 +157,32 @@ Deno.test("the telescope takes the original Observation order, and names the key
     'Work orders of type "Calibration" are handled by the preprocessor service, not the telescope',
   );
 });
+
+Deno.test("the dome takes the original Dome order (Blink01) and named actions, refusing unknown keys by name", () => {
+  const dome = { accepts: ["dome"] as const, service: "dome" };
+  const original = parseWorkOrder(DOME, dome);
+  assertEquals(original.kind === "dome" && original.actions, [{ action: "blink", times: 1 }]);
+  const close = parseWorkOrder(
+    { ID: "2", WOType: "Dome", "Close Shutter": true, Park: "Yes", Blink03: true },
+    dome,
+  );
+  assertEquals(close.kind === "dome" && close.actions, [
+    { action: "blink", times: 3 },
+    { action: "close" },
+    { action: "park" },
+  ]);
+  const cases: [Record<string, unknown>, string, string][] = [
+    [{ Explode: true }, "Explode", "is not a dome action"],
+    [{ Park: 1 }, "Park", "is not true or false"],
+    [{ Park: false }, "", "names no action set to true"],
+    [{ "Open Shutter": true, "Close Shutter": true }, "Close Shutter", "cannot be asked together"],
+  ];
+  for (const [keys, key, problem] of cases) {
+    const error = assertThrows(
+      () => parseWorkOrder({ ID: "d", WOType: "Dome", ...keys }, dome),
+      WorkOrderError,
+    );
+    assertEquals((error as WorkOrderError).key, key);
+    assertEquals((error as Error).message.includes(problem), true, (error as Error).message);
+  }
+});
