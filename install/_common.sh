@@ -3,9 +3,9 @@
 # operating system, the root check, and `run`, through which every change goes.
 # The sourcing script sets dry_run, destdir and os before calling these (hence SC2154).
 
-# The script's own header comment (lines 2-7) is its usage.
+# The script's own header comment (from line 2 to the first line that is not a comment) is its usage.
 usage() {
-  sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+  awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {

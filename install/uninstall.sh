@@ -1,5 +1,6 @@
 #!/bin/sh
-# Stops and removes the preprocessor service and the toros binary. The config
+# Stops, disables and removes every TOROS service it finds (the systemd units or
+# launchd plists install.sh wrote, one per daemon) and the toros binary. The config
 # (/etc/toros) and the state and logs are kept unless --purge; the data roots
 # (raw nights and their products) are never touched.
 #
@@ -38,17 +39,38 @@ remove() {
 prefix=$destdir
 
 if [ "$os" = linux ]; then
-  if [ -z "$destdir" ] && [ -d /run/systemd/system ] && systemctl list-unit-files preprocessor.service >/dev/null 2>&1; then
-    run systemctl disable --now preprocessor.service
-  fi
-  remove "$prefix/etc/systemd/system/preprocessor.service"
-  if [ -z "$destdir" ] && [ -d /run/systemd/system ]; then run systemctl daemon-reload; fi
+  unit_dir="$prefix/etc/systemd/system"
+  live=0
+  if [ -z "$destdir" ] && [ -d /run/systemd/system ]; then live=1; fi
+  found=0
+  for unit in "$unit_dir"/*.service; do
+    # Ours are the files whose first line says install.sh wrote them (aliases are symlinks: skipped).
+    if [ ! -f "$unit" ] || [ -L "$unit" ]; then continue; fi
+    head -n 1 "$unit" | grep -q '^# TOROS .*written by install/install\.sh' || continue
+    found=1
+    name=${unit##*/}
+    if [ "$live" -eq 1 ]; then
+      run systemctl disable --now "$name"
+    elif command -v systemctl >/dev/null 2>&1 && systemctl --root="${prefix:-/}" is-enabled --quiet "$name" 2>/dev/null; then
+      run systemctl --root="${prefix:-/}" disable "$name"
+    fi
+    remove "$unit"
+  done
+  [ "$found" -eq 1 ] || echo "already gone: no TOROS units in $unit_dir"
+  if [ "$live" -eq 1 ]; then run systemctl daemon-reload; fi
 else
-  plist="$prefix/Library/LaunchDaemons/org.toros.preprocessor.plist"
-  if [ -z "$destdir" ] && launchctl print system/org.toros.preprocessor >/dev/null 2>&1; then
-    run launchctl bootout system/org.toros.preprocessor
-  fi
-  remove "$plist"
+  found=0
+  for plist in "$prefix"/Library/LaunchDaemons/org.toros.*.plist; do
+    [ -f "$plist" ] || continue
+    found=1
+    label=${plist##*/}
+    label=${label%.plist}
+    if [ -z "$destdir" ] && launchctl print "system/$label" >/dev/null 2>&1; then
+      run launchctl bootout "system/$label"
+    fi
+    remove "$plist"
+  done
+  [ "$found" -eq 1 ] || echo "already gone: no TOROS plists in $prefix/Library/LaunchDaemons"
 fi
 remove "$prefix/usr/local/bin/toros"
 
@@ -61,6 +83,6 @@ if [ "$purge" -eq 1 ]; then
   fi
   echo "Purged. The data roots (raw nights and products) were not touched."
 else
-  echo "Removed the service and the binary. Kept $prefix/etc/toros, $prefix/var/lib/toros and $prefix/var/log/toros" \
+  echo "Removed the services and the binary. Kept $prefix/etc/toros, $prefix/var/lib/toros and $prefix/var/log/toros" \
     "(use --purge to remove them). The data roots are never touched."
 fi
