@@ -113,8 +113,7 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   };
   for (const input of task.inputs) {
     const band = input.band;
-    result.saturated.push(decodeSlice(input, start, end));
-    if (input.terms) calibrateBand(band, input.terms, start, end);
+    result.saturated.push(decodeAndCalibrate(input, start, end));
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     const coarse = input.histogram?.coarse ?? null;
     const fine = input.histogram?.fine ?? null;
@@ -149,6 +148,63 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   return result;
 }
 
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Decodes, flags saturation in, and calibrates pixels `[start, end)` of an
+ * input's band; returns how many pixels were saturated. Camera frames (uint16
+ * as int16 with BZERO, whole rows) take one pass; the rest a pass per step.
+ */
+function decodeAndCalibrate(input: BandInput, start: number, end: number): number {
+  const { raw, encoding } = input;
+  if (
+    raw && encoding && encoding.bitpix === 16 && encoding.bscale === 1 && encoding.blank === undefined &&
+    !input.layout && LITTLE_ENDIAN && (raw.byteOffset & 1) === 0
+  ) {
+    return calibrateStoredInt16(input, encoding.bzero, start, end);
+  }
+  const saturated = decodeSlice(input, start, end);
+  if (input.terms) calibrateBand(input.band, input.terms, start, end);
+  return saturated;
+}
+
+/**
+ * {@link decodeSlice} then {@link calibrateBand} in one pass, for big-endian
+ * int16 with BZERO: the same values, bit for bit (each stored value is an exact
+ * integer however it is held), without writing the band three times.
+ */
+function calibrateStoredInt16(input: BandInput, bzero: number, start: number, end: number): number {
+  const raw = input.raw!;
+  const words = new Uint16Array(raw.buffer, raw.byteOffset, raw.length >>> 1);
+  const band = input.band;
+  const level = input.saturation ?? Infinity;
+  const terms = input.terms;
+  const bias = terms?.bias ?? null;
+  const dark = terms?.dark ?? null;
+  const flat = terms?.flat ?? null;
+  const darkScale = terms?.darkScale ?? 1;
+  const flatMean = terms?.flatMean ?? 1;
+  const floor = terms?.flatFloor ?? -Infinity;
+  let saturated = 0;
+  for (let i = start; i < end; i++) {
+    const word = words[i];
+    let v = ((((word & 0xff) << 24) | ((word & 0xff00) << 8)) >> 16) + bzero;
+    if (v >= level) {
+      band[i] = NaN;
+      saturated++;
+      continue;
+    }
+    if (bias) v -= bias[i];
+    if (dark) v -= dark[i] * darkScale;
+    if (flat) {
+      const f = flat[i] < floor ? floor : flat[i];
+      v = v / (f / flatMean);
+    }
+    band[i] = v;
+  }
+  return saturated;
+}
+
 /** Scratch of the thread running slices: one row's overscan. */
 let overscanValues = new Float32Array(0);
 let overscanScratch = new Float64Array(0);
@@ -156,7 +212,8 @@ let overscanScratch = new Float64Array(0);
 /**
  * Decodes pixels `[start, end)` of an input's band from its stored bytes, flags
  * saturation from the stored values, and subtracts the overscan; returns how many
- * pixels were saturated. The one place saturation is flagged.
+ * pixels were saturated. The one place saturation is flagged (with its one-pass
+ * form for camera frames, {@link calibrateStoredInt16}).
  */
 function decodeSlice(input: BandInput, start: number, end: number): number {
   const { raw, encoding, band } = input;
