@@ -1,26 +1,32 @@
 /**
  * Reduction speed and memory against astropy ccdproc, in the same run: a
  * simulated 2048×2048 uint16 night (11 bias, 11 dark, 11 flat, 20 lights)
- * reduced by `bench/ccdproc_reduce.py` and by `toros reduce`, timed with peak RSS
- * (GNU time's maximum resident set size). Then the same night doubled in frame
- * count and in frame size, to show toros' RSS stays flat.
- * `--quick`: 512×512 and no doubling.
+ * reduced by `bench/ccdproc_reduce.py` and by `toros reduce`, each several times
+ * in turn (`--runs=N`, default 3), timed with peak RSS (GNU time's maximum
+ * resident set size); toros' wall time is broken down by stage from its
+ * `--json` report. Then the same night doubled in frame count and in frame size,
+ * to show toros' RSS stays flat. `--quick`: 512×512, one run, no doubling.
  *
  * @module
  */
 import { simulateNight } from "../services/preprocessor/simulate.ts";
+import type { ReductionReport } from "../services/preprocessor/pipeline.ts";
 import { machineLine, writeResultsSection } from "./_results.ts";
 
 const quick = Deno.args.includes("--quick");
+const runsArg = Deno.args.find((arg) => arg.startsWith("--runs="));
+const RUNS = quick ? 1 : runsArg ? Math.max(1, Number(runsArg.slice("--runs=".length)) || 1) : 3;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const SCRIPT = new URL("./ccdproc_reduce.py", import.meta.url).pathname;
 
 interface Run {
   seconds: number;
   rssMiB: number;
+  /** toros' own report (`--json`). */
+  report?: ReductionReport;
 }
 
-async function timed(command: string, args: string[]): Promise<Run> {
+async function timed(command: string, args: string[]): Promise<Run & { stdout: string }> {
   const started = performance.now();
   const out = await new Deno.Command("/usr/bin/time", {
     args: ["-f", "MAXRSS %M", command, ...args],
@@ -33,14 +39,14 @@ async function timed(command: string, args: string[]): Promise<Run> {
     throw new Error(`${command} failed (${out.code}):\n${stderr.slice(-2000)}`);
   }
   const rss = Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? NaN) / 1024;
-  return { seconds, rssMiB: rss };
+  return { seconds, rssMiB: rss, stdout: new TextDecoder().decode(out.stdout) };
 }
 
 async function toros(nightDir: string, workDir: string): Promise<Run> {
   const config = `${workDir}/toros.conf.yaml`;
   await Deno.writeTextFile(config, `Database: {File: ${workDir}/toros.sqlite3}\nLogging: {File: ""}\n`);
   await Deno.remove(`${nightDir}/products`, { recursive: true }).catch(() => {});
-  return await timed(Deno.execPath(), [
+  const run = await timed(Deno.execPath(), [
     "run",
     "--allow-all",
     MAIN,
@@ -49,11 +55,62 @@ async function toros(nightDir: string, workDir: string): Promise<Run> {
     "--config",
     config,
     "--force",
+    "--json",
   ]);
+  return { seconds: run.seconds, rssMiB: run.rssMiB, report: JSON.parse(run.stdout) };
 }
 
 async function ccdproc(nightDir: string, workDir: string): Promise<Run> {
-  return await timed("/usr/bin/python3", [SCRIPT, nightDir, `${workDir}/ccdproc-products`, "0.01"]);
+  const run = await timed("/usr/bin/python3", [SCRIPT, nightDir, `${workDir}/ccdproc-products`, "0.01"]);
+  return { seconds: run.seconds, rssMiB: run.rssMiB };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const h = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[h] : (sorted[h - 1] + sorted[h]) / 2;
+}
+
+/** `2.31 s` for one run, `2.31 s (2.20-2.60)` for several: the median and the spread. */
+function spread(values: number[], digits: number): string {
+  const m = `${median(values).toFixed(digits)} s`;
+  if (values.length === 1) return m;
+  return `${m} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+}
+
+/** The run whose wall time is the median one (its stage breakdown is shown). */
+function medianRun(runs: Run[]): Run {
+  const sorted = [...runs].sort((a, b) => a.seconds - b.seconds);
+  return sorted[(sorted.length - 1) >> 1];
+}
+
+/** Where toros' wall time went in one run, by stage, from its report. */
+function breakdown(run: Run): string[] {
+  const report = run.report!;
+  const rows = report.stages.map((stage) => {
+    const note = stage.name === "ingest"
+      ? "headers read, frames classified, night and files recorded"
+      : stage.name === "calibrated_lights"
+      ? `${stage.products} lights; fsync of each batch overlaps the next batch`
+      : `${stage.frames} frames combined`;
+    return `| ${stage.name} | ${stage.seconds.toFixed(2)} s | ${stage.fsyncSeconds.toFixed(2)} s | ${note} |`;
+  });
+  const inStages = report.stages.reduce((sum, stage) => sum + stage.seconds, 0);
+  return [
+    "| part of the run | wall | of which fsync | |",
+    "|---|---|---|---|",
+    `| start-up (Deno, modules, pixel workers, catalog) and exit | ${
+      (run.seconds - report.seconds).toFixed(2)
+    } s | | outside reduceNight |`,
+    `| set-up (night checked, products directory, stale files) | ${
+      (report.seconds - inStages).toFixed(2)
+    } s | | |`,
+    ...rows,
+    `| **whole command** | **${run.seconds.toFixed(2)} s** | | |`,
+    `| hashing (SHA-256 of every raw file) | ${
+      report.hashSeconds.toFixed(2)
+    } s | | inside the stages: each frame hashed as it is first read |`,
+  ];
 }
 
 async function main(): Promise<void> {
@@ -64,17 +121,29 @@ async function main(): Promise<void> {
     const base = `${root}/night`;
     console.log(`simulating ${size}x${size} night...`);
     await simulateNight(base, { size, bias: 11, darks: 11, flatsPerFilter: 11, lights: 20 });
-    console.log("ccdproc...");
-    const reference = await ccdproc(base, root);
-    console.log(`  ${reference.seconds.toFixed(1)} s, ${reference.rssMiB.toFixed(0)} MiB`);
-    console.log("toros...");
-    const ours = await toros(base, root);
-    console.log(`  ${ours.seconds.toFixed(1)} s, ${ours.rssMiB.toFixed(0)} MiB`);
+    const references: Run[] = [];
+    const ours: Run[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      console.log(`run ${i + 1} of ${RUNS}: ccdproc...`);
+      references.push(await ccdproc(base, root));
+      console.log(
+        `  ${references[i].seconds.toFixed(1)} s, ${references[i].rssMiB.toFixed(0)} MiB; toros...`,
+      );
+      ours.push(await toros(base, root));
+      console.log(`  ${ours[i].seconds.toFixed(2)} s, ${ours[i].rssMiB.toFixed(0)} MiB`);
+    }
+    const ratios = references.map((reference, i) => reference.seconds / ours[i].seconds);
+    const rss = (runs: Run[]) => `${Math.max(...runs.map((run) => run.rssMiB)).toFixed(0)} MiB`;
     rows.push(
-      `| ${size}² × 53 frames | ${reference.seconds.toFixed(1)} s | ${ours.seconds.toFixed(2)} s | **${
-        (reference.seconds / ours.seconds).toFixed(1)
-      }×** | ${reference.rssMiB.toFixed(0)} MiB | ${ours.rssMiB.toFixed(0)} MiB |`,
+      `| ${size}² × 53 frames | ${spread(references.map((r) => r.seconds), 1)} | ${
+        spread(ours.map((r) => r.seconds), 2)
+      } | **${
+        (median(references.map((r) => r.seconds)) / median(ours.map((r) => r.seconds))).toFixed(1)
+      }×** (${Math.min(...ratios).toFixed(1)}-${Math.max(...ratios).toFixed(1)}) | ${rss(references)} | ${
+        rss(ours)
+      } |`,
     );
+    const typical = medianRun(ours);
     const scaling: string[] = [];
     if (!quick) {
       const doubleCount = `${root}/night-x2`;
@@ -101,7 +170,7 @@ async function main(): Promise<void> {
       const bigReference = await ccdproc(doubleSize, root);
       const big = await toros(doubleSize, root);
       rows.push(
-        `| ${size * 2}² × 53 frames | ${bigReference.seconds.toFixed(1)} s | ${
+        `| ${size * 2}² × 53 frames (one run) | ${bigReference.seconds.toFixed(1)} s | ${
           big.seconds.toFixed(2)
         } s | **${(bigReference.seconds / big.seconds).toFixed(1)}×** | ${
           bigReference.rssMiB.toFixed(0)
@@ -113,7 +182,7 @@ async function main(): Promise<void> {
         "",
         "| night | toros time | toros peak RSS |",
         "|---|---|---|",
-        `| ${size}² × 53 frames | ${ours.seconds.toFixed(2)} s | ${ours.rssMiB.toFixed(0)} MiB |`,
+        `| ${size}² × 53 frames | ${typical.seconds.toFixed(2)} s | ${typical.rssMiB.toFixed(0)} MiB |`,
         `| ${size}² × 106 frames | ${count.seconds.toFixed(2)} s | ${count.rssMiB.toFixed(0)} MiB |`,
         `| ${size * 2}² × 53 frames | ${big.seconds.toFixed(2)} s | ${big.rssMiB.toFixed(0)} MiB |`,
       );
@@ -123,12 +192,23 @@ async function main(): Promise<void> {
       "",
       `${await machineLine()}. Simulated uint16 night: 11 bias, 11 dark (60 s), 11 flat (V), 20 lights;`,
       "the standard reduction (median masters, scaled dark, flats normalized by their median, flat_correct).",
-      "Times are wall clock of the whole command (start-up, ingest with SHA-256 of every raw file, products fsync'd);",
-      "RSS is GNU time's maximum resident set size.",
+      "Times are wall clock of the whole command (start-up, ingest, SHA-256 of every raw file, products fsync'd);",
+      `RSS is GNU time's maximum resident set size (the highest of the runs).`,
+      ...(RUNS > 1
+        ? [
+          `${RUNS} runs of each, in turn (ccdproc, toros, ccdproc, ...): the median, and in brackets the fastest and`,
+          "slowest; the speed-up is of the medians, and in brackets the lowest and highest of each run's ccdproc",
+          "time over the toros run after it.",
+        ]
+        : []),
       "",
       "| night | ccdproc | toros | speed-up | ccdproc peak RSS | toros peak RSS |",
       "|---|---|---|---|---|---|",
       ...rows,
+      "",
+      `Where toros' time goes (${size}² night, the run of median wall time, from \`toros reduce --json\`):`,
+      "",
+      ...breakdown(typical),
       ...scaling,
     ].join("\n");
     console.log(markdown);
