@@ -299,6 +299,40 @@ await simulatorTest(
       );
 
       await t.step(
+        "weather_alert stops the exposure at once, fails the job as interrupted and parks the mount",
+        async () => {
+          const { Job: job } = await callXmlRpc(urlOf(telescope), "front_desk", [
+            originalOrder("weather", {
+              "Exposure Time": 30,
+              "Number of Exposures": 3,
+              "Calibration Frames": "No",
+            }),
+          ]) as Struct;
+          await until(urlOf(telescope), job, (s) => s.Step === "exposing 1/3");
+          await watcher.waitUntil(SIMULATOR_DEVICES.ccd, "CCD_EXPOSURE", (v) => v.state === "Busy");
+          const alert = await callXmlRpc(urlOf(telescope), "weather_alert", ["rain"]) as Struct;
+          assertEquals(alert, { Interrupted: job, Parking: true });
+          const failed = await until(urlOf(telescope), job, ended);
+          assertEquals([failed.Status, failed.Errors], ["failed", ["interrupted: rain"]]);
+          assert((failed.History as string[]).some((line) => line.endsWith("interrupted: rain")));
+          await watcher.waitUntil(SIMULATOR_DEVICES.ccd, "CCD_EXPOSURE", (v) => v.state !== "Busy", {
+            timeoutMs: 2000,
+          });
+          await watcher.waitUntil(
+            SIMULATOR_DEVICES.telescope,
+            "TELESCOPE_PARK",
+            (v) =>
+              v.state === "Ok" && watcher.getSwitch(SIMULATOR_DEVICES.telescope, "TELESCOPE_PARK", "PARK"),
+            { timeoutMs: 60_000 },
+          );
+          assertEquals(
+            (await names(night)).filter((name) => name.startsWith(".") || name.includes("weather")),
+            [],
+          );
+        },
+      );
+
+      await t.step(
         "the camera's driver killed mid-exposure fails the job with the reason, no partial file",
         async () => {
           const { Job: job } = await callXmlRpc(urlOf(telescope), "front_desk", [

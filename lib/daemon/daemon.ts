@@ -68,8 +68,15 @@ export async function startDaemon(
   const gate = new YieldGate(spec.yieldShare?.(config) ?? 100);
   const offset = options.at ? options.at.getTime() - Date.now() : 0;
   const clock = () => new Date(Date.now() + offset);
-  const context: DaemonContext = { config, store, log, gate, clock };
-  const runner = options.runJobs === false || !spec.createHandler ? null : new JobRunner({
+  const context: DaemonContext = {
+    config,
+    store,
+    log,
+    gate,
+    clock,
+    interrupt: async (why) => (await runner?.interrupt(why)) ?? null,
+  };
+  const runner: JobRunner | null = options.runJobs === false || !spec.createHandler ? null : new JobRunner({
     service: spec.name,
     store,
     handler: spec.createHandler(context),

@@ -33,7 +33,7 @@ export interface RunningJob extends JobProgress {
 }
 
 /** Why a job's signal was aborted. */
-type StopReason = "stopping" | "cancelled";
+type StopReason = "stopping" | "cancelled" | "interrupted";
 
 /** Whether a process of this host is alive: null when this system cannot tell (no /proc). */
 function isAlive(pid: number): boolean | null {
@@ -66,6 +66,8 @@ export class JobRunner {
   #wake: (() => void) | null = null;
   #current: RunningJob | null = null;
   #controller: AbortController | null = null;
+  #interruption = "";
+  #running: Promise<void> | null = null;
 
   /** Creates the runner (`start` begins work). */
   constructor(options: JobRunnerOptions) {
@@ -92,6 +94,21 @@ export class JobRunner {
   /** Tells the running job, if it is `jobId`, that it was cancelled: it stops at once. */
   cancelled(jobId: number): void {
     if (this.#current?.jobId === jobId) this.#controller?.abort("cancelled" satisfies StopReason);
+  }
+
+  /**
+   * Stops the running job at once and fails it as `interrupted: <why>` (bad
+   * weather: whoever sent it decides whether to send it again). Resolves, once
+   * the job's handler has stopped and cleaned up, with its number, or null
+   * when no job runs.
+   */
+  async interrupt(why: string): Promise<number | null> {
+    const current = this.#current;
+    if (!current || !this.#controller || this.#controller.signal.aborted) return null;
+    this.#interruption = why;
+    this.#controller.abort("interrupted" satisfies StopReason);
+    await this.#running;
+    return current.jobId;
   }
 
   /** Stops at the running job's next safe point; the job goes back to the queue. Resolves when stopped. */
@@ -152,7 +169,9 @@ export class JobRunner {
         await this.#idle(this.#options.pollMs ?? 1000);
         continue;
       }
-      await this.#runJob(job);
+      this.#running = this.#runJob(job);
+      await this.#running;
+      this.#running = null;
     }
   }
 
@@ -201,6 +220,11 @@ export class JobRunner {
         } else if (reason === "cancelled") {
           await story("stopped (cancelled)");
           log.info(`Job ${job.id} stopped (cancelled)`);
+        } else if (reason === "interrupted") {
+          const why = `interrupted: ${this.#interruption}`;
+          await store.failJob(job.id, this.workerId, why);
+          await story(why);
+          log.warning(`Job ${job.id} ${why}`);
         } else if (error instanceof JobDeferred) {
           const until = new Date(Date.now() + error.retryMs);
           await store.deferJob(job.id, this.workerId, error.message, until);

@@ -40,6 +40,12 @@ export interface DaemonContext {
    * the time here.
    */
   clock: () => Date;
+  /**
+   * Stops the running job at once and fails it as `interrupted: <why>`;
+   * resolves once it has stopped, with its number, or null when none runs (or
+   * the daemon runs no jobs).
+   */
+  interrupt(why: string): Promise<number | null>;
 }
 
 /** Something a daemon keeps doing in the background (a dispatch loop, a weather watch). */

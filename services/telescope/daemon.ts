@@ -106,6 +106,37 @@ export const telescopeDaemon: DaemonSpec = {
       PreprocessorJob: result?.PreprocessorJob ?? null,
     };
   },
+  methods: (context) => ({
+    weather_alert: {
+      signatures: [["struct", "string"]],
+      help:
+        "The dome service's call when the weather turns: stops the running Observation at once (the job " +
+        "fails as 'interrupted: REASON', so whoever sent it can send it again) and parks the mount. Returns " +
+        "{Interrupted: job number or nil, Parking: true when a park was sent}.",
+      handler: async (reason) => {
+        const why = typeof reason === "string" && reason.trim() ? reason.trim() : "weather alert";
+        // The job stops first (its own clean-up aborts the mount's motion, which would abort a park sent before).
+        const interrupted = await context.interrupt(why);
+        const instruments = handlers.get(context)?.instruments;
+        let parking = false;
+        if (instruments) {
+          if (interrupted === null) await instruments.abortMotion();
+          parking = await instruments.park({ wait: false }).then(() => true, (error) => {
+            context.log.error(
+              `Could not park the mount for the weather: ${error instanceof Error ? error.message : error}`,
+            );
+            return false;
+          });
+        }
+        context.log.warning(
+          `Weather alert (${why}): job ${interrupted ?? "none"} interrupted, mount ${
+            parking ? "parked" : "not parked here"
+          }`,
+        );
+        return { Interrupted: interrupted, Parking: parking };
+      },
+    },
+  }),
   healthDetails: (context) => {
     const instruments = handlers.get(context)?.instruments;
     return {

@@ -135,10 +135,11 @@ export class Instruments {
     });
   }
 
-  /** Parks the mount. */
-  async park(signal?: AbortSignal): Promise<void> {
+  /** Parks the mount; with `wait: false`, resolves once the command is sent. */
+  async park(options: { signal?: AbortSignal; wait?: boolean } = {}): Promise<void> {
     await this.#client.setSwitch(this.#config.mount, "TELESCOPE_PARK", { PARK: true }, {
-      signal,
+      signal: options.signal,
+      wait: options.wait,
       timeoutMs: SLEW_TIMEOUT_MS,
     });
   }
