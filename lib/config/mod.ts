@@ -29,6 +29,7 @@ export {
   type OverscanEstimate,
   type OverscanModel,
   type ReductionConfig,
+  type SchedulerConfig,
   type SecurityConfig,
   type SigmaClip,
   type SiteConfig,

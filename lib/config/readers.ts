@@ -177,6 +177,32 @@ export function readHostPort(value: unknown): ReadResult<string> {
     : fail("is not host:port (e.g. localhost:7624)");
 }
 
+/** `true` or `false` (YAML's `yes`/`no` spellings are strings in YAML 1.2: refused, naming what is wanted). */
+export function readBoolean(value: unknown): ReadResult<boolean> {
+  return typeof value === "boolean" ? ok(value) : fail("is not true or false");
+}
+
+/**
+ * A reader of a mapping of names to numbers in `[min, max]` (`{Research: 5,
+ * Target of Opportunity: 9}`); `what` names the numbers (`priorities (0-10)`).
+ */
+export function readNumberMap(min: number, max: number, what: string): Reader<Record<string, number>> {
+  return (value) => {
+    if (value === null || value === undefined) return ok({});
+    if (!isRecord(value)) return fail(`is not a mapping of names to ${what}`);
+    const map: Record<string, number> = {};
+    for (const [name, number] of Object.entries(value)) {
+      if (typeof number !== "number" || !Number.isFinite(number) || number < min || number > max) {
+        return fail(
+          `is not a mapping of names to ${what}: ${JSON.stringify(name)} is ${JSON.stringify(number)}`,
+        );
+      }
+      map[name.trim()] = number;
+    }
+    return ok(map);
+  };
+}
+
 /** A list of non-empty names (`[U, B, V]`), or one name, trimmed. */
 export function readStringList(value: unknown): ReadResult<string[]> {
   const list = typeof value === "string" ? [value] : value;

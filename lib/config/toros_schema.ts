@@ -18,6 +18,7 @@ import {
   type OverscanEstimate,
   type OverscanModel,
   overscanModelToYaml,
+  readBoolean,
   readCombine,
   readDatabaseUrl,
   readHostPort,
@@ -27,6 +28,7 @@ import {
   readNetworks,
   readNonEmptyString,
   readNumberIn,
+  readNumberMap,
   readOptionalNumber,
   readOptionalPath,
   readOptionalToken,
@@ -223,6 +225,56 @@ export const TOROS_SCHEMA = {
       }),
     },
   }),
+  scheduler: section("Scheduler", {
+    doc: "When the scheduler sends Observation orders to the telescope, and their priorities",
+    keys: {
+      altitudeLimit: key("Altitude Limit", readNumberIn(0, 90, "an altitude in degrees (0-90)"), {
+        default: 30,
+        doc: "degrees: a target lower than this waits",
+      }),
+      airmassLimit: key("Airmass Limit", readNumberIn(1, 40, "an airmass (1-40)"), {
+        default: 2.0,
+        doc: "a target at a higher airmass waits",
+      }),
+      twilight: key("Twilight", readNumberIn(-18, 0, "a Sun altitude in degrees (-18 to 0)"), {
+        default: -12,
+        doc: "degrees: observations only while the Sun is below this",
+      }),
+      moonSeparation: key("Moon Separation", readNumberIn(0, 180, "an angle in degrees (0-180)"), {
+        default: 30,
+        doc: "degrees: a target closer to the Moon waits",
+      }),
+      cycleSeconds: key("Cycle Seconds", readNumberIn(0.1, 3600, "a number of seconds (0.1-3600)"), {
+        default: 10,
+        doc: "how often the scheduler looks at the sky, the queue and the services",
+      }),
+      useDome: key("Use Dome", readBoolean, {
+        default: true,
+        doc: "send observations only while the dome service says it is open and the weather safe",
+      }),
+      priorityPolicy: section("Priority Policy", {
+        doc: "The Priority (0-10) of an order that comes without one",
+        keys: {
+          default: key("Default", readNumberIn(0, 10, "a priority (0-10)"), {
+            default: 5,
+            doc: "the priority of an order whose `Type of job` is not listed",
+          }),
+          jobTypes: key("Job Types", readNumberMap(0, 10, "priorities (0-10)"), {
+            default: { "Target of Opportunity": 9, Research: 5, Monitoring: 4, Calibration: 3, Test: 1 },
+            doc: "priority by the order's `Type of job`",
+          }),
+          users: key("Users", readNumberMap(-10, 10, "priority changes (-10 to 10)"), {
+            default: {},
+            doc: "added for the order's `User`, e.g. `{Main Module: 1}`",
+          }),
+          agingPerHour: key("Aging Per Hour", readNumberIn(0, 10, "a priority per hour (0-10)"), {
+            default: 0.5,
+            doc: "added for each hour an order has waited (up to 10), so nothing waits forever",
+          }),
+        },
+      }),
+    },
+  }),
   security: section("Security", {
     doc: "Optional protections for the XML-RPC services",
     keys: {
@@ -278,5 +330,7 @@ export type OverscanConfig = ReductionConfig["overscan"];
 export type TelescopeConfig = TorosConfig["telescope"];
 /** `Site:`: where the observatory is. */
 export type SiteConfig = TorosConfig["site"];
+/** `Scheduler:`: when observations are sent, and their priorities. */
+export type SchedulerConfig = TorosConfig["scheduler"];
 /** `Security:`: optional protections for the XML-RPC services. */
 export type SecurityConfig = TorosConfig["security"];
