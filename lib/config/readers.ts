@@ -194,7 +194,7 @@ export function readNumberMap(min: number, max: number, what: string): Reader<Re
     for (const [name, number] of Object.entries(value)) {
       if (typeof number !== "number" || !Number.isFinite(number) || number < min || number > max) {
         return fail(
-          `is not a mapping of names to ${what}: ${JSON.stringify(name)} is ${JSON.stringify(number)}`,
+          `holds ${JSON.stringify(name)}: ${JSON.stringify(number)} (expected names to ${what})`,
         );
       }
       map[name.trim()] = number;
