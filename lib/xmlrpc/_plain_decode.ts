@@ -8,14 +8,15 @@
  *
  * It accepts only well-formed documents of that shape, and declines anything
  * else, wrong or merely unusual (comments, CDATA, DOCTYPE, attributes, carriage
- * returns, mixed content, bad scalars, nesting past the limit...), by returning
- * null: the caller then hands the text to the general decoder, which decides
- * and words the error. A test holds the two decoders to the same values on real
- * requests and thousands of mutations of them.
+ * returns, mixed content, bad scalars, nesting, element count or text past the
+ * limits...), by returning null: the caller then hands the text to the general
+ * decoder, which decides and words the error. A test holds the two decoders to
+ * the same values on real requests and thousands of mutations of them, and to
+ * the same verdict at every element and text limit.
  *
  * @module
  */
-import type { DecodedDocument } from "./_saxes_decode.ts";
+import type { DecodedDocument, DecodeLimits } from "./_saxes_decode.ts";
 import { decodeScalar, setMember } from "./_scalars.ts";
 import type { XmlRpcValue } from "./values.ts";
 
@@ -76,6 +77,9 @@ const SIMPLE_MEMBER = new RegExp(
 /** How much deeper than its struct a simple member reaches (member, value, scalar). */
 const SIMPLE_MEMBER_DEPTH = 3;
 
+/** The elements of a simple member with an untyped value (member, name, value); one more for a typed one. */
+const SIMPLE_MEMBER_ELEMENTS = 3;
+
 /** Thrown inside the reader to decline the document; never leaves this module. */
 const DECLINE = Symbol("decline");
 
@@ -114,12 +118,18 @@ function charRef(body: string): number {
 class PlainReader {
   readonly #xml: string;
   readonly #maxDepth: number;
+  readonly #maxElements: number;
+  readonly #maxText: number;
   #at = 0;
   #depth = 0;
+  /** Elements read so far, counted as saxes counts them (an empty element is one). */
+  #elements = 0;
 
-  constructor(xml: string, maxDepth: number) {
+  constructor(xml: string, maxDepth: number, limits: DecodeLimits) {
     this.#xml = xml;
     this.#maxDepth = maxDepth;
+    this.#maxElements = limits.maxElements ?? Infinity;
+    this.#maxText = limits.maxTextLength ?? Infinity;
   }
 
   document(): DecodedDocument {
@@ -134,7 +144,7 @@ class PlainReader {
     if (this.#tryOpen("<methodCall>")) {
       doc.root = "methodCall";
       this.#open("<methodName>");
-      doc.methodName = this.#text().trim();
+      doc.methodName = this.#limited(this.#text()).trim();
       this.#close("</methodName>");
       if (this.#tryOpen("<params>")) doc.params = this.#params();
       this.#close("</methodCall>");
@@ -175,7 +185,7 @@ class PlainReader {
     if (xml.startsWith("</value>", this.#at)) {
       // An untyped value is a string.
       this.#close("</value>");
-      return text;
+      return this.#limited(text);
     }
     for (let k = textStart; k < this.#at; k++) if (!isSpace(xml.charCodeAt(k))) throw DECLINE;
     let value: XmlRpcValue;
@@ -189,7 +199,7 @@ class PlainReader {
         if (simple && this.#simpleMember(struct)) continue;
         if (!this.#tryOpen("<member>")) break;
         this.#open("<name>");
-        const name = this.#text();
+        const name = this.#limited(this.#text());
         this.#close("</name>");
         setMember(struct, name, this.#value());
         this.#close("</member>");
@@ -220,12 +230,14 @@ class PlainReader {
     const match = SIMPLE_MEMBER.exec(this.#xml);
     if (match === null) return false;
     const [, name, string, scalar, scalarText, nil, untyped] = match;
+    this.#elements += untyped === undefined ? SIMPLE_MEMBER_ELEMENTS + 1 : SIMPLE_MEMBER_ELEMENTS;
+    if (this.#elements > this.#maxElements) throw DECLINE;
     let value: XmlRpcValue;
-    if (string !== undefined) value = string;
-    else if (scalar !== undefined) value = scalarOrDecline(scalar, scalarText);
-    else if (untyped !== undefined) value = untyped;
+    if (string !== undefined) value = this.#limited(string);
+    else if (scalar !== undefined) value = scalarOrDecline(scalar, this.#limited(scalarText));
+    else if (untyped !== undefined) value = this.#limited(untyped);
     else value = nil === undefined ? "" : null;
-    setMember(struct, name, value);
+    setMember(struct, this.#limited(name), value);
     this.#at = SIMPLE_MEMBER.lastIndex;
     return true;
   }
@@ -257,7 +269,7 @@ class PlainReader {
     }
     this.#enter();
     this.#at = at + scalar.open.length;
-    const text = this.#text();
+    const text = this.#limited(this.#text());
     this.#close(scalar.close);
     return scalarOrDecline(scalar.name, text);
   }
@@ -276,10 +288,16 @@ class PlainReader {
     return true;
   }
 
-  /** Counts an element in, declining past the nesting limit (the general decoder words that fault). */
+  /** Counts an element in, declining past the nesting or element limit (the general decoder words that fault). */
   #enter(): void {
-    if (this.#depth >= this.#maxDepth) throw DECLINE;
+    if (this.#depth >= this.#maxDepth || ++this.#elements > this.#maxElements) throw DECLINE;
     this.#depth++;
+  }
+
+  /** The text of a name or value, declined past the text limit (the general decoder words that fault). */
+  #limited(text: string): string {
+    if (text.length > this.#maxText) throw DECLINE;
+    return text;
   }
 
   /** Closes an element (after optional whitespace: text was read up to its `<` already) or declines. */
@@ -335,11 +353,17 @@ class PlainReader {
 
 /**
  * Decodes a plain XML-RPC document straight into values; null when it is not
- * one this reader takes, and the general decoder must read it.
+ * one this reader takes, and the general decoder must read it. `maxDepth` is
+ * given resolved (the caller knows the default); the other limits come from
+ * `limits` and default to none, as in the general decoder.
  */
-export function decodePlainDocument(xml: string, maxDepth: number): DecodedDocument | null {
+export function decodePlainDocument(
+  xml: string,
+  maxDepth: number,
+  limits: DecodeLimits = {},
+): DecodedDocument | null {
   try {
-    return new PlainReader(xml, maxDepth).document();
+    return new PlainReader(xml, maxDepth, limits).document();
   } catch (error) {
     if (error === DECLINE) return null;
     throw error;

@@ -3,6 +3,12 @@
  * XML-RPC structure checked as they come. Every document the plain-document
  * fast path declines ends up here, so here are the error messages.
  *
+ * The first error ends the parse: saxes would otherwise go on to the end of the
+ * text and report every later problem too (one per unclosed tag, one per bad
+ * character), and a hostile megabyte of them cost seconds. The limits
+ * (nesting, elements, text) are checked as the events arrive, so a document
+ * past one stops there as well.
+ *
  * @module
  */
 import { SaxesParser } from "saxes";
@@ -16,6 +22,16 @@ export const DEFAULT_MAX_DEPTH = 100;
 export interface DecodeLimits {
   /** Deepest element nesting accepted (default {@link DEFAULT_MAX_DEPTH}). */
   maxDepth?: number;
+  /**
+   * Most elements one document may hold (default: no limit). Attributes, comments, CDATA sections and
+   * processing instructions count too: each costs the parser about as much as an element.
+   */
+  maxElements?: number;
+  /**
+   * Longest text, in characters, of a method name, member name or value (default: no limit). Whitespace
+   * between elements is not counted.
+   */
+  maxTextLength?: number;
 }
 
 /** A value being built: what the open element expects next. */
@@ -50,6 +66,26 @@ const PARENTS: Record<string, string[]> = {
 
 const CONTAINERS = new Set(["array", "struct"]);
 
+/** The elements a `<value>` may hold; anything else there is refused as it opens. */
+const VALUE_TYPES = new Set([
+  "string",
+  "int",
+  "i4",
+  "i8",
+  "ex:i8",
+  "double",
+  "boolean",
+  "dateTime.iso8601",
+  "base64",
+  "nil",
+  "ex:nil",
+  "array",
+  "struct",
+]);
+
+/** Thrown through saxes to end the parse at the first failure; never leaves this module. */
+const STOP = Symbol("stop");
+
 /** The decoded document: its root element name and what it held. */
 export interface DecodedDocument {
   root: string;
@@ -63,46 +99,56 @@ interface DocumentBuilder {
   open(name: string): void;
   text(text: string): void;
   close(): void;
-  /** Records a failure (the first one wins). */
-  fail(error: Error): void;
-  /** The document, or the first failure thrown. */
-  finish(): DecodedDocument;
+  /** Counts an element (or attribute, comment...) against the element limit. */
+  count(): void;
+  /** Records the failure and ends the parse (throws {@link STOP} through saxes). */
+  fail(error: Error): never;
+  /** The document; throws the failure, or a parse error for `thrown` (what saxes itself threw). */
+  finish(thrown: unknown): DecodedDocument;
 }
 
 function createBuilder(limits: DecodeLimits): DocumentBuilder {
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const maxElements = limits.maxElements ?? Infinity;
+  const maxText = limits.maxTextLength ?? Infinity;
   const stack: Frame[] = [];
   const doc: DecodedDocument = { root: "", methodName: null, params: null, fault: undefined };
   let failure: Error | null = null;
-  const fail = (error: Error) => {
-    failure ??= error;
+  let elements = 0;
+  const fail = (error: Error): never => {
+    failure = error;
+    throw STOP;
+  };
+  /** The text of an element that holds text, within the limit. */
+  const limitedText = (frame: Frame): string => {
+    if (frame.text.length > maxText) {
+      fail(invalid(`text of <${frame.name}> longer than ${maxText} characters (the limit)`));
+    }
+    return frame.text;
   };
   return {
     fail,
-    open(name: string): void {
-      if (failure) return;
-      if (stack.length >= maxDepth) {
-        fail(invalid(`nesting deeper than ${maxDepth} elements`));
-        return;
+    count(): void {
+      if (++elements > maxElements) {
+        fail(invalid(`more than ${maxElements} elements in one document (the limit)`));
       }
+    },
+    open(name: string): void {
+      if (stack.length >= maxDepth) fail(invalid(`nesting deeper than ${maxDepth} elements`));
       const parent = stack[stack.length - 1];
       if (!parent) {
         doc.root = name;
         if (name !== "methodCall" && name !== "methodResponse") {
           fail(invalid(`expected <methodCall> or <methodResponse>, found <${name}>`));
-          return;
         }
       } else {
         const allowed = PARENTS[name];
         if (allowed ? !allowed.includes(parent.name) : parent.name !== "value") {
           fail(invalid(`<${name}> is not allowed inside <${parent.name}>`));
-          return;
         }
         if (parent.name === "value") {
-          if (parent.typed) {
-            fail(invalid("<value> holds more than one element"));
-            return;
-          }
+          if (!VALUE_TYPES.has(name)) fail(invalid(`unknown value type <${name}>`));
+          if (parent.typed) fail(invalid("<value> holds more than one element"));
           parent.typed = true;
         }
       }
@@ -119,17 +165,17 @@ function createBuilder(limits: DecodeLimits): DocumentBuilder {
       });
     },
     text(text: string): void {
-      if (!failure && stack.length > 0) stack[stack.length - 1].text += text;
+      if (stack.length > 0) stack[stack.length - 1].text += text;
     },
     close(): void {
-      if (failure) return;
       const frame = stack.pop()!;
       const parent = stack[stack.length - 1];
       try {
         let value: XmlRpcValue | undefined;
         switch (frame.name) {
           case "value":
-            value = frame.hasValue ? frame.value! : frame.typed ? undefined : frame.text; // untyped value = string
+            // An untyped value is a string.
+            value = frame.hasValue ? frame.value! : frame.typed ? undefined : limitedText(frame);
             if (value === undefined) throw invalid("<value> holds no value");
             break;
           case "array": {
@@ -150,7 +196,7 @@ function createBuilder(limits: DecodeLimits): DocumentBuilder {
             setMember(parent.struct!, frame.memberName, frame.value!);
             return;
           case "name":
-            parent.memberName = frame.text;
+            parent.memberName = limitedText(frame);
             return;
           case "param":
             if (!frame.hasValue) throw invalid("<param> without <value>");
@@ -160,7 +206,7 @@ function createBuilder(limits: DecodeLimits): DocumentBuilder {
             doc.params = frame.items!;
             return;
           case "methodName":
-            doc.methodName = frame.text.trim();
+            doc.methodName = limitedText(frame).trim();
             return;
           case "fault":
             doc.fault = frame.value ?? null;
@@ -170,7 +216,7 @@ function createBuilder(limits: DecodeLimits): DocumentBuilder {
             return;
           default:
             if (CONTAINERS.has(frame.name)) return;
-            value = decodeScalar(frame.name, frame.text);
+            value = decodeScalar(frame.name, limitedText(frame));
         }
         if (parent.name === "data") parent.items!.push(value);
         else {
@@ -178,11 +224,16 @@ function createBuilder(limits: DecodeLimits): DocumentBuilder {
           parent.hasValue = true;
         }
       } catch (error) {
+        if (error === STOP) throw error;
         fail(error as Error);
       }
     },
-    finish(): DecodedDocument {
+    finish(thrown: unknown): DecodedDocument {
       if (failure) throw failure;
+      if (thrown !== null) {
+        const message = thrown instanceof Error ? thrown.message : String(thrown);
+        throw new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${message}`);
+      }
       if (!doc.root) throw new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: no document element");
       return doc;
     },
@@ -191,8 +242,9 @@ function createBuilder(limits: DecodeLimits): DocumentBuilder {
 
 /**
  * Decodes any XML-RPC document through saxes, which refuses a DOCTYPE (so no
- * entity is ever expanded) and words the parse errors; element nesting is
- * limited. Throws an {@link XmlRpcFault} (-32700 or -32600) for bad input.
+ * entity is ever expanded) and words the parse errors; nesting, element count
+ * and text length are limited. The first error or limit ends the parse.
+ * Throws an {@link XmlRpcFault} (-32700 or -32600) for bad input.
  */
 export function decodeWithSaxes(xml: string, limits: DecodeLimits): DecodedDocument {
   const builder = createBuilder(limits);
@@ -203,21 +255,28 @@ export function decodeWithSaxes(xml: string, limits: DecodeLimits): DecodedDocum
     () =>
       builder.fail(new XmlRpcFault(FAULT_PARSE_ERROR, "Parse error: DOCTYPE declarations are not accepted")),
   );
+  // Counted as each starts, before saxes reads its attributes or body.
+  parser.on("opentagstart", () => builder.count());
+  parser.on("attribute", () => builder.count());
+  parser.on("comment", () => builder.count());
+  parser.on("processinginstruction", () => builder.count());
   parser.on("opentag", (tag) => builder.open(tag.name));
   parser.on("text", (text) => builder.text(text));
-  parser.on("cdata", (text) => builder.text(text));
+  parser.on("cdata", (text) => {
+    builder.count();
+    builder.text(text);
+  });
   parser.on("closetag", () => builder.close());
   parser.on(
     "error",
     (error) =>
       builder.fail(new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error.message.split("\n")[0]}`)),
   );
+  let thrown: unknown = null;
   try {
     parser.write(xml).close();
   } catch (error) {
-    builder.fail(
-      new XmlRpcFault(FAULT_PARSE_ERROR, `Parse error: ${error instanceof Error ? error.message : error}`),
-    );
+    if (error !== STOP) thrown = error;
   }
-  return builder.finish();
+  return builder.finish(thrown);
 }

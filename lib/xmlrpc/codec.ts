@@ -3,7 +3,8 @@
  * `<i8>`, as Python's xmlrpc.client speaks them). Plain documents, nearly every
  * request, are read by a fast reader straight into values; anything else goes
  * to the general decoder on the maintained streaming parser saxes. A DOCTYPE is
- * refused outright (no entity expansion), and element nesting is limited.
+ * refused outright (no entity expansion); element nesting is limited, and so
+ * are element count and text length when the caller asks (the server does).
  *
  * @module
  */
@@ -21,7 +22,8 @@ export type { DecodeLimits };
 
 /** Decodes XML straight into values: the fast reader first, saxes for what it declines. */
 function decodeDocument(xml: string, limits: DecodeLimits): DecodedDocument {
-  return decodePlainDocument(xml, limits.maxDepth ?? DEFAULT_MAX_DEPTH) ?? decodeWithSaxes(xml, limits);
+  return decodePlainDocument(xml, limits.maxDepth ?? DEFAULT_MAX_DEPTH, limits) ??
+    decodeWithSaxes(xml, limits);
 }
 
 /** A decoded call. */

@@ -25,6 +25,14 @@ export {
   parseMethodCall,
   parseMethodResponse,
 } from "./codec.ts";
-export { type MethodSpec, pathOf, XmlRpcServer, type XmlRpcServerOptions } from "./server.ts";
+export {
+  DEFAULT_MAX_REQUEST_ELEMENTS,
+  DEFAULT_MAX_TEXT_LENGTH,
+  type MethodResult,
+  type MethodSpec,
+  pathOf,
+  XmlRpcServer,
+  type XmlRpcServerOptions,
+} from "./server.ts";
 export { type CallOptions, callXmlRpc } from "./client.ts";
 export { escapeHtml } from "./_doc_page.ts";

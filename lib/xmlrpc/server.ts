@@ -2,8 +2,9 @@
  * An XML-RPC server for `Deno.serve`: POST on `/` and `/RPC2`, the
  * introspection methods and `system.multicall`, a documentation page on GET /,
  * optional token authentication (HTTP Basic password or Bearer), allowed client
- * networks, CORS, and a body size limit. A handler's own error never reaches the
- * client as a stack trace: it is logged with an id and the fault carries the id.
+ * networks, CORS, and limits on a request's size and shape. A handler's own
+ * error never reaches the client as a stack trace: it is logged with an id and
+ * the fault carries the id.
  *
  * @module
  */
@@ -45,6 +46,13 @@ export interface XmlRpcServerOptions {
   /** Deepest XML nesting (default 100). */
   maxDepth?: number;
   /**
+   * Most elements in one request (default {@link DEFAULT_MAX_REQUEST_ELEMENTS}); attributes, comments and
+   * CDATA sections count too. More is refused with an invalid-request fault, as soon as the count passes.
+   */
+  maxElements?: number;
+  /** Longest text of a name or value in a request, in characters (default {@link DEFAULT_MAX_TEXT_LENGTH}). */
+  maxTextLength?: number;
+  /**
    * Access-Control-Allow-Origin value, sent on preflights and to requests that carry `Origin` (browsers);
    * "" or undefined sends no CORS headers.
    */
@@ -61,6 +69,15 @@ export interface XmlRpcServerOptions {
 
 /** Strict UTF-8 (a decode without `stream` keeps no state, so one decoder serves every request). */
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The default of {@link XmlRpcServerOptions.maxElements}: far more than any call a client of ours sends (a
+ * work order is about 60), and about 3 ms of the general decoder's time.
+ */
+export const DEFAULT_MAX_REQUEST_ELEMENTS = 10_000;
+
+/** The default of {@link XmlRpcServerOptions.maxTextLength}: 1 Mi characters, the default body size. */
+export const DEFAULT_MAX_TEXT_LENGTH = 1024 * 1024;
 
 const XML_HEADERS = { "content-type": "text/xml; charset=utf-8" };
 
@@ -121,7 +138,11 @@ export class XmlRpcServer {
   constructor(options: XmlRpcServerOptions) {
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 1024 * 1024;
-    this.#limits = { maxDepth: options.maxDepth };
+    this.#limits = {
+      maxDepth: options.maxDepth,
+      maxElements: options.maxElements ?? DEFAULT_MAX_REQUEST_ELEMENTS,
+      maxTextLength: options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH,
+    };
     this.#xmlHeadersCors = this.#cors({ ...XML_HEADERS });
     this.#networks = (options.allowedNetworks ?? []).map((text) => {
       const network = parseNetwork(text);
