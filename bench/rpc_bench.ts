@@ -2,7 +2,10 @@
  * The RPC front desk under load, side by side in one run: wrk posts the
  * original's Observation work order to `front_desk` on Python's DocXMLRPCServer
  * (the original preprocessor) and on `toros serve preprocessor`; then on toros
- * again while a night is being reduced. `--quick` shortens every run.
+ * again while a night is being reduced; then the hostile-body check: what one
+ * body of unclosed tags costs toros, and how long `system.listMethods` waits
+ * while four clients send that body in a loop. `--quick` shortens every run;
+ * `--body-check` runs the hostile-body check alone (it writes its own section).
  *
  * @module
  */
@@ -12,6 +15,7 @@ import { callXmlRpc } from "../lib/xmlrpc/mod.ts";
 import { machineLine, writeResultsSection } from "./_results.ts";
 
 const quick = Deno.args.includes("--quick");
+const bodyCheckOnly = Deno.args.includes("--body-check");
 const seconds = quick ? 2 : 5;
 /** Runs per configuration; the table shows the median run (by requests/s): this VM is noisy. */
 const RUNS = quick ? 1 : 3;
@@ -40,6 +44,8 @@ const ORDER = {
 
 interface WrkResult {
   requestsPerSecond: number;
+  /** Requests answered in the run. */
+  requests: number;
   p50: number;
   p99: number;
   max: number;
@@ -53,9 +59,15 @@ function ms(text: string): number {
   return match[2] === "us" ? value / 1000 : match[2] === "s" ? value * 1000 : value;
 }
 
-async function wrk(url: string, connections: number, duration: number, script: string): Promise<WrkResult> {
+async function wrk(
+  url: string,
+  connections: number,
+  duration: number,
+  script: string,
+  extra: string[] = [],
+): Promise<WrkResult> {
   const out = await new Deno.Command("wrk", {
-    args: ["-t2", `-c${connections}`, `-d${duration}s`, "--latency", "-s", script, url],
+    args: ["-t2", `-c${connections}`, `-d${duration}s`, "--latency", ...extra, "-s", script, url],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -65,6 +77,7 @@ async function wrk(url: string, connections: number, duration: number, script: s
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   return {
     requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1]),
+    requests: Number(/(\d+) requests in/.exec(text)?.[1]),
     // The latency distribution's own lines ("     50%  1.23ms"), not the "+/- Stdev" column.
     p50: ms(/^\s+50%\s+(\S+)/m.exec(text)?.[1] ?? ""),
     p99: ms(/^\s+99%\s+(\S+)/m.exec(text)?.[1] ?? ""),
@@ -121,6 +134,154 @@ function row(name: string, r: WrkResult): string {
   } ms | ${r.errors} |`;
 }
 
+/** Starts `toros serve preprocessor` with its own catalog and `Reduction: Share While Serving`. */
+async function startTorosServer(
+  root: string,
+  name: string,
+  share: number,
+  processes: Deno.ChildProcess[],
+): Promise<{ server: Deno.ChildProcess; url: string }> {
+  const port = freePort();
+  const config = `${root}/${name}.conf.yaml`;
+  await Deno.mkdir(`${root}/data`, { recursive: true });
+  await Deno.writeTextFile(
+    config,
+    `Preprocessor Address: {HTTP: "http://127.0.0.1:${port}/", IP: 127.0.0.1, Port: ${port}}
+Logging: {File: "", Log Level: WARNING}
+Database: {File: ${root}/${name}.sqlite3}
+Data: {Roots: [${root}/data]}
+Reduction: {Share While Serving: ${share}}
+`,
+  );
+  const server = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", MAIN, "serve", "preprocessor", "--config", config],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  processes.push(server);
+  const url = `http://127.0.0.1:${port}/`;
+  await waitFor(url);
+  return { server, url };
+}
+
+/** How many unclosed `<a>` the hostile probe's body holds: just under the 1 MiB body limit. */
+const UNCLOSED_COUNT = 349_000;
+/** The hostile probe's body up to its unclosed tags. */
+const PROBE_HEAD = "<?xml version='1.0'?><methodCall><methodName>x</methodName><params><param><value>";
+/** The hostile probe's body: a call whose `<value>` holds nothing but unclosed `<a>` tags. */
+const UNCLOSED_TAGS = PROBE_HEAD + "<a>".repeat(UNCLOSED_COUNT);
+
+/** A latency percentile of `samples` (ms), nearest rank. */
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** Peak resident set size of a process in MiB (Linux), or NaN. */
+async function peakRssMiB(pid: number): Promise<number> {
+  try {
+    const status = await Deno.readTextFile(`/proc/${pid}/status`);
+    return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]) / 1024;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU time a process has used so far, in milliseconds (Linux: utime + stime from /proc, in the usual 100 Hz
+ * clock ticks), or NaN.
+ */
+async function cpuMs(pid: number): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Times one `system.listMethods` call in milliseconds. */
+async function timeListMethods(url: string): Promise<number> {
+  const started = performance.now();
+  await callXmlRpc(url, "system.listMethods", [], { timeoutMs: 120_000 });
+  return performance.now() - started;
+}
+
+/**
+ * The timed body check: what the unclosed-tag body costs toros (round trips of it alone on loopback, an
+ * upper bound of the server's time), and `system.listMethods` latency while wrk keeps four connections
+ * sending it. Returns the markdown of its section.
+ */
+async function hostileBodyCheck(root: string, processes: Deno.ChildProcess[]): Promise<string> {
+  const script = `${root}/unclosed.lua`;
+  await Deno.writeTextFile(
+    script,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/xml"\n` +
+      `wrk.body = ${JSON.stringify(PROBE_HEAD)} .. string.rep("<a>", ${UNCLOSED_COUNT})\n`,
+  );
+  const { server, url } = await startTorosServer(root, "bodies", 25, processes);
+  const body = new TextEncoder().encode(UNCLOSED_TAGS);
+  const alone: number[] = [];
+  let answer = "";
+  // The first few are not counted: they include compiling the code that refuses the body.
+  for (let k = -3; k < (quick ? 10 : 30); k++) {
+    const started = performance.now();
+    const response = await fetch(url, { method: "POST", body, headers: { "content-type": "text/xml" } });
+    answer = await response.text();
+    if (k >= 0) alone.push(performance.now() - started);
+  }
+  const fault =
+    (/<name>faultString<\/name>\s*<value><string>([^<]*)</.exec(answer)?.[1] ?? answer.slice(0, 120))
+      .replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+  const idle: number[] = [];
+  for (let k = 0; k < 50; k++) idle.push(await timeListMethods(url));
+  // wrk holds four connections sending the body while this process calls listMethods one call at a time.
+  let loading = true;
+  const cpuBefore = await cpuMs(server.pid);
+  const load = wrk(url, 4, seconds, script, ["--timeout", "120s"]).finally(() => (loading = false));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const loaded: number[] = [];
+  while (loading || loaded.length < 3) loaded.push(await timeListMethods(url));
+  const bad = await load;
+  const cpuPerBody = (await cpuMs(server.pid) - cpuBefore) / bad.requests;
+  const rss = await peakRssMiB(server.pid);
+  server.kill("SIGTERM");
+  await server.status;
+  const ms = (value: number) => `${value < 10 ? value.toFixed(2) : value.toFixed(1)} ms`;
+  return [
+    `## RPC front desk: hostile bodies ${quick ? "(quick run)" : ""}`,
+    "",
+    `${await machineLine()}. \`toros serve preprocessor\`; the body is the hostile probe's: 349,000 unclosed`,
+    `\`<a>\` inside a \`<value>\` (${(body.length / 1048576).toFixed(2)} MiB), answered with \`${fault}\`.`,
+    "",
+    "| check | target | measured |",
+    "|---|---|---|",
+    `| the body alone, round trip on loopback (median of ${alone.length}; max) | ≤ 10 ms | ${
+      ms(percentile(alone, 50))
+    } (max ${ms(Math.max(...alone))}) |`,
+    `| server CPU time per body while wrk keeps 4 connections sending it (${seconds} s; the listMethods calls below included) | ≤ 10 ms | ${
+      ms(cpuPerBody)
+    } |`,
+    `| \`system.listMethods\` while wrk keeps 4 connections sending the body (${seconds} s): p50 / p99 / max of ${loaded.length} calls | ≤ 50 ms | ${
+      ms(percentile(loaded, 50))
+    } / ${ms(percentile(loaded, 99))} / ${ms(Math.max(...loaded))} |`,
+    `| \`system.listMethods\` on the idle server: p50 / max of ${idle.length} calls | — | ${
+      ms(percentile(idle, 50))
+    } / ${ms(Math.max(...idle))} |`,
+    `| hostile bodies answered per second under that load (wrk errors: ${bad.errors}) | — | ${
+      bad.requestsPerSecond.toFixed(0)
+    } |`,
+    `| server peak RSS after the run | — | ${rss.toFixed(0)} MiB |`,
+    "",
+    "The round trip includes sending 1 MiB over loopback and the client's own work, so it bounds the server's",
+    "time from above; the CPU time is the server process's own, Deno's HTTP threads reading the body included.",
+    "A body is read whole (within `Max Body Bytes`) before it is parsed, and the parse stops at the first error",
+    "or limit (nesting, elements, text), so no body costs more than one pass over its bytes.",
+  ].join("\n");
+}
+
 async function main(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "toros-rpc-bench-" });
   const script = `${root}/post.lua`;
@@ -131,6 +292,12 @@ async function main(): Promise<void> {
   );
   const processes: Deno.ChildProcess[] = [];
   try {
+    if (bodyCheckOnly) {
+      const bodies = await hostileBodyCheck(root, processes);
+      console.log(bodies);
+      await writeResultsSection("rpc-bodies", bodies);
+      return;
+    }
     // Python's DocXMLRPCServer, as the original preprocessor ran.
     const pyPort = freePort();
     const python = new Deno.Command("/usr/bin/python3", {
@@ -154,29 +321,7 @@ async function main(): Promise<void> {
       nights.push(`${root}/data/2026-11-2${k}`);
       await simulateNight(nights[k], { size: quick ? 512 : 1024, lights, seed: k + 1 });
     }
-    /** Starts `toros serve preprocessor` with its own catalog and `Reduction: Share While Serving`. */
-    const startToros = async (name: string, share: number) => {
-      const port = freePort();
-      const config = `${root}/${name}.conf.yaml`;
-      await Deno.writeTextFile(
-        config,
-        `Preprocessor Address: {HTTP: "http://127.0.0.1:${port}/", IP: 127.0.0.1, Port: ${port}}
-Logging: {File: "", Log Level: WARNING}
-Database: {File: ${root}/${name}.sqlite3}
-Data: {Roots: [${root}/data]}
-Reduction: {Share While Serving: ${share}}
-`,
-      );
-      const server = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", MAIN, "serve", "preprocessor", "--config", config],
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
-      processes.push(server);
-      const url = `http://127.0.0.1:${port}/`;
-      await waitFor(url);
-      return { server, url };
-    };
+    const startToros = (name: string, share: number) => startTorosServer(root, name, share, processes);
     /** Runs wrk at 64 connections while each night in turn is being reduced; notes how far each got. */
     const whileReducing = (url: string, progress: string[]) =>
       medianRun(async (k) => {
@@ -328,6 +473,9 @@ Reduction: {Share While Serving: ${share}}
     ].join("\n");
     console.log(markdown);
     await writeResultsSection("rpc", markdown);
+    const bodies = await hostileBodyCheck(root, processes);
+    console.log(bodies);
+    await writeResultsSection("rpc-bodies", bodies);
   } finally {
     for (const p of processes) {
       try {
