@@ -207,6 +207,39 @@ Deno.test("a handler that cannot run yet defers its job: queued with the reason 
   }
 });
 
+Deno.test("an interrupted job fails as such; the same order sent again queues the same job again, which finishes", async () => {
+  const root = await tempRoot();
+  const daemon = await startDaemon(toyDaemon, configFor(root));
+  try {
+    const url = urlOf(daemon);
+    const sent = order("stormy", { Steps: 40 });
+    const { Job: job } = await callXmlRpc(url, "front_desk", [sent]) as Struct;
+    await until(url, job as number, ["running"]);
+    assertEquals(await callXmlRpc(url, "interrupt", ["rain"]), { Interrupted: job });
+    const failed = await until(url, job as number, ["failed"]);
+    assertEquals(failed.Errors, ["interrupted: rain"]);
+    const again = await callXmlRpc(url, "front_desk", [sent]) as Struct;
+    assertEquals([again.Job, again.Status], [job, "queued"]);
+    assertStringIncludes(again.Message as string, "was interrupted and is queued again");
+    const done = await until(url, job as number, ["done"]);
+    assertEquals([done.Attempts, done.Errors], [2, []]);
+    const story = (done.History as string[]).map((line) => line.slice(line.indexOf(" ") + 1));
+    assertEquals(story, [
+      "received (priority 2)",
+      "started",
+      "interrupted: rain",
+      "sent again after the interruption: queued again",
+      "started (attempt 2)",
+      "done",
+    ]);
+    const plain = await callXmlRpc(url, "front_desk", [sent]) as Struct;
+    assertStringIncludes(plain.Message as string, "already received", "a done job is not run again");
+  } finally {
+    await daemon.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("two daemons share one catalog: the same ID in each is two jobs, and neither sees the other's", async () => {
   const root = await tempRoot();
   await Deno.mkdir(`${root}/2026-11-24`);

@@ -15,7 +15,7 @@ import {
 import type { JobRecord, JobStatus } from "../store/mod.ts";
 import type { JobRunner } from "./job_runner.ts";
 import { toJsonValue, validateWorkOrder, type WorkOrder } from "../work_order.ts";
-import type { AdmittedOrder, DaemonContext, DaemonSpec } from "./spec.ts";
+import { type AdmittedOrder, type DaemonContext, type DaemonSpec, INTERRUPTED } from "./spec.ts";
 
 /** Fault code for a work order meant for another service. */
 export const FAULT_WRONG_SERVICE = 1;
@@ -75,26 +75,31 @@ export function registerJobMethods(
   const queue = async (order: WorkOrder, workOrder: XmlRpcValue): Promise<XmlRpcValue> => {
     const admitted: AdmittedOrder = spec.admit ? await spec.admit(order, workOrder, context) : {};
     const night = admitted.night ?? null;
-    const { job, created } = await store.enqueueJob({
+    const { job: found, created } = await store.enqueueJob({
       service: spec.name,
       workOrderId: order.id,
       night,
       workOrder: admitted.workOrder ?? toJsonValue(workOrder),
       priority: order.priority ?? admitted.priority ?? DEFAULT_PRIORITY,
     });
+    let job = found;
+    let message = `Work order already received as job ${job.id} (work order ${job.workOrderId}).`;
     if (created) {
       log.info(`Work order ${order.id} received: job ${job.id}${night ? ` for ${night}` : ""}`);
       await store.addJobEvent(job.id, `received (priority ${job.priority})`);
+      message = "Work order received.";
+      runner?.wake();
+    } else if (
+      job.status === "failed" && job.error?.startsWith(INTERRUPTED) && job.workOrderId === order.id
+    ) {
+      // An order stopped by the weather is taken again when sent again: the same job resumes where it was.
+      job = await store.updateJob(job.id, { status: "queued", error: null }) ?? job;
+      await store.addJobEvent(job.id, "sent again after the interruption: queued again");
+      log.info(`Work order ${order.id} sent again: job ${job.id} (interrupted) queued again`);
+      message = `Work order received again: job ${job.id} was interrupted and is queued again.`;
       runner?.wake();
     }
-    return {
-      ID: order.id,
-      Job: job.id,
-      Status: job.status,
-      Message: created
-        ? "Work order received."
-        : `Work order already received as job ${job.id} (work order ${job.workOrderId}).`,
-    };
+    return { ID: order.id, Job: job.id, Status: job.status, Message: message };
   };
 
   server.register("front_desk", {

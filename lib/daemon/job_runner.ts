@@ -10,7 +10,7 @@
  */
 import type { JobRecord, Store } from "../store/mod.ts";
 import type { Logger } from "../log.ts";
-import { JobDeferred, type JobHandler, type JobProgress } from "./spec.ts";
+import { INTERRUPTED, JobDeferred, type JobHandler, type JobProgress } from "./spec.ts";
 
 /** Runner settings. */
 export interface JobRunnerOptions {
@@ -221,7 +221,7 @@ export class JobRunner {
           await story("stopped (cancelled)");
           log.info(`Job ${job.id} stopped (cancelled)`);
         } else if (reason === "interrupted") {
-          const why = `interrupted: ${this.#interruption}`;
+          const why = `${INTERRUPTED} ${this.#interruption}`;
           await store.failJob(job.id, this.workerId, why);
           await story(why);
           log.warning(`Job ${job.id} ${why}`);

@@ -18,7 +18,7 @@
  *
  * @module
  */
-export { JobDeferred } from "./spec.ts";
+export { INTERRUPTED, JobDeferred } from "./spec.ts";
 export type {
   AdmittedOrder,
   Background,

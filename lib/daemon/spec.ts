@@ -75,6 +75,9 @@ export interface JobContext {
   log: Logger;
 }
 
+/** How the error of a job stopped by `DaemonContext.interrupt` begins (`interrupted: rain`). */
+export const INTERRUPTED = "interrupted:";
+
 /**
  * Thrown by a handler when its job cannot run yet (an INDI server or another
  * service that is not there): the job goes back to the queue with the reason,
