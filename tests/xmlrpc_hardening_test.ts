@@ -1,20 +1,24 @@
 /**
  * The XML-RPC layer against a hostile probe: bodies built to cost the server
- * seconds. What each costs in time is measured by the RPC benchmark
- * (`bench/rpc_bench.ts --body-check`), not here.
+ * seconds, and bodies in other encodings than UTF-8 (compared with what
+ * Python's SimpleXMLRPCServer makes of the same bytes). What each costs in time
+ * is measured by the RPC benchmark (`bench/rpc_bench.ts --body-check`), not here.
  */
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./_assert.ts";
-import { peerTest, runPython } from "./_peers.ts";
+import { peerTest, PYTHON, runPython } from "./_peers.ts";
 import { decodePlainDocument } from "../lib/xmlrpc/_plain_decode.ts";
 import { type DecodeLimits, decodeWithSaxes } from "../lib/xmlrpc/_saxes_decode.ts";
 import {
+  callXmlRpc,
   encodeMethodCall,
   FAULT_INVALID_REQUEST,
   FAULT_PARSE_ERROR,
   parseMethodCall,
+  parseMethodResponse,
   XmlRpcFault,
   XmlRpcServer,
   type XmlRpcServerOptions,
+  type XmlRpcValue,
 } from "../lib/xmlrpc/mod.ts";
 
 /** The hostile probe's body: a `<value>` holding 349,000 unclosed `<a>` (just under 1 MiB). */
@@ -189,6 +193,244 @@ print(json.dumps(out))
       assertEquals(out.small, 99, "the server still answers");
     } finally {
       await http.shutdown();
+    }
+  },
+);
+
+// --- 2. Declared encodings: the XML declaration and the byte order mark, as Python reads them. ---
+
+/** Bytes of text in a one-byte encoding, given as code points that are the bytes. */
+function bytesOf(text: string): number[] {
+  return [...text].map((c) => {
+    const code = c.charCodeAt(0);
+    assert(code < 256, `${c} is not one byte`);
+    return code;
+  });
+}
+
+function utf16(text: string, order: "le" | "be"): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    out.push(...(order === "le" ? [unit & 0xff, unit >> 8] : [unit >> 8, unit & 0xff]));
+  }
+  return out;
+}
+
+/** A call of echo with one untyped value: the declaration, then the value's bytes as given. */
+function echoCall(declaration: string, value: number[]): Uint8Array<ArrayBuffer> {
+  const head =
+    `<?xml version='1.0'${declaration}?><methodCall><methodName>echo</methodName><params><param><value>`;
+  return new Uint8Array([
+    ...bytesOf(head),
+    ...value,
+    ...bytesOf("</value></param></params></methodCall>"),
+  ]);
+}
+
+/** A call of echo in UTF-16; a null declaration writes none. */
+function utf16Call(
+  declaration: string | null,
+  value: string,
+  order: "le" | "be",
+  bom: boolean,
+): Uint8Array<ArrayBuffer> {
+  const text = `${declaration === null ? "" : `<?xml version='1.0'${declaration}?>`}<methodCall>` +
+    `<methodName>echo</methodName><params><param><value>${value}</value></param></params></methodCall>`;
+  const mark = bom ? (order === "le" ? [0xff, 0xfe] : [0xfe, 0xff]) : [];
+  return new Uint8Array([...mark, ...utf16(text, order)]);
+}
+
+const UTF8 = (text: string) => [...new TextEncoder().encode(text)];
+
+/**
+ * Bodies in other encodings, what Python's SimpleXMLRPCServer reads in them (a string, or a fault), and
+ * where ours differs on purpose.
+ */
+const ENCODED_BODIES: {
+  name: string;
+  body: Uint8Array<ArrayBuffer>;
+  expected: string | "fault";
+  python?: string;
+}[] = [
+  { name: "ISO-8859-1", body: echoCall(" encoding='ISO-8859-1'", [0xe9, 0x20, 0xff]), expected: "é ÿ" },
+  { name: "ISO-8859-1, a C1 byte", body: echoCall(" encoding='iso-8859-1'", [0x80]), expected: "\u0080" },
+  { name: "latin1 label", body: echoCall(' encoding="latin1"', [0xe9]), expected: "é" },
+  // UTF-8 bytes under an ISO-8859-1 declaration are two Latin-1 characters, as the declaration says.
+  {
+    name: "UTF-8 bytes declared ISO-8859-1",
+    body: echoCall(" encoding='ISO-8859-1'", UTF8("é")),
+    expected: "Ã©",
+  },
+  { name: "windows-1252", body: echoCall(" encoding='windows-1252'", [0x80]), expected: "€" },
+  { name: "ISO-8859-15", body: echoCall(" encoding='ISO-8859-15'", [0xa4]), expected: "€" },
+  { name: "KOI8-R", body: echoCall(" encoding='KOI8-R'", [0xf6]), expected: "Ж" },
+  {
+    name: "US-ASCII with a byte past 0x7F",
+    body: echoCall(" encoding='US-ASCII'", [0xe9]),
+    expected: "fault",
+  },
+  { name: "UTF-8 declared", body: echoCall(" encoding='utf-8'", UTF8("é 漢")), expected: "é 漢" },
+  {
+    name: "UTF-8 with a byte order mark",
+    body: new Uint8Array([0xef, 0xbb, 0xbf, ...echoCall("", UTF8("é"))]),
+    expected: "é",
+  },
+  { name: "invalid UTF-8", body: echoCall("", [0xff]), expected: "fault" },
+  { name: "unknown encoding", body: echoCall(" encoding='x-klingon'", [0x41]), expected: "fault" },
+  {
+    name: "UTF-16, mark, little-endian",
+    body: utf16Call(" encoding='UTF-16'", "é漢", "le", true),
+    expected: "é漢",
+  },
+  {
+    name: "UTF-16, mark, big-endian",
+    body: utf16Call(" encoding='UTF-16'", "é漢", "be", true),
+    expected: "é漢",
+  },
+  {
+    name: "UTF-16, no mark, little-endian",
+    body: utf16Call(" encoding='UTF-16'", "é漢", "le", false),
+    expected: "é漢",
+  },
+  {
+    name: "UTF-16, no mark, big-endian",
+    body: utf16Call(" encoding='UTF-16'", "é漢", "be", false),
+    expected: "é漢",
+  },
+  {
+    name: "UTF-16LE declared, no mark",
+    body: utf16Call(" encoding='UTF-16LE'", "é", "le", false),
+    expected: "é",
+  },
+  { name: "UTF-16 with a mark and no declaration", body: utf16Call(null, "é", "be", true), expected: "é" },
+  {
+    name: "UTF-16 body declared UTF-8",
+    body: utf16Call(" encoding='UTF-8'", "é", "le", true),
+    expected: "fault",
+  },
+  { name: "one-byte body declared UTF-16", body: echoCall(" encoding='UTF-16'", [0x41]), expected: "fault" },
+  // Where ours differs: expat reads on past a UTF-8 mark in the declared encoding; a mark that contradicts
+  // the declaration is refused here. And expat cannot read multi-byte encodings; TextDecoder can.
+  {
+    name: "UTF-8 mark declared ISO-8859-1",
+    body: new Uint8Array([0xef, 0xbb, 0xbf, ...echoCall(" encoding='ISO-8859-1'", UTF8("é"))]),
+    expected: "fault",
+    python: "Ã©",
+  },
+  {
+    name: "Shift_JIS",
+    body: echoCall(" encoding='Shift_JIS'", [0x8a, 0xbf]),
+    expected: "漢",
+    python: "fault",
+  },
+];
+
+/** What a server answered to a raw body: the echoed string, or "fault" (with the fault kept for messages). */
+async function echoed(
+  url: string,
+  body: Uint8Array<ArrayBuffer>,
+): Promise<{ value: string; message: string }> {
+  const response = await fetch(url, { method: "POST", body, headers: { "content-type": "text/xml" } });
+  assertEquals(response.status, 200);
+  try {
+    const value = parseMethodResponse(await response.text()) as XmlRpcValue[];
+    return { value: value[0] as string, message: "" };
+  } catch (error) {
+    if (!(error instanceof XmlRpcFault)) throw error;
+    return { value: "fault", message: error.message };
+  }
+}
+
+/** Starts Python's SimpleXMLRPCServer with an echo method (answering in `encoding`); its URL and a stop. */
+async function startPythonServer(encoding = "utf-8") {
+  const script = `
+import sys
+from xmlrpc.server import SimpleXMLRPCServer
+server = SimpleXMLRPCServer(("127.0.0.1", 0), allow_none=True, logRequests=False, encoding=sys.argv[1])
+server.register_function(lambda *a: list(a), "echo")
+print(server.server_address[1], flush=True)
+server.serve_forever()
+`;
+  const child = new Deno.Command(PYTHON, { args: ["-c", script, encoding], stdout: "piped", stderr: "null" })
+    .spawn();
+  const reader = child.stdout.getReader();
+  const port = Number(new TextDecoder().decode((await reader.read()).value).trim());
+  reader.releaseLock();
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    async stop() {
+      child.kill("SIGTERM");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+    },
+  };
+}
+
+await peerTest("bodies in other encodings read as Python's SimpleXMLRPCServer reads the same bytes", [
+  "python",
+], async () => {
+  const ours = startServer();
+  const python = await startPythonServer();
+  try {
+    for (const { name, body, expected, python: pythonExpected } of ENCODED_BODIES) {
+      const answer = await echoed(ours.url, body);
+      assertEquals(answer.value, expected, `${name}: ${answer.message}`);
+      if (answer.value === "fault") assertStringIncludes(answer.message, "Parse error: ", name);
+      assertEquals((await echoed(python.url, body)).value, pythonExpected ?? expected, `${name} (Python)`);
+    }
+  } finally {
+    await python.stop();
+    await ours.http.shutdown();
+  }
+});
+
+Deno.test("encoding faults name the problem", async () => {
+  const { url, http } = startServer();
+  try {
+    const cases: [Uint8Array<ArrayBuffer>, string][] = [
+      [
+        echoCall(" encoding='x-klingon'", [0x41]),
+        "Parse error: unknown encoding 'x-klingon' in the XML declaration",
+      ],
+      [echoCall("", [0xff]), "Parse error: body is not valid UTF-8"],
+      [echoCall(" encoding='US-ASCII'", [0xe9]), "Parse error: body declared 'US-ASCII' has bytes past 0x7F"],
+      [
+        utf16Call(" encoding='UTF-8'", "é", "le", true),
+        "Parse error: the body is UTF-16LE (by its first bytes) but its XML declaration says 'UTF-8'",
+      ],
+    ];
+    for (const [body, message] of cases) assertEquals((await echoed(url, body)).message, message);
+  } finally {
+    await http.shutdown();
+  }
+});
+
+await peerTest("Python's ServerProxy sending ISO-8859-1 or UTF-16 is understood", ["python"], async () => {
+  const { url, http } = startServer();
+  try {
+    const script = `
+import sys, json, xmlrpc.client
+print(json.dumps([xmlrpc.client.ServerProxy(sys.argv[1], encoding=e).echo("é ü 漢 ÿ")[0]
+                  for e in ("iso-8859-1", "utf-16", "utf-8")]))
+`;
+    assertEquals(JSON.parse(await runPython(script, [url])), ["é ü 漢 ÿ", "é ü 漢 ÿ", "é ü 漢 ÿ"]);
+  } finally {
+    await http.shutdown();
+  }
+});
+
+await peerTest(
+  "our client reads an answer in the encoding Python's server declares",
+  ["python"],
+  async () => {
+    for (const encoding of ["iso-8859-1", "utf-16"]) {
+      const python = await startPythonServer(encoding);
+      try {
+        assertEquals(await callXmlRpc(python.url, "echo", ["é ü ÿ"]), ["é ü ÿ"], encoding);
+      } finally {
+        await python.stop();
+      }
     }
   },
 );

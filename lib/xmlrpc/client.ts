@@ -1,10 +1,12 @@
 /**
  * A small XML-RPC client over fetch: `user:token@` in the URL becomes HTTP Basic
- * authentication, as Python's ServerProxy does.
+ * authentication, as Python's ServerProxy does; an answer is read in the
+ * encoding its XML declaration names, as xmlrpc.client reads it.
  *
  * @module
  */
 import { encodeMethodCall, parseMethodResponse } from "./codec.ts";
+import { decodeXmlBytes } from "./_charset.ts";
 import type { XmlRpcValue } from "./values.ts";
 
 /** Client options. */
@@ -41,9 +43,10 @@ export async function callXmlRpc(
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`Cannot reach ${target.origin}: ${reason}`);
   }
-  const text = await response.text();
   if (!response.ok) {
+    const text = await response.text();
     throw new Error(`${target.origin} answered HTTP ${response.status}: ${text.trim().slice(0, 200)}`);
   }
-  return parseMethodResponse(text);
+  // The answer's own encoding (its XML declaration or byte order mark), as for requests on the server.
+  return parseMethodResponse(decodeXmlBytes(new Uint8Array(await response.arrayBuffer())));
 }

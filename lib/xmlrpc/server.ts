@@ -2,9 +2,10 @@
  * An XML-RPC server for `Deno.serve`: POST on `/` and `/RPC2`, the
  * introspection methods and `system.multicall`, a documentation page on GET /,
  * optional token authentication (HTTP Basic password or Bearer), allowed client
- * networks, CORS, and limits on a request's size and shape. A handler's own
- * error never reaches the client as a stack trace: it is logged with an id and
- * the fault carries the id.
+ * networks, CORS, limits on a request's size and shape, and
+ * bodies in the encoding their XML declaration names. A handler's own error
+ * never reaches the client as a stack trace: it is logged with an id and the
+ * fault carries the id.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import {
   XmlRpcFault,
   type XmlRpcValue,
 } from "./values.ts";
+import { decodeXmlBytes } from "./_charset.ts";
 import { inNetworks, type Network, parseNetwork } from "./_cidr.ts";
 import { renderDocPage } from "./_doc_page.ts";
 
@@ -66,9 +68,6 @@ export interface XmlRpcServerOptions {
   /** Called with an error id when a handler fails unexpectedly. */
   onError?: (errorId: string, error: unknown) => void;
 }
-
-/** Strict UTF-8 (a decode without `stream` keeps no state, so one decoder serves every request). */
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * The default of {@link XmlRpcServerOptions.maxElements}: far more than any call a client of ours sends (a
@@ -374,9 +373,9 @@ export class XmlRpcServer {
     const headers = request.headers.has("origin") ? this.#xmlHeadersCors : this.#xmlHeaders;
     let text: string;
     try {
-      text = UTF8.decode(body);
-    } catch {
-      return new Response(encodeFault(-32700, "Parse error: body is not UTF-8"), { headers });
+      text = decodeXmlBytes(body);
+    } catch (error) {
+      return new Response(this.#encodeFailure(error), { headers });
     }
     const answer = this.call(text);
     return new Response(typeof answer === "string" ? answer : await answer, { headers });
