@@ -1,8 +1,9 @@
 /**
  * The XML-RPC layer against a hostile probe: bodies built to cost the server
- * seconds, and bodies in other encodings than UTF-8 (compared with what
- * Python's SimpleXMLRPCServer makes of the same bytes). What each costs in time
- * is measured by the RPC benchmark (`bench/rpc_bench.ts --body-check`), not here.
+ * seconds, bodies in other encodings than UTF-8 (compared with what Python's
+ * SimpleXMLRPCServer makes of the same bytes), and HTTP authentication schemes
+ * in any case. What each costs in time is measured by the RPC benchmark
+ * (`bench/rpc_bench.ts --body-check`), not here.
  */
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./_assert.ts";
 import { peerTest, PYTHON, runPython } from "./_peers.ts";
@@ -434,3 +435,39 @@ await peerTest(
     }
   },
 );
+
+// --- 3. Authentication schemes are case-insensitive (RFC 7235). ---
+
+Deno.test("the Bearer and Basic schemes are accepted in any case, and a wrong token of any length is not", async () => {
+  const { url, http } = startServer({ token: "s3cret-token" });
+  const call = encodeMethodCall("echo", [1]);
+  const status = async (authorization: string) => {
+    const response = await fetch(url, { method: "POST", body: call, headers: { authorization } });
+    await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    const basic = btoa("toros:s3cret-token");
+    for (const scheme of ["Bearer", "bearer", "BEARER", "bEaReR"]) {
+      assertEquals(await status(`${scheme} s3cret-token`), 200, scheme);
+    }
+    for (const scheme of ["Basic", "basic", "BASIC"]) {
+      assertEquals(await status(`${scheme} ${basic}`), 200, scheme);
+    }
+    for (
+      const wrong of [
+        "Bearer s3cret-tokeN",
+        "Bearer s3cret",
+        "Bearer s3cret-token-and-more",
+        "Bearer",
+        "s3cret-token",
+      ]
+    ) {
+      assertEquals(await status(wrong), 401, wrong);
+    }
+    assertEquals(await status(`Digest ${basic}`), 401, "an unknown scheme");
+    assertEquals(await status(`Basic ${btoa("toros:wrong")}`), 401);
+  } finally {
+    await http.shutdown();
+  }
+});

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { type DecodeLimits, encodeFault, encodeMethodResponse, parseMethodCall } from "./codec.ts";
 import {
   FAULT_INTERNAL,
@@ -80,12 +81,9 @@ export const DEFAULT_MAX_TEXT_LENGTH = 1024 * 1024;
 
 const XML_HEADERS = { "content-type": "text/xml; charset=utf-8" };
 
-function constantTimeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
+/** A SHA-256 digest, so that secrets of any length are compared as 32 bytes each. */
+function digest(text: string): Uint8Array {
+  return createHash("sha256").update(text).digest();
 }
 
 /** The path of a request URL without building a URL object (hot path). */
@@ -128,6 +126,8 @@ export class XmlRpcServer {
   readonly #networks: Network[];
   readonly #maxBody: number;
   readonly #limits: DecodeLimits;
+  /** The token's digest, compared with the digest of what a client sends; null without a token. */
+  readonly #tokenDigest: Uint8Array | null;
   /** The headers of an XML answer to a client that sent no `Origin` (the Response copies them). */
   readonly #xmlHeaders: Record<string, string> = { ...XML_HEADERS };
   /** The same for a browser's cross-origin request, which carries `Origin`. */
@@ -142,6 +142,7 @@ export class XmlRpcServer {
       maxElements: options.maxElements ?? DEFAULT_MAX_REQUEST_ELEMENTS,
       maxTextLength: options.maxTextLength ?? DEFAULT_MAX_TEXT_LENGTH,
     };
+    this.#tokenDigest = options.token ? digest(options.token) : null;
     this.#xmlHeadersCors = this.#cors({ ...XML_HEADERS });
     this.#networks = (options.allowedNetworks ?? []).map((text) => {
       const network = parseNetwork(text);
@@ -272,21 +273,26 @@ export class XmlRpcServer {
     return new Response(null, { status: 204, headers });
   }
 
+  /** Whether the request carries the token: a Bearer token or the Basic password (schemes in any case, RFC 7235). */
   #authorized(request: Request): boolean {
-    const token = this.#options.token;
-    if (!token) return true;
-    const header = request.headers.get("authorization") ?? "";
-    if (header.startsWith("Bearer ")) return constantTimeEqual(header.slice(7).trim(), token);
-    if (header.startsWith("Basic ")) {
+    if (this.#tokenDigest === null) return true;
+    const match = /^([A-Za-z]+)[ \t]+(.*)$/s.exec(request.headers.get("authorization") ?? "");
+    if (match === null) return false;
+    const scheme = match[1].toLowerCase();
+    let secret: string;
+    if (scheme === "bearer") {
+      secret = match[2].trim();
+    } else if (scheme === "basic") {
       try {
-        const decoded = atob(header.slice(6).trim());
-        const password = decoded.slice(decoded.indexOf(":") + 1);
-        return constantTimeEqual(password, token);
+        const decoded = atob(match[2].trim());
+        secret = decoded.slice(decoded.indexOf(":") + 1);
       } catch {
         return false;
       }
+    } else {
+      return false;
     }
-    return false;
+    return timingSafeEqual(digest(secret), this.#tokenDigest);
   }
 
   /** Checks the client address against the allowed networks; a 403 Response when refused, else null. */
