@@ -1,9 +1,9 @@
 /**
  * The XML-RPC layer against a hostile probe: bodies built to cost the server
  * seconds, bodies in other encodings than UTF-8 (compared with what Python's
- * SimpleXMLRPCServer makes of the same bytes), and HTTP authentication schemes
- * in any case. What each costs in time is measured by the RPC benchmark
- * (`bench/rpc_bench.ts --body-check`), not here.
+ * SimpleXMLRPCServer makes of the same bytes), HTTP authentication schemes in
+ * any case, and bodies that trickle in. What each costs in time is measured by
+ * the RPC benchmark (`bench/rpc_bench.ts --body-check`), not here.
  */
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "./_assert.ts";
 import { peerTest, PYTHON, runPython } from "./_peers.ts";
@@ -468,6 +468,85 @@ Deno.test("the Bearer and Basic schemes are accepted in any case, and a wrong to
     assertEquals(await status(`Digest ${basic}`), 401, "an unknown scheme");
     assertEquals(await status(`Basic ${btoa("toros:wrong")}`), 401);
   } finally {
+    await http.shutdown();
+  }
+});
+
+// --- 4. Bodies that trickle in: answered 408 after the request timeout; others unaffected. ---
+
+/** Reads from `conn` until the text holds `until` or the connection ends; gives up (and fails) after `guardMs`. */
+async function readUntil(conn: Deno.Conn, until: string, guardMs: number): Promise<string> {
+  let text = "";
+  const buffer = new Uint8Array(4096);
+  const deadline = Date.now() + guardMs;
+  while (!text.includes(until)) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`no "${until}" within ${guardMs} ms; got ${JSON.stringify(text)}`);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const n = await Promise.race([
+      conn.read(buffer),
+      new Promise<"guard">((resolve) => (timer = setTimeout(() => resolve("guard"), left))),
+    ]);
+    clearTimeout(timer);
+    if (n === "guard") continue;
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  return text;
+}
+
+/** Opens a raw connection, sends `head` and then one body byte every 100 ms until told to stop. */
+async function trickle(port: number, head: string, byte: string) {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  await conn.write(new TextEncoder().encode(head));
+  let stopped = false;
+  const writing = (async () => {
+    while (!stopped) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (stopped) break;
+      try {
+        await conn.write(new TextEncoder().encode(byte));
+      } catch {
+        break;
+      }
+    }
+  })();
+  return {
+    conn,
+    async stop() {
+      stopped = true;
+      await writing;
+      conn.close();
+    },
+  };
+}
+
+Deno.test("a body that trickles in is answered 408 after the request timeout, while other calls are answered", async () => {
+  const { url, port, http } = startServer({ requestTimeoutMs: 500 });
+  const call = encodeMethodCall("echo", ["x"]);
+  const declared = await trickle(
+    port,
+    `POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: ${call.length}\r\n\r\n<?xml`,
+    " ",
+  );
+  const chunked = await trickle(
+    port,
+    "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<?xml\r\n",
+    "1\r\n \r\n",
+  );
+  try {
+    // A call sent whole, on its own connection, is answered while the two trickle.
+    assertEquals(await callXmlRpc(url, "echo", ["while trickling"]), ["while trickling"]);
+    for (const slow of [declared, chunked]) {
+      const answer = await readUntil(slow.conn, "within 500 ms", 10_000);
+      assertStringIncludes(answer, "HTTP/1.1 408 Request Timeout");
+      assertStringIncludes(answer.toLowerCase(), "connection: close");
+      assertStringIncludes(answer, "Request body not received within 500 ms");
+    }
+    assertEquals(await callXmlRpc(url, "echo", ["after"]), ["after"]);
+  } finally {
+    await declared.stop();
+    await chunked.stop();
     await http.shutdown();
   }
 });

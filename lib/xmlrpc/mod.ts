@@ -28,6 +28,7 @@ export {
 export {
   DEFAULT_MAX_REQUEST_ELEMENTS,
   DEFAULT_MAX_TEXT_LENGTH,
+  DEFAULT_REQUEST_TIMEOUT_MS,
   type MethodResult,
   type MethodSpec,
   pathOf,
