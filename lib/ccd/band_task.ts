@@ -16,7 +16,7 @@ import { overscanLevel } from "./overscan.ts";
 import { saturate } from "./saturation.ts";
 import type { Section } from "./section.ts";
 import { StreamingMedian } from "./streaming_median.ts";
-import { addSums, foldSum } from "../fits/checksum.ts";
+import { addSums } from "../fits/checksum.ts";
 
 /** Bins of one histogram block: a coarse histogram, or one bucket of a fine one. */
 export const HISTOGRAM_BINS = 65536;
@@ -113,11 +113,9 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   };
   for (const input of task.inputs) {
     const band = input.band;
-    const done = decodeAndCalibrate(input, start, end);
-    result.saturated.push(done.saturated);
-    result.sums.push(
-      done.sum ?? (input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0),
-    );
+    result.saturated.push(decodeSlice(input, start, end));
+    if (input.terms) calibrateBand(band, input.terms, start, end);
+    result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     const coarse = input.histogram?.coarse ?? null;
     const fine = input.histogram?.fine ?? null;
     const finite = coarse || fine
@@ -151,87 +149,6 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   return result;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * Decodes, flags saturation in, and calibrates pixels `[start, end)` of an
- * input's band: how many pixels were saturated, and the word sum of the encoded
- * pixels when they were encoded on the way. Camera frames (uint16 as int16 with
- * BZERO, whole rows) take one pass; the rest a pass per step.
- */
-function decodeAndCalibrate(
-  input: BandInput,
-  start: number,
-  end: number,
-): { saturated: number; sum: number | null } {
-  const { raw, encoding } = input;
-  if (
-    raw && encoding && encoding.bitpix === 16 && encoding.bscale === 1 && encoding.blank === undefined &&
-    !input.layout && LITTLE_ENDIAN && (raw.byteOffset & 1) === 0 && (input.band.byteOffset & 3) === 0 &&
-    (!input.encoded || (input.encoded.byteOffset & 3) === 0)
-  ) {
-    return calibrateStoredInt16(input, encoding.bzero, start, end);
-  }
-  const saturated = decodeSlice(input, start, end);
-  if (input.terms) calibrateBand(input.band, input.terms, start, end);
-  return { saturated, sum: null };
-}
-
-/**
- * {@link decodeSlice}, {@link calibrateBand} and (with `encoded`)
- * `encodeFloat32BigEndian` in one pass, for big-endian int16 with BZERO: the
- * same values, bytes and word sum, bit for bit (each stored value is an exact
- * integer however it is held), without going over the band four times.
- */
-function calibrateStoredInt16(
-  input: BandInput,
-  bzero: number,
-  start: number,
-  end: number,
-): { saturated: number; sum: number | null } {
-  const raw = input.raw!;
-  const words = new Uint16Array(raw.buffer, raw.byteOffset, raw.length >>> 1);
-  const band = input.band;
-  const bandBits = new Uint32Array(band.buffer, band.byteOffset, band.length);
-  const encoded = input.encoded ?? null;
-  const out = encoded ? new Uint32Array(encoded.buffer, encoded.byteOffset, encoded.length >>> 2) : null;
-  const level = input.saturation ?? Infinity;
-  const terms = input.terms;
-  const bias = terms?.bias ?? null;
-  const dark = terms?.dark ?? null;
-  const flat = terms?.flat ?? null;
-  const darkScale = terms?.darkScale ?? 1;
-  const flatMean = terms?.flatMean ?? 1;
-  const floor = terms?.flatFloor ?? -Infinity;
-  let saturated = 0;
-  // The FITS checksum's 16-bit halves, as encodeFloat32BigEndian sums them.
-  let hi = 0;
-  let lo = 0;
-  for (let i = start; i < end; i++) {
-    const word = words[i];
-    let v = ((((word & 0xff) << 24) | ((word & 0xff00) << 8)) >> 16) + bzero;
-    if (v >= level) {
-      v = NaN;
-      saturated++;
-    } else {
-      if (bias) v -= bias[i];
-      if (dark) v -= dark[i] * darkScale;
-      if (flat) {
-        const f = flat[i] < floor ? floor : flat[i];
-        v = v / (f / flatMean);
-      }
-    }
-    band[i] = v;
-    if (out) {
-      const x = bandBits[i];
-      out[i] = ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
-      hi += x >>> 16;
-      lo += x & 0xffff;
-    }
-  }
-  return { saturated, sum: out ? foldSum(hi, lo) : null };
-}
-
 /** Scratch of the thread running slices: one row's overscan. */
 let overscanValues = new Float32Array(0);
 let overscanScratch = new Float64Array(0);
@@ -239,8 +156,7 @@ let overscanScratch = new Float64Array(0);
 /**
  * Decodes pixels `[start, end)` of an input's band from its stored bytes, flags
  * saturation from the stored values, and subtracts the overscan; returns how many
- * pixels were saturated. The one place saturation is flagged (with its one-pass
- * form for camera frames, {@link calibrateStoredInt16}).
+ * pixels were saturated. The one place saturation is flagged.
  */
 function decodeSlice(input: BandInput, start: number, end: number): number {
   const { raw, encoding, band } = input;
