@@ -12,6 +12,7 @@ import {
   HISTOGRAM_BINS,
   medianOf,
   overscanAndTrimRows,
+  type PoolDigest,
   runBandSlice,
   StreamingMedian,
 } from "../lib/ccd/mod.ts";
@@ -275,7 +276,7 @@ Deno.test("hashing on threads gives sha256File's answers; an unreadable file fai
   }
 });
 
-Deno.test("a sweep input hashes the whole file as its bands are read, rows trimmed away too; read out of order, it hands the hash back", async () => {
+Deno.test("a sweep input hashes the whole file as its bands are read (here or on a pool worker), rows trimmed away too; read out of order, it hands the hash back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "toros-sweep-hash-" });
   try {
     const path = `${dir}/frame.fits`;
@@ -285,15 +286,32 @@ Deno.test("a sweep input hashes the whole file as its bands are read, rows trimm
     await writeImage(path, header, values, { width: 10, height: 20, bitpix: 16, unsigned: true });
     const geometry = { path, trim: { x0: 1, x1: 9, y0: 2, y1: 17 } };
     const arena = new SharedArena();
-    const sweep = async (order: number[]) => {
+    const pool = createPixelPool(2);
+    const sweep = async (order: number[], digest?: () => PoolDigest) => {
       const outcome: string[] = [];
+      let settled!: () => void;
+      const done = new Promise<void>((resolve) => settled = resolve);
       const input = await SweepInput.open(geometry, 4, arena, {
-        hash: { done: (hex) => outcome.push(hex), failed: (reason) => outcome.push(`failed: ${reason}`) },
+        hash: {
+          done: (hex) => (outcome.push(hex), settled()),
+          failed: (reason) => (outcome.push(`failed: ${reason}`), settled()),
+        },
+        digest,
       });
-      for (const y0 of order) await input.read(y0, Math.min(4, 15 - y0), 0);
+      for (const [k, y0] of order.entries()) {
+        await input.read(y0, Math.min(4, 15 - y0), k % 2);
+        // As in a sweep: a band task runs before a slot is read into again.
+        if (digest) await pool.run({ inputs: [], combine: null }, 2);
+      }
       input.close();
+      await done;
       return outcome;
     };
+    try {
+      assertEquals(await sweep([0, 4, 8, 12], pool.sha256), [await sha256File(path)], "on a pool worker");
+    } finally {
+      pool.close();
+    }
     assertEquals(await sweep([0, 4, 8, 12]), [await sha256File(path)]);
     assertEquals(await sweep([0, 8]), ["failed: bands were not read in order"]);
     assertEquals(await sweep([0, 4]), ["failed: the sweep stopped before the end of the file"]);

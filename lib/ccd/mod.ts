@@ -25,4 +25,4 @@ export {
   runBandSlice,
   runBandSliceInPieces,
 } from "./band_task.ts";
-export { createPixelPool, type PixelPool, sharedFloat32 } from "./pool.ts";
+export { createPixelPool, type PixelPool, type PoolDigest, sharedFloat32 } from "./pool.ts";

@@ -7,6 +7,23 @@
 import type { BandSliceResult, BandTask } from "./band_task.ts";
 import type { YieldGate } from "../yield_gate.ts";
 
+/**
+ * A SHA-256 worked out on one of the pool's workers from bytes fed in order, so
+ * the thread that read them need not hash them.
+ */
+export interface PoolDigest {
+  /**
+   * Adds the next bytes: a view on a SharedArrayBuffer (shared, not copied: its
+   * bytes must not change until the next band task the pool runs), or any
+   * other bytes (copied).
+   */
+  update(bytes: Uint8Array): void;
+  /** The digest of everything added, as lowercase hex, and the seconds the worker spent hashing. */
+  finish(): Promise<{ hex: string; seconds: number }>;
+  /** Drops the stream unfinished. */
+  cancel(): void;
+}
+
 /** The pool of pixel workers. */
 export interface PixelPool {
   /** Number of workers. */
@@ -18,6 +35,12 @@ export interface PixelPool {
    * `[0, length)`, one slice per worker; one result per slice, in pixel order.
    */
   run(task: BandTask, length: number): Promise<BandSliceResult[]>;
+  /**
+   * A SHA-256 of bytes fed in order, worked out by one worker between its band
+   * slices (a worker takes messages in order, so bytes given before a band task
+   * are hashed before that task's slice there).
+   */
+  sha256(): PoolDigest;
   /** Stops the workers. */
   close(): void;
 }
@@ -44,11 +67,13 @@ export function createPixelPool(
   if (options.gate) { for (const worker of workers) worker.postMessage({ gate: options.gate.buffer }); }
   const pending = new Map<
     number,
-    { resolve: (result: BandSliceResult) => void; reject: (error: Error) => void }
+    // deno-lint-ignore no-explicit-any
+    { resolve: (result: any) => void; reject: (error: Error) => void }
   >();
   let nextId = 0;
+  let nextStream = 0;
   for (const worker of workers) {
-    worker.onmessage = (event: MessageEvent<{ id: number; error?: string; result?: BandSliceResult }>) => {
+    worker.onmessage = (event: MessageEvent<{ id: number; error?: string; result?: unknown }>) => {
       const entry = pending.get(event.data.id);
       if (!entry) return;
       pending.delete(event.data.id);
@@ -76,6 +101,27 @@ export function createPixelPool(
         workers[w].postMessage({ id, task, start, end, worker: w });
       }
       return Promise.all(jobs);
+    },
+    sha256(): PoolDigest {
+      const stream = nextStream++;
+      // Streams take turns over the workers, so a night's files are hashed on all of them.
+      const worker = workers[stream % count];
+      return {
+        update(bytes: Uint8Array): void {
+          worker.postMessage({ digest: stream, bytes });
+        },
+        finish(): Promise<{ hex: string; seconds: number }> {
+          const id = nextId++;
+          const done = new Promise<{ hex: string; seconds: number }>((resolve, reject) =>
+            pending.set(id, { resolve, reject })
+          );
+          worker.postMessage({ digest: stream, finish: id });
+          return done;
+        },
+        cancel(): void {
+          worker.postMessage({ digest: stream, cancel: true });
+        },
+      };
     },
     close(): void {
       for (const worker of workers) worker.terminate();

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BandInput, CalibrationTerms, HistogramPass } from "../../lib/ccd/mod.ts";
+import type { BandInput, CalibrationTerms, HistogramPass, PoolDigest } from "../../lib/ccd/mod.ts";
 import { type FrameGeometry, FrameSource } from "./frame_source.ts";
 import { Sha256Stream } from "../../lib/file_hash.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
@@ -90,6 +90,27 @@ export interface SweepInputOptions {
    * no second read): its header first, then each band's bytes, then the rest.
    */
   hash?: HashSink | null;
+  /**
+   * Where the hashing is done: on a pool worker (`pool.sha256`), which takes a
+   * band's bytes before the band task that decodes them; on this thread when
+   * absent, or when decoding swaps the stored bytes in place (BITPIX other than 8 and 16).
+   */
+  digest?: () => PoolDigest;
+}
+
+/** A SHA-256 on this thread, in the shape of a pool's. */
+function localDigest(): PoolDigest {
+  const stream = new Sha256Stream();
+  let seconds = 0;
+  return {
+    update(bytes: Uint8Array): void {
+      const started = performance.now();
+      stream.update(bytes);
+      seconds += (performance.now() - started) / 1000;
+    },
+    finish: () => Promise.resolve({ hex: stream.hex(), seconds }),
+    cancel(): void {},
+  };
 }
 
 /** One frame or master read band by band into two slots of shared buffers, decoded by the workers. */
@@ -98,7 +119,7 @@ export class SweepInput {
   readonly #slots: [Slot, Slot];
   readonly #saturation: number | null;
   readonly #arena: SharedArena;
-  #hash: { stream: Sha256Stream; sink: HashSink; nextRow: number; seconds: number } | null = null;
+  #hash: { digest: PoolDigest; sink: HashSink; nextRow: number } | null = null;
 
   private constructor(source: FrameSource, rows: number, saturation: number | null, arena: SharedArena) {
     this.source = source;
@@ -128,15 +149,10 @@ export class SweepInput {
     const input = new SweepInput(source, rows, options.saturation ?? null, arena);
     if (options.hash) {
       try {
-        const started = performance.now();
-        const stream = new Sha256Stream();
-        stream.update(source.readFileBytesSync(0, source.storedRange.start));
-        input.#hash = {
-          stream,
-          sink: options.hash,
-          nextRow: 0,
-          seconds: (performance.now() - started) / 1000,
-        };
+        const inPlace = ![8, 16].includes(source.encoding.bitpix);
+        const digest = options.digest && !inPlace ? options.digest() : localDigest();
+        digest.update(source.readFileBytesSync(0, source.storedRange.start));
+        input.#hash = { digest, sink: options.hash, nextRow: 0 };
       } catch (error) {
         options.hash.failed(error instanceof Error ? error.message : String(error));
       }
@@ -165,23 +181,23 @@ export class SweepInput {
   #hashRows(y0: number, rows: number, raw: Uint8Array): void {
     const hash = this.#hash!;
     if (y0 !== hash.nextRow) return this.#abandonHash("bands were not read in order");
-    const started = performance.now();
-    hash.stream.update(raw.subarray(0, rows * this.source.rawRowBytes));
+    hash.digest.update(raw.subarray(0, rows * this.source.rawRowBytes));
     hash.nextRow += rows;
-    hash.seconds += (performance.now() - started) / 1000;
     if (hash.nextRow < this.source.height) return;
     this.#hash = null;
     try {
-      const finishing = performance.now();
-      hash.stream.update(this.source.readFileBytesSync(this.source.storedRange.end));
-      const hex = hash.stream.hex();
-      hash.sink.done(hex, hash.seconds + (performance.now() - finishing) / 1000);
+      hash.digest.update(this.source.readFileBytesSync(this.source.storedRange.end));
+      hash.digest.finish().then(
+        ({ hex, seconds }) => hash.sink.done(hex, seconds),
+        (error) => hash.sink.failed(error instanceof Error ? error.message : String(error)),
+      );
     } catch (error) {
       hash.sink.failed(error instanceof Error ? error.message : String(error));
     }
   }
 
   #abandonHash(reason: string): void {
+    this.#hash?.digest.cancel();
     this.#hash?.sink.failed(reason);
     this.#hash = null;
   }

@@ -56,7 +56,9 @@ async function openCombineSources(
   try {
     for (const input of inputs) {
       const hash = context.catalog.claimHash(input.frame.fileName);
-      frames.push(await SweepInput.open(input.frame, rows, context.arena, { hash }));
+      frames.push(
+        await SweepInput.open(input.frame, rows, context.arena, { hash, digest: context.pool.sha256 }),
+      );
     }
   } catch (error) {
     close();

@@ -177,6 +177,7 @@ async function calibrateBatch(
         input = await SweepInput.open(plan.frame, rows, arena, {
           saturation: plan.saturation,
           hash: context.catalog.claimHash(plan.frame.fileName),
+          digest: pool.sha256,
         });
         const writer = await FitsImageWriter.create(plan.path, lightHeader(context, plan), { width, height });
         open.push({
