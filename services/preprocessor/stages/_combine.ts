@@ -109,8 +109,13 @@ async function guessMedianBuckets(
   });
 }
 
-/** Inputs whose medians are found in one sweep: their histograms (2 MiB each) stay bounded however many flats. */
-const MEDIAN_BATCH = 16;
+/**
+ * Inputs whose medians are found in one sweep: their histograms (2 MiB each on
+ * two workers) stay bounded however many flats. Eight, not more: the
+ * histograms are the largest buffers of a night (11 flats at once took 13 MiB
+ * more peak RSS than 8 and 3, for no time measured).
+ */
+const MEDIAN_BATCH = 8;
 
 /** Exact median of each input after calibration, streamed, {@link MEDIAN_BATCH} inputs at a time. */
 export async function inputMedians(context: StageContext, inputs: CombineInput[]): Promise<number[]> {
