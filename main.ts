@@ -21,6 +21,7 @@ interface CommandEntry {
 const DAEMONS: DaemonRegistry = {
   preprocessor: async () => (await import("./services/preprocessor/daemon.ts")).preprocessorDaemon,
   telescope: async () => (await import("./services/telescope/daemon.ts")).telescopeDaemon,
+  scheduler: async () => (await import("./services/scheduler/daemon.ts")).schedulerDaemon,
 };
 
 // Modules are imported lazily so `toros version` does not load the pipeline or a database driver.
@@ -59,15 +60,15 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import("./services/preprocessor/simulate_command.ts")).simulateCommand,
   },
   submit: {
-    summary: "send a work order to a running preprocessor",
-    usage:
-      "toros submit [--url URL] calibrate NIGHT [--priority P] | toros submit [--url URL] ORDER.yaml|json",
-    load: async () => (await import("./services/preprocessor/client_command.ts")).submitCommand,
+    summary: "send a work order to a running daemon (the preprocessor unless --service or --url)",
+    usage: "toros submit [--service NAME | --url URL] calibrate NIGHT [--priority P] | " +
+      "toros submit [--service NAME | --url URL] ORDER.yaml|json",
+    load: async () => (await import("./lib/daemon/client_command.ts")).submitCommand,
   },
   jobs: {
-    summary: "list jobs, or follow one, on a running preprocessor",
-    usage: "toros jobs [--url URL] [JOB] [--watch] [--json]",
-    load: async () => (await import("./services/preprocessor/client_command.ts")).jobsCommand,
+    summary: "list jobs, or show one with its story, on a running daemon (--service scheduler: every order)",
+    usage: "toros jobs [--service NAME | --url URL] [JOB] [--watch] [--json]",
+    load: async () => (await import("./lib/daemon/client_command.ts")).jobsCommand,
   },
   products: {
     summary: "list products with the exposures and masters behind them",

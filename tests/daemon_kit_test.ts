@@ -283,10 +283,13 @@ Deno.test("toros serve --list names every daemon the binary runs; an unknown one
   };
   const listed = await run("--list");
   assertEquals(listed.code, 0);
-  assertEquals(listed.stdout.trim().split("\n"), ["preprocessor", "telescope"]);
+  assertEquals(listed.stdout.trim().split("\n"), ["preprocessor", "telescope", "scheduler"]);
   const unknown = await run("nope");
   assertEquals(unknown.code, 2);
-  assertStringIncludes(unknown.stderr, "Unknown service 'nope' (expected preprocessor, telescope)");
+  assertStringIncludes(
+    unknown.stderr,
+    "Unknown service 'nope' (expected preprocessor, telescope, scheduler)",
+  );
 });
 
 Deno.test("a rehearsal clock starts where --at says and runs at real speed; background loops stop with the daemon", async () => {

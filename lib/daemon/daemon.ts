@@ -83,6 +83,7 @@ export async function startDaemon(
     log: getLogger(`${spec.name}.jobs`),
     leaseMs: options.leaseMs,
     stepsInHistory: spec.stepsInHistory,
+    clock,
   });
   const started = Date.now();
   const server = new XmlRpcServer({
@@ -92,6 +93,7 @@ export async function startDaemon(
     corsOrigin: config.security.corsOrigin,
     token: config.security.token,
     allowedNetworks: config.security.allowedNetworks,
+    requestTimeoutMs: config.security.requestTimeoutSeconds * 1000,
     onError: (id, error) =>
       log.error(
         `Internal error ${id}: ${error instanceof Error ? `${error.message}\n${error.stack}` : error}`,

@@ -81,20 +81,22 @@ export function registerJobMethods(
       night,
       workOrder: admitted.workOrder ?? toJsonValue(workOrder),
       priority: order.priority ?? admitted.priority ?? DEFAULT_PRIORITY,
+      detail: admitted.detail,
     });
     let job = found;
     let message = `Work order already received as job ${job.id} (work order ${job.workOrderId}).`;
     if (created) {
       log.info(`Work order ${order.id} received: job ${job.id}${night ? ` for ${night}` : ""}`);
-      await store.addJobEvent(job.id, `received (priority ${job.priority})`);
+      await store.addJobEvent(job.id, `received (priority ${job.priority})`, context.clock());
       message = "Work order received.";
       runner?.wake();
+      spec.received?.(job, context);
     } else if (
       job.status === "failed" && job.error?.startsWith(INTERRUPTED) && job.workOrderId === order.id
     ) {
       // An order stopped by the weather is taken again when sent again: the same job resumes where it was.
       job = await store.updateJob(job.id, { status: "queued", error: null }) ?? job;
-      await store.addJobEvent(job.id, "sent again after the interruption: queued again");
+      await store.addJobEvent(job.id, "sent again after the interruption: queued again", context.clock());
       log.info(`Work order ${order.id} sent again: job ${job.id} (interrupted) queued again`);
       message = `Work order received again: job ${job.id} was interrupted and is queued again.`;
       runner?.wake();
@@ -194,7 +196,9 @@ export function registerJobMethods(
     handler: async (jobId) => {
       const job = await findJob(jobId);
       const cancelled = await store.cancelJob(job.id);
-      if (job.status === "queued" || job.status === "running") await store.addJobEvent(job.id, "cancelled");
+      if (job.status === "queued" || job.status === "running") {
+        await store.addJobEvent(job.id, "cancelled", context.clock());
+      }
       runner?.cancelled(job.id);
       log.info(`Job ${job.id} cancel requested (was ${job.status})`);
       return jobStatusOf(cancelled ?? job, spec, runner);

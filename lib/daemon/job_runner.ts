@@ -25,6 +25,8 @@ export interface JobRunnerOptions {
   pollMs?: number;
   /** Record each new step of a job in its story (default false: only its start and outcome). */
   stepsInHistory?: boolean;
+  /** The daemon's clock, for the times of the story (default real time). */
+  clock?: () => Date;
 }
 
 /** The job running now, with its progress. */
@@ -179,7 +181,7 @@ export class JobRunner {
     const { store, log, handler } = this.#options;
     log.info(`Job ${job.id} (work order ${job.workOrderId}): started (attempt ${job.attempts})`);
     const story = (event: string) =>
-      store.addJobEvent(job.id, event).catch((error) =>
+      store.addJobEvent(job.id, event, this.#options.clock?.()).catch((error) =>
         log.warning(`Could not record "${event}" for job ${job.id}: ${message(error)}`)
       );
     await story(job.attempts > 1 ? `started (attempt ${job.attempts})` : "started");

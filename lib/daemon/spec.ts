@@ -25,6 +25,8 @@ export interface AdmittedOrder {
   priority?: number;
   /** What to store as the work order, when not the order as received. */
   workOrder?: JsonValue;
+  /** What the service keeps of the job from the start (its `detail`). */
+  detail?: JsonValue;
 }
 
 /** What the daemon's parts share. */
@@ -133,6 +135,8 @@ export interface DaemonSpec {
   methods?(context: DaemonContext): Record<string, MethodSpec>;
   /** Percent of the time batch threads keep while the desk is busy (1-100, default 100: never nap). */
   yieldShare?(config: TorosConfig): number;
+  /** Called after the front desk has queued a new job (e.g. to look at it at once). */
+  received?(job: JobRecord, context: DaemonContext): void;
   /** Starts what the daemon does besides running jobs; stopped first when the daemon stops. */
   background?(context: DaemonContext): Background;
   /** Whether each new step of a running job goes into its story (`exposing 3/10`); default false. */

@@ -347,9 +347,18 @@ export class SqlStore implements Store {
       try {
         const [row] = await this.#db.query(
           `INSERT INTO jobs (service, work_order_id, night, work_order, priority, status, attempts, progress,
-             created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, 'queued', 0, 0, ?, ?) RETURNING *`,
-          [service, job.workOrderId, job.night, JSON.stringify(job.workOrder), job.priority, stamp, stamp],
+             detail, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, 'queued', 0, 0, ?, ?, ?) RETURNING *`,
+          [
+            service,
+            job.workOrderId,
+            job.night,
+            JSON.stringify(job.workOrder),
+            job.priority,
+            job.detail === undefined ? null : JSON.stringify(job.detail),
+            stamp,
+            stamp,
+          ],
         );
         return { job: toJob(row), created: true };
       } catch (error) {
@@ -508,7 +517,7 @@ export class SqlStore implements Store {
   }
 
   async listJobEvents(jobId: number): Promise<JobEvent[]> {
-    const rows = await this.#db.query("SELECT at, event FROM job_events WHERE job_id = ? ORDER BY id", [
+    const rows = await this.#db.query("SELECT at, event FROM job_events WHERE job_id = ? ORDER BY at, id", [
       jobId,
     ]);
     return rows.map((row) => ({ at: String(row.at), event: String(row.event) }));

@@ -155,6 +155,8 @@ export interface JobInput {
   night: string | null;
   workOrder: unknown;
   priority: number;
+  /** What the service keeps of the job from the start (JSON-compatible). */
+  detail?: unknown;
 }
 
 /** One line of a job's story. */
@@ -248,7 +250,7 @@ export interface Store {
   updateJob(jobId: number, changes: JobChanges): Promise<JobRecord | null>;
   /** Adds a line to the job's story. */
   addJobEvent(jobId: number, event: string, at?: Date): Promise<void>;
-  /** The job's story, oldest first. */
+  /** The job's story, in time order (events recorded later with an earlier time fall into place). */
   listJobEvents(jobId: number): Promise<JobEvent[]>;
   /** A job by id. */
   getJob(jobId: number): Promise<JobRecord | null>;

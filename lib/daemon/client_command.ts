@@ -1,23 +1,41 @@
 /**
- * The client side: `toros submit` sends a work order to a preprocessor,
- * `toros jobs` lists or follows jobs. The URL comes from `--url`, else the
- * config's `Preprocessor Address.HTTP`.
+ * The client side of every daemon: `toros submit` sends a work order,
+ * `toros jobs` lists jobs or shows one with its story. The URL comes from
+ * `--url`, else the configured address of `--service` (default the
+ * preprocessor; `--service scheduler` sees every order the scheduler took,
+ * wherever it runs).
  *
  * @module
  */
 import { parse as parseYaml } from "yaml";
-import { type GlobalOptions, parseCommandArgs, UsageError } from "../../lib/cli.ts";
-import { loadConfigOrThrow } from "../../lib/config.ts";
-import { callXmlRpc, XmlRpcFault, type XmlRpcValue } from "../../lib/xmlrpc/mod.ts";
+import { type GlobalOptions, parseCommandArgs, UsageError } from "../cli.ts";
+import { loadConfigOrThrow, type TorosConfig } from "../config.ts";
+import { callXmlRpc, XmlRpcFault, type XmlRpcValue } from "../xmlrpc/mod.ts";
 
-async function serviceUrl(flag: unknown, options: GlobalOptions): Promise<string> {
-  if (typeof flag === "string" && flag !== "") return flag;
-  return (await loadConfigOrThrow(options.configPath)).preprocessorAddress.http;
+/** The daemons a client can name with `--service`, and their address sections. */
+const SERVICES: Record<string, (config: TorosConfig) => { http: string }> = {
+  preprocessor: (config) => config.preprocessorAddress,
+  telescope: (config) => config.telescopeAddress,
+  scheduler: (config) => config.schedulerAddress,
+  dome: (config) => config.domeAddress,
+};
+
+async function serviceUrl(
+  flags: { url?: unknown; service?: unknown },
+  options: GlobalOptions,
+): Promise<string> {
+  if (typeof flags.url === "string" && flags.url !== "") return flags.url;
+  const name = typeof flags.service === "string" ? flags.service : "preprocessor";
+  const address = SERVICES[name];
+  if (!address) {
+    throw new UsageError(`--service ${name} is not a TOROS service (${Object.keys(SERVICES).join(", ")})`);
+  }
+  return address(await loadConfigOrThrow(options.configPath)).http;
 }
 
 function fail(error: unknown): number {
   if (error instanceof XmlRpcFault) {
-    console.error(`toros: the preprocessor refused: ${error.message} (fault ${error.code})`);
+    console.error(`toros: the service refused: ${error.message} (fault ${error.code})`);
   } else console.error(`toros: ${error instanceof Error ? error.message : String(error)}`);
   return 1;
 }
@@ -42,6 +60,7 @@ function show(value: XmlRpcValue, json: boolean): void {
 export async function submitCommand(args: string[], options: GlobalOptions): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     url: { type: "string" },
+    service: { type: "string" },
     priority: { type: "string" },
     id: { type: "string" },
     json: { type: "boolean" },
@@ -98,7 +117,7 @@ export async function submitCommand(args: string[], options: GlobalOptions): Pro
     throw new UsageError("submit takes 'calibrate NIGHT' or one ORDER.yaml|json file");
   }
   try {
-    const url = await serviceUrl(values.url, options);
+    const url = await serviceUrl(values, options);
     show(await callXmlRpc(url, "front_desk", [order]), values.json === true);
     return 0;
   } catch (error) {
@@ -110,22 +129,26 @@ export async function submitCommand(args: string[], options: GlobalOptions): Pro
 export async function jobsCommand(args: string[], options: GlobalOptions): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     url: { type: "string" },
+    service: { type: "string" },
     watch: { type: "boolean" },
     json: { type: "boolean" },
   });
   if (positionals.length > 1) throw new UsageError(`Unexpected argument '${positionals[1]}'`);
   const json = values.json === true;
   try {
-    const url = await serviceUrl(values.url, options);
+    const url = await serviceUrl(values, options);
     if (positionals.length === 0) {
       const jobs = await callXmlRpc(url, "list_jobs", []) as Record<string, XmlRpcValue>[];
       if (json) return show(jobs, true), 0;
       if (jobs.length === 0) console.log("No jobs.");
       for (const job of jobs) {
+        // The scheduler's jobs say where each order runs and what it waits for; the others name their night.
+        const where = job.Service ? `${job.Service} job ${job.ServiceJob}  ` : "";
+        const state = job.State ? `${job.State}${job.Reason ? ` (${job.Reason})` : ""}` : job.Night ?? "";
         console.log(
           `${String(job.Job).padStart(5)}  ${String(job.Status).padEnd(9)} ${
             String(Math.round(Number(job.Progress) * 100)).padStart(3)
-          }%  ${job.ID}  ${job.Night ?? ""}`,
+          }%  ${job.ID}  ${where}${state}`,
         );
       }
       return 0;
