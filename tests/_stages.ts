@@ -36,7 +36,12 @@ export async function runStages(
   bench: Bench,
   night: string,
   stages: Stage[],
-  options: { force?: boolean; reduction?: ReductionConfig; progress?: ReductionProgress[] } = {},
+  options: {
+    force?: boolean;
+    reduction?: ReductionConfig;
+    progress?: ReductionProgress[];
+    debug?: string[];
+  } = {},
 ): Promise<NightRun> {
   await Deno.mkdir(`${night}/products`, { recursive: true });
   const run = new NightRun({
@@ -45,7 +50,7 @@ export async function runStages(
     store: bench.store,
     reduction: options.reduction ?? bench.reduction,
     pool: bench.pool,
-    log: { debug() {}, info() {}, warning() {}, error() {} },
+    log: { debug: (message) => options.debug?.push(message), info() {}, warning() {}, error() {} },
     force: options.force,
     onProgress: options.progress ? (p) => options.progress!.push(p) : undefined,
   });

@@ -119,6 +119,31 @@ Deno.test("split median histograms (coarse, guessed fine buckets, merged) give m
   assertEquals(median.median(), expected);
 });
 
+Deno.test("a first pass counting below guessed buckets gives medianOf's answer when the guess holds, and says so when it misses", () => {
+  const values = frames(1, 100_001, 6, 997)[0];
+  const expected = medianOf(values);
+  const bucket = StreamingMedian.bucketOf(expected);
+  const bracket = (buckets: number[]) => {
+    const median = new StreamingMedian();
+    const bins = new Uint32Array(2 * buckets.length * HISTOGRAM_BINS);
+    const half = 40_000;
+    const a = StreamingMedian.countBracket(values, 0, half, { buckets, bins, offset: 0 });
+    const b = StreamingMedian.countBracket(values, half, values.length, {
+      buckets,
+      bins,
+      offset: buckets.length * HISTOGRAM_BINS,
+    });
+    const held = median.mergeBracket(a.finite + b.finite, a.below + b.below, bins, buckets);
+    return { held, median: median.median(), finite: a.finite + b.finite };
+  };
+  const held = bracket([bucket - 1, bucket, bucket + 1]);
+  assert(held.held);
+  assertEquals(held.median, expected);
+  assertEquals(held.finite, values.filter((v) => v === v).length);
+  assertEquals(bracket([bucket + 3, bucket + 4]).held, false, "guessed above");
+  assertEquals(bracket([bucket - 5]).held, false, "guessed below");
+});
+
 Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine and encode done whole", () => {
   const pixels = 1024;
   const shared = (bytes: number) => new SharedArrayBuffer(bytes);

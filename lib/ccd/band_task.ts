@@ -28,6 +28,12 @@ export const HISTOGRAM_BINS = 65536;
 export interface HistogramPass {
   coarse: Uint32Array | null;
   fine: { buckets: number[]; bins: Uint32Array } | null;
+  /**
+   * Instead of a coarse histogram, count the values below the fine buckets
+   * (which are then consecutive): a first pass that trusts its guess of where
+   * the median lies, at a fraction of the cost (see `StreamingMedian.mergeBracket`).
+   */
+  countBelow?: boolean;
 }
 
 /**
@@ -92,8 +98,10 @@ export interface BandSliceResult {
   sums: number[];
   /** Per input: pixels set to NaN for saturation. */
   saturated: number[];
-  /** Per input: finite values counted by a coarse histogram pass. */
+  /** Per input: finite values counted by a coarse histogram pass (or a pass counting below). */
   finite: number[];
+  /** Per input: finite values below the fine buckets, in a pass counting below. */
+  below: number[];
   /** Word sum of the encoded combined slice. */
   combineSum: number;
   /** Sum of max(value, floor) over the finite combined values, and their count. */
@@ -107,6 +115,7 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     sums: [],
     saturated: [],
     finite: [],
+    below: [],
     combineSum: 0,
     combineFlooredSum: 0,
     combineCount: 0,
@@ -118,16 +127,24 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     const coarse = input.histogram?.coarse ?? null;
     const fine = input.histogram?.fine ?? null;
-    const finite = coarse || fine
-      ? StreamingMedian.count(
-        band,
-        start,
-        end,
-        coarse && { bins: coarse, offset: worker * HISTOGRAM_BINS },
-        fine && { ...fine, offset: worker * fine.buckets.length * HISTOGRAM_BINS },
-      )
-      : 0;
-    result.finite.push(coarse ? finite : 0);
+    const fineAt = fine && { ...fine, offset: worker * fine.buckets.length * HISTOGRAM_BINS };
+    if (input.histogram?.countBelow && fineAt) {
+      const { finite, below } = StreamingMedian.countBracket(band, start, end, fineAt);
+      result.finite.push(finite);
+      result.below.push(below);
+    } else {
+      const finite = coarse || fine
+        ? StreamingMedian.count(
+          band,
+          start,
+          end,
+          coarse && { bins: coarse, offset: worker * HISTOGRAM_BINS },
+          fineAt,
+        )
+        : 0;
+      result.finite.push(coarse ? finite : 0);
+      result.below.push(0);
+    }
   }
   const combine = task.combine;
   if (combine) {
@@ -217,6 +234,7 @@ function mergeSliceResults(a: BandSliceResult, b: BandSliceResult): void {
     a.sums[i] = addSums(a.sums[i], b.sums[i]);
     a.saturated[i] += b.saturated[i];
     a.finite[i] += b.finite[i];
+    a.below[i] += b.below[i];
   }
   a.combineSum = addSums(a.combineSum, b.combineSum);
   a.combineFlooredSum += b.combineFlooredSum;

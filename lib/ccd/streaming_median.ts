@@ -128,6 +128,62 @@ export class StreamingMedian {
   }
 
   /**
+   * A first pass that trusts a guess of the median's buckets: counts the low 16
+   * bits of finite `values[start, end)` in the consecutive `fine.buckets` (as
+   * {@link countFine}) and how many finite values lie below them, with no coarse
+   * histogram (a counter instead of 65536 bins). Merge with {@link mergeBracket}.
+   */
+  static countBracket(
+    values: Float32Array,
+    start: number,
+    end: number,
+    fine: { buckets: number[]; bins: Uint32Array; offset: number },
+  ): { finite: number; below: number } {
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    const { bins, offset } = fine;
+    const first = fine.buckets[0];
+    const last = fine.buckets[fine.buckets.length - 1];
+    const span = last - first + 1;
+    let finite = 0;
+    let below = 0;
+    for (let i = start; i < end; i++) {
+      const x = bits[i];
+      if ((x & 0x7fffffff) > 0x7f800000) continue; // NaN
+      const key = (x & 0x80000000 ? ~x : x | 0x80000000) >>> 0;
+      const high = key >>> 16;
+      finite++;
+      const at = high - first;
+      // Branch-free: whether a value lies below the buckets is a coin toss around the median.
+      below += at >>> 31;
+      if ((at >>> 0) < span) bins[offset + at * 65536 + (key & 0xffff)]++;
+    }
+    return { finite, below };
+  }
+
+  /**
+   * Ends a first pass of {@link countBracket}: `finite` values, `below` of them
+   * below the consecutive `buckets`, whose fine counts (blocks of
+   * `buckets.length`·65536 bins, one per thread) are `bins`. True when the
+   * median lies in those buckets and is now known; false when the guess missed
+   * (start again with a coarse pass).
+   */
+  mergeBracket(finite: number, below: number, bins: Uint32Array, buckets: number[]): boolean {
+    const totals = buckets.map(() => 0);
+    for (let i = 0; i < bins.length; i++) totals[Math.floor(i / 65536) % buckets.length] += bins[i];
+    const first = buckets[0];
+    const last = buckets[buckets.length - 1];
+    const inside = totals.reduce((sum, n) => sum + n, 0);
+    // Values outside the buckets stand in the coarse bins next to them: enough to place the middle ranks.
+    if (below > 0) this.#coarse[first - 1] += below;
+    totals.forEach((n, j) => (this.#coarse[buckets[j]] += n));
+    if (finite - below - inside > 0) this.#coarse[last + 1] += finite - below - inside;
+    this.#count += finite;
+    if (!this.beginFine() || !this.coveredBy(buckets)) return false;
+    this.mergeFine(bins, buckets);
+    return true;
+  }
+
+  /**
    * Fine pass on a slice: counts the low 16 bits of values whose top 16 bits are
    * `buckets[j]` into `bins[offset + j·65536 ..+65536)` (one to three buckets).
    * Merge with {@link mergeFine}.

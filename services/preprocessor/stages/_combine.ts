@@ -129,8 +129,9 @@ export async function inputMedians(context: StageContext, inputs: CombineInput[]
 
 /**
  * Exact median of each input after calibration, streamed: one pass over all
- * inputs at once counting coarse buckets and the fine counts of the buckets a
- * sample points at, and a second pass only for inputs whose guess missed.
+ * inputs at once counting the fine counts of the buckets a sample points at and
+ * how many values lie below them; only an input whose guess missed (or that had
+ * none) takes two more passes, a coarse one and a fine one.
  */
 async function batchMedians(context: StageContext, inputs: CombineInput[]): Promise<number[]> {
   const { width, height } = inputs[0].frame;
@@ -141,9 +142,13 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
   const workers = pool.size;
   const histograms: Uint32Array[] = [];
   try {
-    /** One sweep over the inputs `which`, with their histograms; returns finite counts. */
-    const pass = async (which: number[], histogram: (i: number) => HistogramPass): Promise<number[]> => {
+    /** One sweep over the inputs `which`, with their histograms; returns finite and below counts. */
+    const pass = async (
+      which: number[],
+      histogram: (i: number) => HistogramPass,
+    ): Promise<{ finite: number[]; below: number[] }> => {
       const finite = inputs.map(() => 0);
+      const below = inputs.map(() => 0);
       const swept = which.map((i) => frames[i]);
       await sweepBands(height, rows, {
         read: (y0, n, slot) => readBands([...masters.values(), ...swept], y0, n, slot),
@@ -159,38 +164,50 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
             combine: null,
           };
           for (const slice of await pool.run(task, n * width)) {
-            which.forEach((i, j) => (finite[i] += slice.finite[masters.size + j]));
+            which.forEach((i, j) => {
+              finite[i] += slice.finite[masters.size + j];
+              below[i] += slice.below[masters.size + j];
+            });
           }
         },
         write: () => Promise.resolve(),
       }, context.gate);
-      return finite;
+      return { finite, below };
     };
     const guesses = await guessMedianBuckets(inputs, frames, masters, width, height);
-    const coarse = inputs.map(() => arena.counts(workers * HISTOGRAM_BINS));
     const guessed = guesses.map((buckets) => arena.counts(workers * buckets.length * HISTOGRAM_BINS));
-    histograms.push(...coarse, ...guessed);
+    histograms.push(...guessed);
     const all = inputs.map((_, i) => i);
-    const finite = await pass(all, (i) => ({
-      coarse: coarse[i],
-      fine: guesses[i].length > 0 ? { buckets: guesses[i], bins: guessed[i] } : null,
+    const first = await pass(all, (i) => ({
+      coarse: null,
+      fine: { buckets: guesses[i], bins: guessed[i] },
+      countBelow: true,
     }));
-    const missed: number[] = [];
-    medians.forEach((median, i) => {
-      median.mergeCoarse(coarse[i], finite[i]);
-      if (!median.beginFine()) return; // no finite value: the median is NaN
-      if (median.coveredBy(guesses[i])) median.mergeFine(guessed[i], guesses[i]);
-      else missed.push(i);
-    });
+    const missed = all.filter((i) =>
+      guesses[i].length === 0 ||
+      !medians[i].mergeBracket(first.finite[i], first.below[i], guessed[i], guesses[i])
+    );
     if (missed.length > 0) {
+      // The guess missed: a coarse pass places the middle ranks, a fine one finds them.
       context.checkAbort();
-      const fine = new Map(missed.map((i) => [i, arena.counts(workers * 2 * HISTOGRAM_BINS)]));
+      for (const i of missed) medians[i] = new StreamingMedian();
+      const coarse = new Map(missed.map((i) => [i, arena.counts(workers * HISTOGRAM_BINS)]));
+      histograms.push(...coarse.values());
+      const { finite } = await pass(missed, (i) => ({ coarse: coarse.get(i)!, fine: null }));
+      const placed = missed.filter((i) => {
+        medians[i].mergeCoarse(coarse.get(i)!, finite[i]);
+        return medians[i].beginFine(); // no finite value: the median is NaN
+      });
+      context.checkAbort();
+      const fine = new Map(placed.map((i) => [i, arena.counts(workers * 2 * HISTOGRAM_BINS)]));
       histograms.push(...fine.values());
-      await pass(
-        missed,
-        (i) => ({ coarse: null, fine: { buckets: medians[i].fineBuckets, bins: fine.get(i)! } }),
-      );
-      for (const i of missed) medians[i].mergeFine(fine.get(i)!);
+      if (placed.length > 0) {
+        await pass(
+          placed,
+          (i) => ({ coarse: null, fine: { buckets: medians[i].fineBuckets, bins: fine.get(i)! } }),
+        );
+      }
+      for (const i of placed) medians[i].mergeFine(fine.get(i)!);
     }
     context.log.debug(
       `Input medians: ${inputs.length - missed.length} of ${inputs.length} exact in one pass`,
