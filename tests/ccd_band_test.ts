@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import {
   type BandTask,
+  calibrateBand,
   combineBand,
   createPixelPool,
   HISTOGRAM_BINS,
@@ -188,6 +189,35 @@ Deno.test("a band task sliced in two equals decode, calibrate, saturate, combine
   assertEquals(first.combineCount + second.combineCount, finite.length);
   const flooredSum = finite.reduce((s, v) => s + Math.max(v, 0), 0);
   assert(Math.abs(first.combineFlooredSum + second.combineFlooredSum - flooredSum) < 1e-6 * flooredSum);
+});
+
+Deno.test("lights sharing a master flat in a band task, the flat normalized once, equal calibrateBand bit for bit", () => {
+  const pixels = 2000;
+  const next = random(23);
+  const shared = () => new Float32Array(new SharedArrayBuffer(pixels * 4));
+  const bias = shared().map(() => 900 + next() * 50);
+  const flat = shared().map((_, p) => p % 89 === 0 ? 0.001 : 0.6 + next() * 0.7);
+  const terms = { bias, flat, flatMean: 0.93, flatFloor: 0.01 };
+  const lights = [0, 1, 2].map(() => shared().map(() => 1000 + next() * 20000));
+  const expected = lights.map((light) => {
+    const copy = light.slice();
+    calibrateBand(copy, terms);
+    return copy;
+  });
+  const task: BandTask = {
+    inputs: lights.map((band) => ({
+      raw: null,
+      encoding: null,
+      band,
+      terms,
+      encoded: null,
+      histogram: null,
+    })),
+    combine: null,
+  };
+  runBandSlice(task, 0, 700, 0);
+  runBandSlice(task, 700, pixels, 1);
+  lights.forEach((light, i) => assert(light.every((v, p) => Object.is(v, expected[i][p])), `light ${i}`));
 });
 
 Deno.test("a band task decodes a frame with overscan and trim as overscanAndTrimRows does, saturating from stored values, in slices that cut rows", () => {

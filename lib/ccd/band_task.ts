@@ -10,7 +10,7 @@
  */
 import { convertBigEndian, type PixelEncoding } from "../fits/encoding.ts";
 import { encodeFloat32BigEndian } from "../fits/encoding.ts";
-import { calibrateBand, type CalibrationTerms } from "./arithmetic.ts";
+import { calibrateBand, type CalibrationTerms, normalizeFlat } from "./arithmetic.ts";
 import { combineBand, type CombineOptions } from "./combine.ts";
 import { overscanLevel } from "./overscan.ts";
 import { saturate } from "./saturation.ts";
@@ -120,10 +120,23 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     combineFlooredSum: 0,
     combineCount: 0,
   };
+  // Each master flat is normalized once for the band's pixels here, not once a light.
+  const normalized = new Map<Float32Array, Float64Array>();
   for (const input of task.inputs) {
     const band = input.band;
     result.saturated.push(decodeSlice(input, start, end));
-    if (input.terms) calibrateBand(band, input.terms, start, end);
+    const terms = input.terms;
+    if (terms?.flat) {
+      let divisor = normalized.get(terms.flat);
+      if (!divisor) {
+        divisor = flatScratch(normalized.size, end);
+        normalizeFlat(terms.flat, terms.flatMean ?? 1, terms.flatFloor ?? -Infinity, divisor, start, end);
+        normalized.set(terms.flat, divisor);
+      }
+      calibrateBand(band, terms, start, end, divisor);
+    } else if (terms) {
+      calibrateBand(band, terms, start, end);
+    }
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     const coarse = input.histogram?.coarse ?? null;
     const fine = input.histogram?.fine ?? null;
@@ -164,6 +177,16 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     if (combine.encoded) result.combineSum = encodeFloat32BigEndian(out, combine.encoded, start, end);
   }
   return result;
+}
+
+/** Scratch of the thread running slices: normalized flats (one per master flat of a task). */
+const flatScratches: Float64Array[] = [];
+
+function flatScratch(which: number, length: number): Float64Array {
+  if (!flatScratches[which] || flatScratches[which].length < length) {
+    flatScratches[which] = new Float64Array(length);
+  }
+  return flatScratches[which];
 }
 
 /** Scratch of the thread running slices: one row's overscan. */

@@ -6,7 +6,7 @@
  * @module
  */
 export { combineBand, type CombineMethod, type CombineOptions } from "./combine.ts";
-export { calibrateBand, type CalibrationTerms, divideInPlace } from "./arithmetic.ts";
+export { calibrateBand, type CalibrationTerms, divideInPlace, normalizeFlat } from "./arithmetic.ts";
 export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";
 export { parseSection, type Section, SectionError } from "./section.ts";
