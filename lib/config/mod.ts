@@ -22,6 +22,7 @@ export {
   type CombineMethod,
   type DatabaseConfig,
   type DataConfig,
+  type DomeConfig,
   type LoggingConfig,
   type LogLevel,
   type MinMaxClip,

@@ -286,6 +286,36 @@ export function minMaxClipToYaml(clip: MinMaxClip | null): unknown {
   return clip === null ? null : { Min: clip.min, Max: clip.max };
 }
 
+/** An INDI switch member, by device, property and member name (`Dome: Warning Light`). */
+export interface IndiSwitchRef {
+  /** INDI device name. */
+  device: string;
+  /** Switch vector (property) name. */
+  property: string;
+  /** Member of the vector that is turned On. */
+  member: string;
+}
+
+/** `{Device: D, Property: P, Member: M}` (non-empty names), or null / false for none. */
+export function readIndiSwitch(value: unknown): ReadResult<IndiSwitchRef | null> {
+  if (value === null || value === false) return ok(null);
+  const fields = fieldsOf(value, ["Device", "Property", "Member"]);
+  const [device, property, member] = ["Device", "Property", "Member"].map((name) => fields?.get(name));
+  if ([device, property, member].every((name) => typeof name === "string" && name.trim() !== "")) {
+    return ok({
+      device: (device as string).trim(),
+      property: (property as string).trim(),
+      member: (member as string).trim(),
+    });
+  }
+  return fail("is not an INDI switch ({Device: D, Property: P, Member: M}, or null)");
+}
+
+/** The YAML form of an INDI switch reference. */
+export function indiSwitchToYaml(ref: IndiSwitchRef | null): unknown {
+  return ref === null ? null : { Device: ref.device, Property: ref.property, Member: ref.member };
+}
+
 /** A positive number, or null for none. */
 export function readOptionalNumber(value: unknown): ReadResult<number | null> {
   if (value === null) return ok(null);

@@ -12,6 +12,8 @@
 import {
   type ClipCenter,
   type CombineMethod,
+  type IndiSwitchRef,
+  indiSwitchToYaml,
   type LogLevel,
   type MinMaxClip,
   minMaxClipToYaml,
@@ -22,6 +24,7 @@ import {
   readCombine,
   readDatabaseUrl,
   readHostPort,
+  readIndiSwitch,
   readIntegerIn,
   readLogLevel,
   readMinMaxClip,
@@ -46,7 +49,16 @@ import {
 } from "./readers.ts";
 import { addressSection, type ConfigOf, key, section } from "./schema.ts";
 
-export type { ClipCenter, CombineMethod, LogLevel, MinMaxClip, OverscanEstimate, OverscanModel, SigmaClip };
+export type {
+  ClipCenter,
+  CombineMethod,
+  IndiSwitchRef,
+  LogLevel,
+  MinMaxClip,
+  OverscanEstimate,
+  OverscanModel,
+  SigmaClip,
+};
 
 /** Every section and key of `toros.conf.yaml`, under its property in {@link TorosConfig}, in display order. */
 export const TOROS_SCHEMA = {
@@ -208,6 +220,49 @@ export const TOROS_SCHEMA = {
       }),
     },
   }),
+  dome: section("Dome", {
+    doc: "The dome daemon's dome and weather station, and the mount it parks when the weather turns",
+    keys: {
+      indiServer: key("INDI Server", readHostPort, {
+        default: "localhost:7624",
+        doc: "`host:port` of the INDI server with the dome, the weather station and the mount",
+      }),
+      dome: key("Dome", readNonEmptyString, {
+        default: "Dome Simulator",
+        doc: "INDI device name of the dome (shutter, park, slaving)",
+      }),
+      weather: key("Weather", readNonEmptyString, {
+        default: "Weather Simulator",
+        doc: "INDI device name of the weather station, whose `WEATHER_STATUS` is watched",
+      }),
+      mount: key("Mount", readNonEmptyString, {
+        default: "Telescope Simulator",
+        doc: "INDI device name of the mount, parked by the dome when the telescope service does not",
+      }),
+      reopenAfterMinutes: key(
+        "Reopen After Minutes",
+        readNumberIn(0.01, 1440, "a number of minutes (0.01-1440)"),
+        { default: 10, doc: "minutes of continuous safe weather before a dome the weather closed reopens" },
+      ),
+      telescopeTimeout: key("Telescope Timeout", readNumberIn(0.1, 60, "a number of seconds (0.1-60)"), {
+        default: 5,
+        doc: "seconds the telescope service has to answer `weather_alert` before the dome parks the mount",
+      }),
+      motionTimeout: key("Motion Timeout", readIntegerIn(10, 3600, "a number of seconds (10-3600)"), {
+        default: 300,
+        doc: "seconds a shutter, dome or mount motion may take before it counts as failed",
+      }),
+      retrySeconds: key("Retry Seconds", readIntegerIn(1, 3600, "a number of seconds (1-3600)"), {
+        default: 30,
+        doc: "a Dome order waits this long before trying again when the INDI server is not running",
+      }),
+      warningLight: key("Warning Light", readIndiSwitch, {
+        default: null,
+        toYaml: indiSwitchToYaml,
+        doc: "`{Device: D, Property: P, Member: M}`: the switch `BlinkNN` turns on and off NN times",
+      }),
+    },
+  }),
   site: section("Site", {
     doc: "Where the observatory is (night dates, ephemerides)",
     keys: {
@@ -328,6 +383,8 @@ export type ReductionConfig = TorosConfig["reduction"];
 export type OverscanConfig = ReductionConfig["overscan"];
 /** `Telescope:`: the telescope daemon's instruments. */
 export type TelescopeConfig = TorosConfig["telescope"];
+/** `Dome:`: the dome daemon's dome, weather station and the mount it parks. */
+export type DomeConfig = TorosConfig["dome"];
 /** `Site:`: where the observatory is. */
 export type SiteConfig = TorosConfig["site"];
 /** `Scheduler:`: when observations are sent, and their priorities. */
