@@ -21,6 +21,7 @@ interface CommandEntry {
 const DAEMONS: DaemonRegistry = {
   preprocessor: async () => (await import("./services/preprocessor/daemon.ts")).preprocessorDaemon,
   telescope: async () => (await import("./services/telescope/daemon.ts")).telescopeDaemon,
+  dome: async () => (await import("./services/dome/daemon.ts")).domeDaemon,
   scheduler: async () => (await import("./services/scheduler/daemon.ts")).schedulerDaemon,
 };
 

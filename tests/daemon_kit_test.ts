@@ -283,12 +283,12 @@ Deno.test("toros serve --list names every daemon the binary runs; an unknown one
   };
   const listed = await run("--list");
   assertEquals(listed.code, 0);
-  assertEquals(listed.stdout.trim().split("\n"), ["preprocessor", "telescope", "scheduler"]);
+  assertEquals(listed.stdout.trim().split("\n"), ["preprocessor", "telescope", "dome", "scheduler"]);
   const unknown = await run("nope");
   assertEquals(unknown.code, 2);
   assertStringIncludes(
     unknown.stderr,
-    "Unknown service 'nope' (expected preprocessor, telescope, scheduler)",
+    "Unknown service 'nope' (expected preprocessor, telescope, dome, scheduler)",
   );
 });
 
