@@ -10,7 +10,14 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { missingPeer, REQUIRE_PEERS, runPython } from "./_peers.ts";
-import { freePort, type IndiServer, setSimulatedWeather, SIMULATOR_DEVICES, simulatorTest } from "./_indi.ts";
+import {
+  freePort,
+  type IndiServer,
+  setSimulatedWeather,
+  SIMULATOR_DEVICES,
+  SIMULATORS,
+  simulatorTest,
+} from "./_indi.ts";
 import { defaultConfig, type TorosConfig } from "../lib/config.ts";
 import { type RunningDaemon, startDaemon } from "../lib/daemon/mod.ts";
 import type { IndiClient, IndiVector } from "../lib/indi/mod.ts";
@@ -283,7 +290,16 @@ await simulatorTest(
         assertEquals(failed.Errors, [
           "Open Shutter refused: the weather is not safe (weather alert: WEATHER_RAIN_HOUR (Precip (mm)) on Weather Simulator)",
         ]);
+        const unpark = await until(
+          dome,
+          await send(dome, { ID: "unpark-in-rain", WOType: "Dome", Unpark: true }),
+          ended,
+        );
+        assertEquals([unpark.Status, unpark.Errors], ["failed", [
+          "Unpark refused: the weather is not safe (weather alert: WEATHER_RAIN_HOUR (Precip (mm)) on Weather Simulator)",
+        ]]);
         assert(watcher.getSwitch(DOME, "DOME_SHUTTER", "SHUTTER_CLOSE"), "the shutter stays closed");
+        assert(watcher.getSwitch(DOME, "DOME_PARK", "PARK"), "the dome stays parked");
         await setSimulatedWeather(watcher, { precip: 0 });
         const clear = await untilDome(dome, (s) => s.Safe === true);
         // The dome was closed before the rain: nothing for the weather to reopen.
@@ -420,6 +436,53 @@ await simulatorTest(
           await untilSafe(watcher);
           const closed = await untilDome(dome, (s) => s.Shutter === "closed" && s.Parked === true);
           assertEquals([closed.Open, closed.Safe], [false, false]);
+        },
+      );
+
+      await t.step(
+        "a telescope service that does not answer in time: the dome parks the mount itself",
+        async () => {
+          const calls: string[] = [];
+          const hang = Promise.withResolvers<void>();
+          const silent = Deno.serve(
+            { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+            async (request) => {
+              calls.push(await request.text());
+              await hang.promise;
+              return new Response("", { status: 503 });
+            },
+          );
+          try {
+            config.telescopeAddress.http = `http://127.0.0.1:${silent.addr.port}/`;
+            await setSimulatedWeather(watcher, { wind: 0 });
+            await untilDome(dome, (s) => s.Safe === true);
+            // Within the 3 s before the dome would reopen.
+            await watcher.setSwitch(MOUNT, "TELESCOPE_PARK", { UNPARK: true });
+            await setSimulatedWeather(watcher, { precip: 5 });
+            await watcher.waitUntil(MOUNT, "TELESCOPE_PARK", (v) => v.state === "Ok" && on(v, "PARK"), {
+              timeoutMs: MOTION_MS,
+            });
+            assertEquals(calls.length, 1);
+            assertStringIncludes(calls[0], "<methodName>weather_alert</methodName>");
+            assertStringIncludes(calls[0], "WEATHER_RAIN_HOUR");
+          } finally {
+            hang.resolve();
+            await silent.shutdown();
+          }
+        },
+      );
+
+      await t.step(
+        "the weather station's driver dies: the weather is unknown and the mount is parked",
+        async () => {
+          await setSimulatedWeather(watcher, { precip: 0 });
+          await untilDome(dome, (s) => s.Safe === true);
+          await watcher.setSwitch(MOUNT, "TELESCOPE_PARK", { UNPARK: true });
+          await server.killDriver(SIMULATORS.weather);
+          const unknown = await untilDome(dome, (s) => s.Weather === "unknown");
+          assertEquals(unknown.Safe, false);
+          assertStringIncludes(unknown.Reason as string, "the weather station cannot be read");
+          await untilSafe(watcher);
         },
       );
     } finally {

@@ -237,8 +237,15 @@ export class WeatherWatch {
     if (!this.#closed) return;
     this.#log.info(`${what} by a Dome order: the dome will not reopen by itself`);
     this.#closed = null;
-    this.#reopenAt = null;
+    this.#cancelReopen(`${what} by a Dome order`);
+  }
+
+  /** Calls off a reopen that is due, and stops one under way (`why`). */
+  #cancelReopen(why: string): void {
     clearTimeout(this.#reopenTimer);
+    this.#reopenTimer = undefined;
+    this.#reopenAt = null;
+    this.#reopenController?.abort(new Error(why));
   }
 
   #track<T>(task: Promise<T>): Promise<T> {
@@ -283,16 +290,14 @@ export class WeatherWatch {
       this.#secured = false;
       clearInterval(this.#checkTimer);
       this.#checkTimer = undefined;
-      if (this.#safeSince === null) {
-        this.#safeSince = Date.now();
-        if (this.#closed) this.#scheduleReopen(this.#safeSince + this.#reopenAfterMs());
+      this.#safeSince ??= Date.now();
+      if (this.#closed && this.#reopenTimer === undefined && !this.#reopening && !this.#securing) {
+        this.#scheduleReopen(this.#safeSince + this.#reopenAfterMs());
       }
       return;
     }
     this.#safeSince = null;
-    this.#reopenAt = null;
-    clearTimeout(this.#reopenTimer);
-    this.#reopenController?.abort(new Error(`the weather turned (${reading.reason})`));
+    this.#cancelReopen(`the weather turned (${reading.reason})`);
     if (!this.#ready || !this.#station.connected || this.#secured) return;
     if (fresh || reading.state === "Alert" || reading.state === "unknown") {
       this.#secured = true;
@@ -329,10 +334,26 @@ export class WeatherWatch {
     this.#log.warning(
       `Making the observatory safe (${reason}): stopping the telescope, closing the dome, parking the mount`,
     );
+    // What is open now is what the weather closes, and what a reopen restores; a second alert before the
+    // reopen keeps what the first one closed.
+    const station = this.#station;
+    const shutter = station.shutter();
+    if (shutter !== "closed" || !station.parked()) {
+      this.#closed ??= {
+        reason,
+        unpark: !station.parked(),
+        open: shutter !== "closed",
+        slave: station.slaved(),
+      };
+    }
     const telescope = this.#tellTelescope(reason);
     const dome = this.#secureDome(reason);
     const mount = telescope.then((parking) => this.#secureMount(parking));
-    this.#securing = Promise.all([dome, mount]).then(() => {}).finally(() => (this.#securing = null));
+    this.#securing = Promise.all([dome, mount]).then(() => {}).finally(() => {
+      this.#securing = null;
+      // The weather may have cleared meanwhile: the reopen is scheduled from when it did.
+      this.#judge();
+    });
     return this.#securing;
   }
 
@@ -355,9 +376,9 @@ export class WeatherWatch {
       return parking;
     } catch (error) {
       this.#log.warning(
-        `The telescope service at ${config.telescopeAddress.http} did not take weather_alert within ${seconds} s (${
+        `The telescope service at ${config.telescopeAddress.http} did not take weather_alert (${
           message(error)
-        }): the dome parks the mount itself`,
+        }; Dome: Telescope Timeout is ${seconds} s): the dome parks the mount itself`,
       );
       return false;
     }
@@ -377,12 +398,6 @@ export class WeatherWatch {
           ? `The running Dome order did not stop within ${INTERRUPT_MS / 1000} s: closing the dome anyway`
           : `Dome order job ${interrupted} interrupted`,
       );
-    }
-    const shutter = station.shutter();
-    const unparked = !station.parked();
-    if (shutter !== "closed" || unparked) {
-      // A second alert before the reopen keeps what the first one closed.
-      this.#closed ??= { reason, unpark: unparked, open: shutter !== "closed", slave: station.slaved() };
     }
     for (let attempt = 1; attempt <= ATTEMPTS && !signal.aborted; attempt++) {
       try {
@@ -437,7 +452,10 @@ export class WeatherWatch {
     clearTimeout(this.#reopenTimer);
     this.#reopenAt = at;
     this.#log.info(`The dome reopens at ${new Date(at).toISOString()} if the weather stays safe`);
-    this.#reopenTimer = setTimeout(() => this.#track(this.#reopen()), Math.max(0, at - Date.now()));
+    this.#reopenTimer = setTimeout(() => {
+      this.#reopenTimer = undefined;
+      this.#track(this.#reopen());
+    }, Math.max(0, at - Date.now()));
   }
 
   /** Restores what the weather closed: the dome unparked, the shutter open, slaved again. */
