@@ -28,6 +28,7 @@ export interface DomeOrderResult {
 
 /** What a Dome job needs. */
 export interface DomeOrderDeps {
+  /** The daemon's INDI station. */
   station: DomeStation;
   /** The weather watch, which says whether the dome may open. */
   watch: WeatherWatch;

@@ -64,8 +64,11 @@ interface Closed {
 
 /** What the watch needs from the daemon. */
 export interface WeatherWatchOptions {
+  /** The whole config (the telescope's address and the site token, `Dome:`). */
   config: TorosConfig;
+  /** The daemon's INDI station, shared with its Dome orders. */
   station: DomeStation;
+  /** Where every weather event goes. */
   log: Logger;
   /** The daemon's clock (a rehearsal's, or real time), for `ReopenAt`. */
   clock: () => Date;
