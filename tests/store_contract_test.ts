@@ -301,6 +301,72 @@ const CONTRACT: [string, (store: Store) => Promise<void>][] = [
     assertEquals(story.map((e) => e.event), ["received", "dispatched to telescope job 7"]);
     assertEquals(story[0].at, "2026-12-01T03:00:00.000Z");
   }],
+  [
+    "pages: nights and products a page at a time, with totals; one product, exposure, night by id",
+    async (store) => {
+      const older = await store.upsertNight("/data/p1", { date: "2026-11-20" });
+      const newer = await store.upsertNight("/data/p2", { date: "2026-11-21" });
+      const raw = await store.upsertExposure(exposure(newer.id, "l1.fits", { imageType: "light" }));
+      const bias = await store.replaceProduct(product(newer.id, "/data/p2/products/master_bias.fits"));
+      for (const name of ["b", "a", "c"]) {
+        await store.replaceProduct(product(newer.id, `/data/p2/products/calib_${name}.fits`, {
+          kind: "calibrated_light",
+          nCombined: 1,
+          inputExposureIds: name === "a" ? [raw.id] : [],
+          usedProductIds: [bias.id],
+        }));
+      }
+      await store.replaceProduct(product(older.id, "/data/p1/products/master_bias.fits"));
+      const nights = await store.listNightsPage({ limit: 1 });
+      assertEquals([nights.total, nights.items.map((n) => n.directory)], [2, ["/data/p2"]]);
+      assertEquals((await store.listNightsPage({ limit: 1, offset: 1 })).items[0].products, 1);
+      assertEquals((await store.getNightById(newer.id))?.products, 4);
+      assertEquals(await store.getNightById(99999), null);
+      // A night's products: masters first, then the calibrated lights by path.
+      const first = await store.listProductsPage({ nightId: newer.id, limit: 2 });
+      assertEquals(first.total, 4);
+      assertEquals(first.items.map((p) => p.path.slice(p.path.lastIndexOf("/") + 1)), [
+        "master_bias.fits",
+        "calib_a.fits",
+      ]);
+      const rest = await store.listProductsPage({ nightId: newer.id, limit: 2, offset: 2 });
+      assertEquals(rest.items.map((p) => p.path.slice(p.path.lastIndexOf("/") + 1)), [
+        "calib_b.fits",
+        "calib_c.fits",
+      ]);
+      assertEquals(rest.items[0].uses.map((u) => u.productId), [bias.id], "provenance comes with each page");
+      const all = await store.listProductsPage({ limit: 1 });
+      assertEquals([all.total, all.items[0].path], [5, "/data/p1/products/master_bias.fits"], "newest first");
+      assertEquals((await store.listProductsPage({ kind: "master_bias" })).total, 2);
+      const madeFrom = await store.listProductsPage({ inputExposureId: raw.id });
+      assertEquals(madeFrom.items.map((p) => p.path), ["/data/p2/products/calib_a.fits"]);
+      assertEquals((await store.listProductsPage({ masterId: bias.id })).total, 3);
+      assertEquals(
+        (await store.listProductsPage({ limit: 100_000 })).items.length,
+        5,
+        "a limit is capped, not refused",
+      );
+      const one = await store.getProduct(madeFrom.items[0].id);
+      assertEquals([one?.inputs, one?.uses.map((u) => u.kind)], [[{
+        exposureId: raw.id,
+        fileName: "l1.fits",
+      }], [
+        "master_bias",
+      ]]);
+      assertEquals(await store.getProduct(99999), null);
+      assertEquals((await store.getExposure(raw.id))?.fileName, "l1.fits");
+      assertEquals(await store.getExposure(99999), null);
+    },
+  ],
+  ["jobs: listed in the order the runner claims them, for a queue", async (store) => {
+    for (const [id, priority] of [["low", 1], ["high", 9], ["mid", 5], ["high2", 9]] as const) {
+      await store.enqueueJob({ service: "toy", workOrderId: id, night: null, workOrder: {}, priority });
+    }
+    const queue = await store.listJobs({ service: "toy", status: "queued", order: "queue" });
+    assertEquals(queue.map((job) => job.workOrderId), ["high", "high2", "mid", "low"]);
+    const newest = await store.listJobs({ service: "toy", limit: 2 });
+    assertEquals(newest.map((job) => job.workOrderId), ["high2", "mid"]);
+  }],
 ];
 
 function registerContract(backend: Backend): void {

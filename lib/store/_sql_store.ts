@@ -20,6 +20,9 @@ import {
   type MasterQuery,
   type NightRecord,
   type NightSummary,
+  type Page,
+  type PageRange,
+  type ProductFilter,
   type ProductInput,
   type ProductKind,
   type ProductRecord,
@@ -65,6 +68,10 @@ function toNight(row: Row): NightRecord {
   };
 }
 
+function toNightSummary(row: Row): NightSummary {
+  return { ...toNight(row), exposures: num(row.exposure_count), products: num(row.product_count) };
+}
+
 function toExposure(row: Row): ExposureRecord {
   return {
     id: num(row.id),
@@ -105,6 +112,19 @@ function toJob(row: Row): JobRecord {
     updatedAt: String(row.updated_at),
     startedAt: str(row.started_at),
     finishedAt: str(row.finished_at),
+  };
+}
+
+/** The largest page the paginated look-ups answer. */
+const MAX_PAGE = 1000;
+
+/** A page range made safe: whole numbers, 1..MAX_PAGE rows, no negative offset. */
+function pageOf(range: PageRange): { limit: number; offset: number } {
+  const limit = Math.trunc(range.limit ?? 100);
+  const offset = Math.trunc(range.offset ?? 0);
+  return {
+    limit: Number.isFinite(limit) ? Math.max(1, Math.min(limit, MAX_PAGE)) : 100,
+    offset: Number.isFinite(offset) ? Math.max(0, offset) : 0,
   };
 }
 
@@ -153,17 +173,30 @@ export class SqlStore implements Store {
   }
 
   async listNights(): Promise<NightSummary[]> {
-    const rows = await this.#db.query(
+    return (await this.#nights("", [], "")).map(toNightSummary);
+  }
+
+  async listNightsPage(range: PageRange = {}): Promise<Page<NightSummary>> {
+    const { limit, offset } = pageOf(range);
+    const [count] = await this.#db.query("SELECT COUNT(*) AS n FROM nights");
+    const rows = await this.#nights("", [limit, offset], "LIMIT ? OFFSET ?");
+    return { items: rows.map(toNightSummary), total: num(count.n) };
+  }
+
+  async getNightById(nightId: number): Promise<NightSummary | null> {
+    const [row] = await this.#nights("WHERE n.id = ?", [nightId], "");
+    return row ? toNightSummary(row) : null;
+  }
+
+  /** Nights with their counts, newest first. */
+  #nights(where: string, params: unknown[], tail: string): Promise<Row[]> {
+    return this.#db.query(
       `SELECT n.*,
          (SELECT COUNT(*) FROM exposures e WHERE e.night_id = n.id) AS exposure_count,
          (SELECT COUNT(*) FROM products p WHERE p.night_id = n.id) AS product_count
-       FROM nights n ORDER BY COALESCE(n.date, n.created_at) DESC, n.id DESC`,
+       FROM nights n ${where} ORDER BY COALESCE(n.date, n.created_at) DESC, n.id DESC ${tail}`,
+      params,
     );
-    return rows.map((row) => ({
-      ...toNight(row),
-      exposures: num(row.exposure_count),
-      products: num(row.product_count),
-    }));
   }
 
   async upsertExposure(e: ExposureInput): Promise<ExposureRecord> {
@@ -204,6 +237,11 @@ export class SqlStore implements Store {
       nightId,
     ]);
     return rows.map(toExposure);
+  }
+
+  async getExposure(exposureId: number): Promise<ExposureRecord | null> {
+    const [row] = await this.#db.query("SELECT * FROM exposures WHERE id = ?", [exposureId]);
+    return row ? toExposure(row) : null;
   }
 
   async replaceProduct(p: ProductInput): Promise<ProductRecord> {
@@ -256,11 +294,12 @@ export class SqlStore implements Store {
     return product;
   }
 
-  async #products(where: string, params: unknown[]): Promise<ProductRecord[]> {
-    const rows = await this.#db.query(
-      `SELECT p.* FROM products p ${where} ORDER BY p.night_id, p.kind, p.path`,
-      params,
-    );
+  async #products(
+    where: string,
+    params: unknown[],
+    order = "ORDER BY p.night_id, p.kind, p.path",
+  ): Promise<ProductRecord[]> {
+    const rows = await this.#db.query(`SELECT p.* FROM products p ${where} ${order}`, params);
     if (rows.length === 0) return [];
     const ids = rows.map((row) => num(row.id));
     const marks = ids.map(() => "?").join(", ");
@@ -308,6 +347,42 @@ export class SqlStore implements Store {
     return filter.nightId === undefined
       ? this.#products("", [])
       : this.#products("WHERE p.night_id = ?", [filter.nightId]);
+  }
+
+  async listProductsPage(filter: ProductFilter = {}): Promise<Page<ProductRecord>> {
+    const { limit, offset } = pageOf(filter);
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.nightId !== undefined) {
+      conditions.push("p.night_id = ?");
+      params.push(filter.nightId);
+    }
+    if (filter.kind !== undefined) {
+      conditions.push("p.kind = ?");
+      params.push(filter.kind);
+    }
+    if (filter.inputExposureId !== undefined) {
+      conditions.push("p.id IN (SELECT product_id FROM product_inputs WHERE exposure_id = ?)");
+      params.push(filter.inputExposureId);
+    }
+    if (filter.masterId !== undefined) {
+      conditions.push("p.id IN (SELECT product_id FROM product_uses WHERE master_id = ?)");
+      params.push(filter.masterId);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    const [count] = await this.#db.query(`SELECT COUNT(*) AS n FROM products p ${where}`, params);
+    // Within a night: masters first (bias, darks, flats), then the calibrated lights, by path. Across
+    // nights: the newest recorded first, which the primary key gives without sorting 20,000 rows.
+    const order = filter.nightId !== undefined
+      ? "ORDER BY CASE WHEN p.kind = 'calibrated_light' THEN 1 ELSE 0 END, p.kind, p.path, p.id"
+      : "ORDER BY p.id DESC";
+    const items = await this.#products(where, params.concat(limit, offset), `${order} LIMIT ? OFFSET ?`);
+    return { items, total: num(count.n) };
+  }
+
+  async getProduct(productId: number): Promise<ProductRecord | null> {
+    const [product] = await this.#products("WHERE p.id = ?", [productId]);
+    return product ?? null;
   }
 
   async findMaster(query: MasterQuery): Promise<ProductRecord | null> {
@@ -552,7 +627,8 @@ export class SqlStore implements Store {
       params.push(filter.status);
     }
     const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
-    const rows = await this.#db.query(`SELECT * FROM jobs ${where} ORDER BY id DESC LIMIT ${limit}`, params);
+    const order = filter.order === "queue" ? "priority DESC, created_at, id" : "id DESC";
+    const rows = await this.#db.query(`SELECT * FROM jobs ${where} ORDER BY ${order} LIMIT ${limit}`, params);
     return rows.map(toJob);
   }
 

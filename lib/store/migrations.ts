@@ -177,6 +177,16 @@ CREATE INDEX job_events_job ON job_events (job_id, id);
 ALTER TABLE jobs ADD COLUMN detail TEXT;
 `,
   },
+  {
+    version: 6,
+    description: "indexes for the status page: a night's products, provenance both ways, a service's jobs",
+    sql: `
+CREATE INDEX products_night ON products (night_id, kind, path);
+CREATE INDEX product_inputs_exposure ON product_inputs (exposure_id);
+CREATE INDEX product_uses_master ON product_uses (master_id);
+CREATE INDEX jobs_service_id ON jobs (service, id);
+`,
+  },
 ];
 
 /** The newest schema version this software knows. */

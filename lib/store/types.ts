@@ -183,6 +183,36 @@ export interface JobFilter {
   service?: string;
   status?: JobStatus;
   limit?: number;
+  /**
+   * `newest` (default): newest first. `queue`: the order the runner claims them in (priority, highest
+   * first, then oldest), for showing a queue.
+   */
+  order?: "newest" | "queue";
+}
+
+/** One page of a longer list, and how long the whole list is. */
+export interface Page<T> {
+  items: T[];
+  /** Rows matching the filter, on every page. */
+  total: number;
+}
+
+/** Which rows of a list, for the paginated look-ups. */
+export interface PageRange {
+  /** Rows per page (1-1000; default 100). */
+  limit?: number;
+  /** Rows skipped (default 0). */
+  offset?: number;
+}
+
+/** Filter for {@link Store.listProductsPage}; absent fields do not filter. */
+export interface ProductFilter extends PageRange {
+  nightId?: number;
+  kind?: ProductKind;
+  /** Products made from this raw exposure. */
+  inputExposureId?: number;
+  /** Products that used this master. */
+  masterId?: number;
 }
 
 /** The catalog: one interface, two backends. All methods are safe to call concurrently. */
@@ -201,16 +231,29 @@ export interface Store {
   getNight(directory: string): Promise<NightRecord | null>;
   /** Every night with its counts, newest first. */
   listNights(): Promise<NightSummary[]>;
+  /** One page of the nights with their counts, newest first. */
+  listNightsPage(range?: PageRange): Promise<Page<NightSummary>>;
+  /** A night with its counts, by id, or null. */
+  getNightById(nightId: number): Promise<NightSummary | null>;
 
   /** Inserts or updates (by night + file name + content hash) one exposure. */
   upsertExposure(exposure: ExposureInput): Promise<ExposureRecord>;
   /** The night's exposures by file name. */
   listExposures(nightId: number): Promise<ExposureRecord[]>;
+  /** An exposure by id, or null. */
+  getExposure(exposureId: number): Promise<ExposureRecord | null>;
 
   /** Records a product, replacing any product with the same path (and its provenance rows). */
   replaceProduct(product: ProductInput): Promise<ProductRecord>;
   /** Products of one night (or all), with provenance. */
   listProducts(filter?: { nightId?: number }): Promise<ProductRecord[]>;
+  /**
+   * One page of the products matching `filter`, with provenance: newest night first, then by kind
+   * and path (masters before calibrated lights).
+   */
+  listProductsPage(filter?: ProductFilter): Promise<Page<ProductRecord>>;
+  /** A product with its provenance, by id, or null. */
+  getProduct(productId: number): Promise<ProductRecord | null>;
   /** The closest-in-time matching master from other nights, or null. */
   findMaster(query: MasterQuery): Promise<ProductRecord | null>;
 
