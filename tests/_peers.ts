@@ -1,6 +1,6 @@
 /**
  * Optional peers for the tests (astropy, ccdproc, fitsverify, PostgreSQL, Python's xmlrpc.client,
- * indiserver with the INDI simulators).
+ * indiserver with the INDI simulators, Debian's chromium for the browser tests).
  *
  * A test that needs a missing peer is reported as ignored and prints why. With
  * `TOROS_REQUIRE_PEERS=1` (set by `.ci/run`) a missing peer fails the test instead,
@@ -11,6 +11,12 @@
 
 /** The Python that has Debian's astropy/ccdproc/numpy. */
 export const PYTHON = "/usr/bin/python3";
+
+/** The browser the browser tests drive (Debian's `chromium`), or `TOROS_CHROMIUM`. */
+export const CHROMIUM = Deno.env.get("TOROS_CHROMIUM") ?? "/usr/bin/chromium";
+
+/** A peer a test may need. */
+export type Peer = "astropy" | "ccdproc" | "fitsverify" | "python" | "indi" | "chromium";
 
 /** Whether missing peers must fail the run (CI). */
 export const REQUIRE_PEERS = Deno.env.get("TOROS_REQUIRE_PEERS") === "1";
@@ -27,9 +33,7 @@ async function runs(cmd: string, args: string[]): Promise<boolean> {
 }
 
 /** Checks one peer; returns null when present, else the reason it is missing. */
-export async function missingPeer(
-  name: "astropy" | "ccdproc" | "fitsverify" | "python" | "indi",
-): Promise<string | null> {
+export async function missingPeer(name: Peer): Promise<string | null> {
   if (cache.has(name)) return cache.get(name)!;
   let reason: string | null = null;
   switch (name) {
@@ -67,6 +71,11 @@ export async function missingPeer(
       if (missing.length > 0) reason = `${missing.join(", ")} not installed (apt-get install indi-bin)`;
       break;
     }
+    case "chromium":
+      if (!await runs(CHROMIUM, ["--version"])) {
+        reason = `${CHROMIUM} does not run (apt-get install chromium)`;
+      }
+      break;
   }
   cache.set(name, reason);
   return reason;
@@ -86,7 +95,7 @@ export function postgresTestUrl(): string | null {
  */
 export async function peerTest(
   name: string,
-  peers: ("astropy" | "ccdproc" | "fitsverify" | "python" | "indi")[],
+  peers: Peer[],
   fn: (t: Deno.TestContext) => Promise<void> | void,
 ): Promise<void> {
   const reasons: string[] = [];

@@ -1,7 +1,8 @@
 /**
  * Starts a declared daemon: opens the catalog, binds its configured address
- * with the XML-RPC front desk, the documentation page and `/health`, and runs
- * its jobs in the background; `stop()` (SIGTERM) stops accepting, lets the
+ * with the XML-RPC front desk, the window (status page, job pages, JSON API,
+ * the XML-RPC documentation on `/rpc`; see web/) and `/health`, and runs its
+ * jobs in the background; `stop()` (SIGTERM) stops accepting, lets the
  * running job reach a safe point and puts it back in the queue.
  *
  * @module
@@ -15,6 +16,7 @@ import { YieldGate } from "../yield_gate.ts";
 import { registerJobMethods } from "./front_desk.ts";
 import { JobRunner } from "./job_runner.ts";
 import type { DaemonContext, DaemonSpec } from "./spec.ts";
+import { createWebApp, type HealthReport } from "./web/mod.ts";
 
 /** A running daemon. */
 export interface RunningDaemon {
@@ -39,13 +41,15 @@ export interface StartDaemonOptions {
   leaseMs?: number;
   /** Rehearsal: the daemon's clock starts at this instant and runs at real speed. */
   at?: Date;
+  /** How often the status page's live feed looks at the jobs while a page listens (default 500 ms). */
+  liveIntervalMs?: number;
 }
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** The recent jobs table of the documentation page. */
+/** The recent jobs table of the XML-RPC documentation page. */
 async function recentJobsHtml(spec: DaemonSpec, store: Store): Promise<string> {
   const jobs = await store.listJobs({ service: spec.name, limit: 20 });
   const rows = jobs.map((job) =>
@@ -100,11 +104,11 @@ export async function startDaemon(
       ),
     docExtraHtml: async () => (await recentJobsHtml(spec, store)) + (await spec.pageHtml?.(context) ?? ""),
   });
-  registerJobMethods(server, spec, context, runner);
+  const desk = registerJobMethods(server, spec, context, runner);
   for (const [name, method] of Object.entries(spec.methods?.(context) ?? {})) server.register(name, method);
 
   /** `/health`: status, version, uptime and queue depth for anyone allowed in; the details need the token. */
-  const health = async (detailed: boolean): Promise<Response> => {
+  const healthReport = async (detailed: boolean): Promise<HealthReport> => {
     let database = "ok";
     let queue: Record<string, number> = {};
     try {
@@ -129,23 +133,49 @@ export async function startDaemon(
         databaseBackend: store.description,
       });
     }
-    return new Response(JSON.stringify(body, null, 2) + "\n", {
-      status: database === "ok" ? 200 : 503,
+    return { ok: database === "ok", body };
+  };
+  const health = async (detailed: boolean): Promise<Response> => {
+    const report = await healthReport(detailed);
+    return new Response(JSON.stringify(report.body, null, 2) + "\n", {
+      status: report.ok ? 200 : 503,
       headers: { "content-type": "application/json" },
     });
   };
+  const web = createWebApp({
+    spec,
+    context,
+    runner,
+    desk,
+    server,
+    health: healthReport,
+    onError: (id, error) =>
+      log.error(
+        `Internal error ${id}: ${error instanceof Error ? `${error.message}\n${error.stack}` : error}`,
+      ),
+    liveIntervalMs: options.liveIntervalMs,
+  });
 
   const handle = (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     // Every request makes the daemon's batch threads give way for a moment (see YieldGate).
     gate.touch();
-    if (request.method === "GET" && pathOf(request.url) === "/health") {
+    const method = request.method;
+    const path = pathOf(request.url);
+    // XML-RPC first, exactly as before (the front desk's hot path): POST / and /RPC2, and CORS preflights.
+    if (
+      method === "POST" ? path === "/" || path === "/RPC2" : method === "OPTIONS" && !path.startsWith("/api/")
+    ) {
+      return server.handle(request, info);
+    }
+    if (method === "GET" && path === "/health") {
       // Monitoring needs no token, but the network restriction still applies; without the token
       // (when one is set) the answer leaves out the catalog's location and the running job.
       const refused = server.refuseNetwork(info);
       if (refused) return Promise.resolve(refused);
       return health(server.guard(request, info) === null);
     }
-    return server.handle(request, info);
+    // Everything else is the window: the status page, job pages, the JSON API, /rpc, the live feed.
+    return web.handle(request, info);
   };
 
   const address = spec.address(config);
@@ -181,6 +211,8 @@ export async function startDaemon(
   const stop = () =>
     stopping ??= (async () => {
       log.info("Stopping: no new requests; the running job stops at a safe point and goes back to the queue");
+      // Open pages' live streams would keep the server from finishing: they end first.
+      web.close();
       controller.abort();
       await background?.stop();
       await runner?.stop();

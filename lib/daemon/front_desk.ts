@@ -8,6 +8,7 @@
 import {
   FAULT_INVALID_PARAMS,
   FaultAnswer,
+  type MethodResult,
   XmlRpcFault,
   type XmlRpcServer,
   type XmlRpcValue,
@@ -62,13 +63,31 @@ export function jobStatusOf(
   return spec.jobFields ? { ...base, ...spec.jobFields(job, base) } : base;
 }
 
-/** Registers the job methods of `spec` on `server`. */
-export function registerJobMethods(
-  server: XmlRpcServer,
+/**
+ * The job methods of one daemon as plain functions: what `front_desk`,
+ * `job_status`, `list_jobs` and `cancel_job` answer over XML-RPC, and what the
+ * kit's JSON API answers too, with the same validation and faults. Each
+ * answers a value, or a {@link FaultAnswer}, or throws an {@link XmlRpcFault}.
+ */
+export interface FrontDesk {
+  /** Admits a work order and queues it: `{ID, Job, Status, Message}`. */
+  submit(workOrder: XmlRpcValue): MethodResult | Promise<MethodResult>;
+  /** A job's status with its story (`History`), by job number or work-order ID. */
+  status(jobId: XmlRpcValue): Promise<Record<string, XmlRpcValue>>;
+  /** Recent jobs, newest first; the filter is a status or `{Status, Limit}`. */
+  list(filter?: XmlRpcValue): Promise<Record<string, XmlRpcValue>[]>;
+  /** Cancels a queued job, or stops a running one at once; answers its status. */
+  cancel(jobId: XmlRpcValue): Promise<Record<string, XmlRpcValue>>;
+  /** A job of this service by number, or by work-order ID (a string of digits may be either). */
+  find(jobId: XmlRpcValue): Promise<JobRecord>;
+}
+
+/** The job methods of `spec` over its catalog and runner (see {@link FrontDesk}). */
+export function createFrontDesk(
   spec: DaemonSpec,
   context: DaemonContext,
   runner: JobRunner | null,
-): void {
+): FrontDesk {
   const { store, log } = context;
   const validation = { accepts: spec.workOrders, service: spec.name };
 
@@ -104,24 +123,7 @@ export function registerJobMethods(
     return { ID: order.id, Job: job.id, Status: job.status, Message: message };
   };
 
-  server.register("front_desk", {
-    signatures: [["struct", "struct"]],
-    help: spec.frontDeskHelp,
-    handler: (workOrder) => {
-      const check = validateWorkOrder(workOrder, validation);
-      // A refusal is answered synchronously, as a value: the common case on a busy desk costs no promise.
-      if (!check.ok) {
-        return new FaultAnswer(
-          check.service !== undefined ? FAULT_WRONG_SERVICE : FAULT_INVALID_PARAMS,
-          check.message,
-        );
-      }
-      return queue(check.order, workOrder);
-    },
-  });
-
-  /** A job of this service by number, or by work-order ID (a string of digits may be either). */
-  const findJob = async (jobId: XmlRpcValue): Promise<JobRecord> => {
+  const find = async (jobId: XmlRpcValue): Promise<JobRecord> => {
     let job: JobRecord | null = null;
     if (typeof jobId === "number" && Number.isInteger(jobId)) {
       job = await store.getJob(jobId);
@@ -141,25 +143,27 @@ export function registerJobMethods(
     return job;
   };
 
-  server.register("job_status", {
-    signatures: [["struct", "int"], ["struct", "string"]],
-    help:
-      "Returns {Job, ID, Status, Progress, Errors, Warnings, ...} of a job, by job number or work-order ID.",
-    handler: async (jobId) => {
-      const job = await findJob(jobId);
+  return {
+    find,
+    submit(workOrder) {
+      const check = validateWorkOrder(workOrder, validation);
+      // A refusal is answered synchronously, as a value: the common case on a busy desk costs no promise.
+      if (!check.ok) {
+        return new FaultAnswer(
+          check.service !== undefined ? FAULT_WRONG_SERVICE : FAULT_INVALID_PARAMS,
+          check.message,
+        );
+      }
+      return queue(check.order, workOrder);
+    },
+    async status(jobId) {
+      const job = await find(jobId);
       const status = jobStatusOf(job, spec, runner);
       // The job's story, oldest first: what happened to the order and when.
       status.History = (await store.listJobEvents(job.id)).map((event) => `${event.at} ${event.event}`);
       return status;
     },
-  });
-
-  server.register("list_jobs", {
-    signatures: [["array"], ["array", "struct"], ["array", "string"]],
-    help:
-      "Lists recent jobs, newest first. Optional filter: a status (queued, running, done, failed, cancelled) " +
-      "or {Status, Limit}.",
-    handler: async (filter = null) => {
+    async list(filter = null) {
       let status: JobStatus | undefined;
       let limit = 50;
       if (typeof filter === "string") {
@@ -188,13 +192,8 @@ export function registerJobMethods(
       const jobs = await store.listJobs({ service: spec.name, status, limit });
       return jobs.map((job) => jobStatusOf(job, spec, runner));
     },
-  });
-
-  server.register("cancel_job", {
-    signatures: [["struct", "int"], ["struct", "string"]],
-    help: "Cancels a queued job, or stops a running one at once. Returns the job's status.",
-    handler: async (jobId) => {
-      const job = await findJob(jobId);
+    async cancel(jobId) {
+      const job = await find(jobId);
       const cancelled = await store.cancelJob(job.id);
       if (job.status === "queued" || job.status === "running") {
         await store.addJobEvent(job.id, "cancelled", context.clock());
@@ -203,5 +202,39 @@ export function registerJobMethods(
       log.info(`Job ${job.id} cancel requested (was ${job.status})`);
       return jobStatusOf(cancelled ?? job, spec, runner);
     },
+  };
+}
+
+/** Registers the job methods of `spec` on `server`; returns them as plain functions for the JSON API. */
+export function registerJobMethods(
+  server: XmlRpcServer,
+  spec: DaemonSpec,
+  context: DaemonContext,
+  runner: JobRunner | null,
+): FrontDesk {
+  const desk = createFrontDesk(spec, context, runner);
+  server.register("front_desk", {
+    signatures: [["struct", "struct"]],
+    help: spec.frontDeskHelp,
+    handler: (workOrder) => desk.submit(workOrder),
   });
+  server.register("job_status", {
+    signatures: [["struct", "int"], ["struct", "string"]],
+    help:
+      "Returns {Job, ID, Status, Progress, Errors, Warnings, ...} of a job, by job number or work-order ID.",
+    handler: (jobId) => desk.status(jobId),
+  });
+  server.register("list_jobs", {
+    signatures: [["array"], ["array", "struct"], ["array", "string"]],
+    help:
+      "Lists recent jobs, newest first. Optional filter: a status (queued, running, done, failed, cancelled) " +
+      "or {Status, Limit}.",
+    handler: (filter = null) => desk.list(filter),
+  });
+  server.register("cancel_job", {
+    signatures: [["struct", "int"], ["struct", "string"]],
+    help: "Cancels a queued job, or stops a running one at once. Returns the job's status.",
+    handler: (jobId) => desk.cancel(jobId),
+  });
+  return desk;
 }

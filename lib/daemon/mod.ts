@@ -3,7 +3,8 @@
  * itself as a {@link DaemonSpec} (name, address section, how its front desk
  * admits work orders, the handler that runs its jobs) and gets the XML-RPC
  * front desk (`front_desk`, `job_status`, `list_jobs`, `cancel_job`), the
- * documentation page, `/health`, the `Security:` rules, the durable job queue
+ * window (a status page with live progress, job pages and a JSON API on
+ * `GET /`; the XML-RPC documentation on `/rpc`; see web/), `/health`, the `Security:` rules, the durable job queue
  * in the catalog with leases and heartbeats, yielding to the desk, graceful
  * SIGTERM and `toros serve NAME`.
  *
@@ -24,13 +25,18 @@ export type {
   Background,
   DaemonContext,
   DaemonSpec,
+  DaemonWeb,
   JobContext,
   JobHandler,
   JobProgress,
+  WebRoute,
+  WebView,
 } from "./spec.ts";
 export {
+  createFrontDesk,
   FAULT_NO_SUCH_JOB,
   FAULT_WRONG_SERVICE,
+  type FrontDesk,
   JOB_STATUSES,
   jobStatusOf,
   registerJobMethods,
@@ -38,3 +44,4 @@ export {
 export { JobRunner, type JobRunnerOptions, type RunningJob } from "./job_runner.ts";
 export { type RunningDaemon, startDaemon, type StartDaemonOptions } from "./daemon.ts";
 export { type DaemonRegistry, serveCommand } from "./serve_command.ts";
+export * from "./web/html.ts";

@@ -13,6 +13,7 @@ import type { JobRecord, Store } from "../store/mod.ts";
 import type { MethodSpec, XmlRpcValue } from "../xmlrpc/mod.ts";
 import type { JsonValue, WorkOrder, WorkOrderKind } from "../work_order.ts";
 import type { YieldGate } from "../yield_gate.ts";
+import type { RunningJob } from "./job_runner.ts";
 
 /**
  * What a service adds to a valid work order before it is queued. The kit
@@ -104,6 +105,58 @@ export interface JobHandler {
   close?(): Promise<void>;
 }
 
+/**
+ * What the kit hands a service's part of the window for one request: the
+ * running job, job statuses as `job_status` gives them, and answers in the
+ * kit's manner (its layout, headers and JSON errors).
+ */
+export interface WebView {
+  /** The request being answered. */
+  readonly request: Request;
+  /** Its URL, parsed (query parameters in `url.searchParams`). */
+  readonly url: URL;
+  /** The job running now in this daemon, with its progress, or null. */
+  running(): RunningJob | null;
+  /** A job's status as `job_status` answers it (the kit's fields, then the service's). */
+  jobStatus(job: JobRecord): Record<string, XmlRpcValue>;
+  /**
+   * A whole HTML page in the kit's layout, with its headers (a Content-Security-Policy that allows
+   * nothing from elsewhere, no framing); `bodyHtml` must be escaped already (lib/daemon/web/html.ts).
+   */
+  page(title: string, bodyHtml: string, options?: { status?: number }): Response;
+  /** A JSON answer, with the CORS answer `Security: CORS Origin` gives browsers. */
+  json(value: unknown, options?: { status?: number }): Response;
+  /** A JSON error, `{"error": {"code": code, "message": message}}`, with its HTTP status. */
+  jsonError(code: number, message: string, status: number): Response;
+  /** The HTML "not found" page (or JSON error under `/api/`), naming what was asked for. */
+  notFound(what: string): Response;
+}
+
+/** A read-only route a service adds to its daemon's port (actions go through the kit's front desk). */
+export interface WebRoute {
+  /** Path with `:name` segments, e.g. `/products/:id`; matched on GET (and HEAD). */
+  path: string;
+  /** One line for the JSON API list on the page, for a JSON route (absent: not listed). */
+  api?: string;
+  /** Answers the request; `params` holds the `:name` segments, decoded. */
+  handle(params: Record<string, string>, context: DaemonContext, view: WebView): Promise<Response>;
+}
+
+/**
+ * What a daemon adds to the kit's window (the page on `GET /`, the job pages,
+ * the JSON API). The kit shows health, the queue and running jobs live,
+ * recent work orders, the actions and the API list on every daemon; a service
+ * adds sections and routes of its own here.
+ */
+export interface DaemonWeb {
+  /** HTML sections of the status page, after the kit's (escaped by the service; see web/html.ts). */
+  sections?(context: DaemonContext, view: WebView): Promise<string>;
+  /** HTML sections of a job's page, after the kit's summary (products, skipped frames, timings). */
+  jobSections?(job: JobRecord, context: DaemonContext, view: WebView): Promise<string>;
+  /** Pages and JSON routes of the service (GET only). */
+  routes?: readonly WebRoute[];
+}
+
 /** A daemon, as declared to the kit. */
 export interface DaemonSpec {
   /** `toros serve NAME`, the owner of its jobs in the catalog, its unit's name. */
@@ -129,8 +182,10 @@ export interface DaemonSpec {
   jobFields?(job: JobRecord, base: Record<string, XmlRpcValue>): Record<string, XmlRpcValue>;
   /** Details `/health` shows to a caller with the token (e.g. devices, the reduction's yielding). */
   healthDetails?(context: DaemonContext): Record<string, unknown> | Promise<Record<string, unknown>>;
-  /** More HTML for the documentation page after the recent jobs. */
+  /** More HTML for the XML-RPC documentation page (`/rpc`) after the recent jobs. */
   pageHtml?(context: DaemonContext): Promise<string>;
+  /** What the service adds to the daemon's window: status page sections, job page sections, routes. */
+  web?: DaemonWeb;
   /** More XML-RPC methods of this service. */
   methods?(context: DaemonContext): Record<string, MethodSpec>;
   /** Percent of the time batch threads keep while the desk is busy (1-100, default 100: never nap). */

@@ -311,6 +311,21 @@ export class XmlRpcServer {
     return null;
   }
 
+  /** The documentation page (as on GET /): every method with its signatures and help, then the extra HTML. */
+  async documentationPage(): Promise<string> {
+    const extra = this.#options.docExtraHtml ? await this.#options.docExtraHtml() : "";
+    const methods = this.methodNames().map((name) => ({ name, ...this.#methods.get(name)! }));
+    return renderDocPage(this.#options.title, this.#options.description ?? "", methods, extra);
+  }
+
+  /** The registered methods with their signatures and help, sorted by name. */
+  methodDocs(): { name: string; signatures: string[][]; help: string }[] {
+    return this.methodNames().map((name) => {
+      const { signatures, help } = this.#methods.get(name)!;
+      return { name, signatures, help };
+    });
+  }
+
   /** Answers one XML-RPC call body (no HTTP): the response XML, at once when the method answers at once. */
   call(xml: string): string | Promise<string> {
     let result: MethodResult | Promise<MethodResult>;
@@ -348,12 +363,9 @@ export class XmlRpcServer {
     const method = request.method;
     if (method === "OPTIONS") return this.#preflight();
     if (method === "GET" && path === "/") {
-      const extra = this.#options.docExtraHtml ? await this.#options.docExtraHtml() : "";
-      const methods = this.methodNames().map((name) => ({ name, ...this.#methods.get(name)! }));
-      return new Response(
-        renderDocPage(this.#options.title, this.#options.description ?? "", methods, extra),
-        { headers: this.#corsFor(request, { "content-type": "text/html; charset=utf-8" }) },
-      );
+      return new Response(await this.documentationPage(), {
+        headers: this.#corsFor(request, { "content-type": "text/html; charset=utf-8" }),
+      });
     }
     if (path !== "/" && path !== "/RPC2") return new Response("Not found\n", { status: 404 });
     if (method !== "POST") {

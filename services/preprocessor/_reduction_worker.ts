@@ -12,6 +12,15 @@ import { createPixelPool, type PixelPool } from "../../lib/ccd/mod.ts";
 import { lowerThreadPriority } from "../../lib/thread_priority.ts";
 import { YieldGate } from "../../lib/yield_gate.ts";
 import { reduceNight, ReductionAborted } from "./pipeline.ts";
+import { makePreviews, type PreviewsMade } from "./previews.ts";
+
+/**
+ * Of the job's progress bar, the reduction fills this share and the previews the rest: the job is
+ * done when the night's previews are made too, so its products can be looked at once it is.
+ */
+const REDUCTION_SHARE = 0.9;
+/** Progress is sent in thousandths of the job. */
+const PROGRESS_STEPS = 1000;
 
 /** Messages the worker accepts. */
 export type ReductionRequest =
@@ -107,9 +116,32 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
       pool,
       signal: controller.signal,
       log,
-      onProgress: (p) => send({ type: "progress", jobId: request.jobId, ...p }),
+      onProgress: (p) =>
+        send({
+          type: "progress",
+          jobId: request.jobId,
+          done: p.total > 0 ? Math.round((PROGRESS_STEPS * REDUCTION_SHARE * p.done) / p.total) : 0,
+          total: p.total > 0 ? PROGRESS_STEPS : 0,
+          step: p.step,
+        }),
     });
-    send({ type: "done", jobId: request.jobId, report: JSON.parse(JSON.stringify(report)) });
+    // Previews for the web page, made here once (never on a request): every product of the night
+    // whose previews are missing or older than it, kept ones from an earlier run included.
+    const products = await store.listProducts({ nightId: report.night.id });
+    const previews: PreviewsMade = await makePreviews(products.map((product) => product.path), {
+      signal: controller.signal,
+      onProgress: (done, total) =>
+        send({
+          type: "progress",
+          jobId: request.jobId,
+          done: Math.round(PROGRESS_STEPS * (REDUCTION_SHARE + ((1 - REDUCTION_SHARE) * done) / total)),
+          total: PROGRESS_STEPS,
+          step: `previews ${done}/${total}`,
+        }),
+    });
+    if (previews.made > 0) log.info(`Previews of ${previews.made} products made in ${report.outDir}`);
+    for (const failed of previews.failed) log.warning(`No preview of ${failed.path}: ${failed.reason}`);
+    send({ type: "done", jobId: request.jobId, report: { ...JSON.parse(JSON.stringify(report)), previews } });
   } catch (error) {
     if (error instanceof ReductionAborted) send({ type: "aborted", jobId: request.jobId });
     else {send({

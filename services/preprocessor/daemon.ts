@@ -12,6 +12,7 @@ import { LocationError, resolveInsideRoots } from "../../lib/data_roots.ts";
 import { XmlRpcFault, type XmlRpcValue } from "../../lib/xmlrpc/mod.ts";
 import type { CalibrationOrder } from "../../lib/work_order.ts";
 import { type JobResult, ReductionHandler } from "./reduction_handler.ts";
+import { preprocessorWeb } from "./web.ts";
 
 /** Fault code for a File Location outside the data roots or not readable. */
 export const FAULT_LOCATION = 2;
@@ -63,10 +64,15 @@ export const preprocessorDaemon: DaemonSpec = {
       Night: job.night,
       Products: result?.Products ?? [],
       Errors: errors,
-      Warnings: result?.Warnings ?? [],
+      Warnings: [
+        ...result?.Warnings ?? [],
+        ...(result?.Previews?.Failed ?? []).map((failed) => `no preview of ${failed.File}: ${failed.Reason}`),
+      ],
     } satisfies Record<string, XmlRpcValue>;
   },
   // How much the reduction has given way to requests (Reduction: Share While Serving).
   healthDetails: ({ gate }) => ({ reductionYield: { sharePercent: gate.share, ...gate.totals } }),
   yieldShare: (config) => config.reduction.shareWhileServing,
+  // Recent nights with thumbnails, night, product and exposure pages, previews, /api/nights and /api/products.
+  web: preprocessorWeb,
 };

@@ -13,6 +13,7 @@ import type { JsonValue } from "../../lib/work_order.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
 import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
 import type { ReductionReport } from "./pipeline.ts";
+import type { PreviewsMade } from "./previews.ts";
 
 /** What a finished calibration job records as its result. */
 export interface JobResult {
@@ -21,6 +22,19 @@ export interface JobResult {
   Failed: { File: string; Reason: string }[];
   Warnings: string[];
   Seconds: number;
+  /** Each stage in the order it ran: what it did and how long it took. */
+  Stages?: {
+    Name: string;
+    Groups: number;
+    Frames: number;
+    Products: number;
+    Reused: number;
+    Rejected: number;
+    Failed: number;
+    Seconds: number;
+  }[];
+  /** The web page's previews: made now, already up to date, and those that could not be made. */
+  Previews?: { Made: number; UpToDate: number; Failed: { File: string; Reason: string }[] };
 }
 
 /** What the handler needs. */
@@ -33,15 +47,34 @@ export interface ReductionHandlerOptions {
   gate: YieldGate;
 }
 
-/** The result stored for a reduced night. */
-export function jobResultOf(report: ReductionReport): JobResult {
-  return {
+/** The result stored for a reduced night (with the previews the reduction thread made after it). */
+export function jobResultOf(report: ReductionReport & { previews?: PreviewsMade }): JobResult {
+  const round = (seconds: number) => Math.round(seconds * 100) / 100;
+  const result: JobResult = {
     Products: report.products.map((p) => p.path),
     Skipped: report.skipped.map((s) => ({ File: s.fileName, Reason: s.reason })),
     Failed: report.failed.map((s) => ({ File: s.fileName, Reason: s.reason })),
     Warnings: report.warnings,
-    Seconds: Math.round(report.seconds * 100) / 100,
+    Seconds: round(report.seconds),
+    Stages: (report.stages ?? []).map((stage) => ({
+      Name: stage.name,
+      Groups: stage.groups,
+      Frames: stage.frames,
+      Products: stage.products,
+      Reused: stage.reused,
+      Rejected: stage.rejected,
+      Failed: stage.failed,
+      Seconds: round(stage.seconds),
+    })),
   };
+  if (report.previews) {
+    result.Previews = {
+      Made: report.previews.made,
+      UpToDate: report.previews.upToDate,
+      Failed: report.previews.failed.map((failed) => ({ File: failed.path, Reason: failed.reason })),
+    };
+  }
+  return result;
 }
 
 /** Runs calibration jobs on one long-lived reduction thread. */
