@@ -475,7 +475,10 @@ export class Dispatcher implements Background {
       order = {
         ID: `scheduler-open-${now.toISOString().slice(0, 15)}`,
         WOType: "Dome",
+        // Unparked, open and following the mount (a parked dome may open its shutter but would not turn).
+        Unpark: true,
         "Open Shutter": true,
+        Slave: true,
       };
     } else if (over && (dome.Open || !dome.Parked)) {
       order = { ID: `scheduler-close-${night}`, WOType: "Dome", "Close Shutter": true, Park: true };
