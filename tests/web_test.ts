@@ -11,6 +11,8 @@ import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
 import { toyDaemon } from "./fixtures/toy_daemon.ts";
 import { startPreprocessor } from "../services/preprocessor/serve_command.ts";
 import { openStore } from "../lib/store/mod.ts";
+import { schedulerDaemon } from "../services/scheduler/daemon.ts";
+import { telescopeDaemon } from "../services/telescope/daemon.ts";
 
 type Struct = Record<string, XmlRpcValue>;
 
@@ -486,6 +488,78 @@ Deno.test("the preprocessor's catalog API gives products a page at a time, and r
     );
   } finally {
     await service.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** Every service address of `config` on a port nothing listens on (the scheduler finds nobody there). */
+function nobodyThere(config: TorosConfig): void {
+  for (const address of ["preprocessorAddress", "telescopeAddress", "domeAddress"] as const) {
+    config[address] = { http: "http://127.0.0.1:9/", ip: "127.0.0.1", port: 9 };
+  }
+}
+
+Deno.test("the scheduler's page shows tonight's plan: each order's state, why it waits, when it can be observed", async () => {
+  const root = await tempRoot();
+  const config = configFor(root);
+  config.schedulerAddress = { http: "http://127.0.0.1:0/", ip: "127.0.0.1", port: 0 };
+  nobodyThere(config);
+  // A dark hour at the default site (25.99 N, 97.57 W): 22:00 local on 2026-11-30.
+  const daemon = await startDaemon(schedulerDaemon, config, { at: new Date("2026-12-01T04:00:00Z") });
+  try {
+    const url = base(daemon);
+    const observation = (id: string, ra: number, dec: number) => ({
+      ID: id,
+      WOType: "Observation",
+      "Telescope Name": "CTMO",
+      RA: ra,
+      Dec: dec,
+      Filter: "V",
+      "Exposure Time": 10,
+      "Number of Exposures": 2,
+      "Type of job": "Research",
+    });
+    await postJson(`${url}/api/work-orders`, observation("orion", 5.59, -5.39));
+    await postJson(`${url}/api/work-orders`, observation("never-up", 12, -80));
+    // The dispatcher looks at new orders at once; wait until it has judged both.
+    for (let i = 0; i < 500; i++) {
+      const jobs = (await (await fetch(`${url}/api/jobs`)).json()).jobs as Struct[];
+      if (jobs.every((job) => job.State !== "received")) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const page = await getText(`${url}/`);
+    const plan = page.text.slice(page.text.indexOf('<section id="plan">'));
+    assertStringIncludes(plan, "<h2>Tonight&#39;s plan</h2>");
+    assertStringIncludes(plan, "Tonight (2026-11-30) is dark");
+    assertStringIncludes(plan, "Waiting (2), in the order they would go");
+    assertStringIncludes(plan, "unobservable tonight");
+    assertStringIncludes(plan, "not tonight:");
+    assert(/orion[\s\S]*\d\d:\d\d–\d\d:\d\d UTC/.test(plan), "when Orion can be observed tonight");
+    assertStringIncludes(plan, "Type of job Research: 5", "how its priority was made");
+    const job = await getText(`${url}/jobs/2`);
+    assertStringIncludes(job.text, "<dt>State</dt><dd>unobservable tonight</dd>");
+  } finally {
+    await daemon.stop();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("the telescope's page shows its devices (none seen before an order) and takes Observation orders as JSON", async () => {
+  const root = await tempRoot();
+  const config = configFor(root);
+  config.telescopeAddress = { http: "http://127.0.0.1:0/", ip: "127.0.0.1", port: 0 };
+  const daemon = await startDaemon(telescopeDaemon, config, { runJobs: false });
+  try {
+    const page = await getText(`${base(daemon)}/`);
+    const telescope = page.text.slice(page.text.indexOf('<section id="telescope">'));
+    assertStringIncludes(telescope, "<h2>Telescope</h2>");
+    assertStringIncludes(telescope, "not connected yet (no job has run)");
+    assertStringIncludes(telescope, "No order is being carried out.");
+    assert(!page.text.includes('id="calibrate"'), "no calibration form on a daemon that takes none");
+    assertStringIncludes(page.text, 'data-json-field="order"');
+    assertStringIncludes(page.text, "Any work order, as JSON (observation)");
+  } finally {
+    await daemon.stop();
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -14,6 +14,7 @@ import type { XmlRpcValue } from "../../lib/xmlrpc/mod.ts";
 import type { JsonValue } from "../../lib/work_order.ts";
 import { Dispatcher, type SchedulerDetail } from "./dispatcher.ts";
 import { assignPriority } from "./policy.ts";
+import { schedulerWeb } from "./web.ts";
 
 const FRONT_DESK_HELP = `Front Desk will receive your Work Order and perform the requested operations.
 
@@ -90,4 +91,6 @@ export const schedulerDaemon: DaemonSpec = {
     dispatchers.set(context, dispatcher);
     return dispatcher;
   },
+  // Tonight's plan on the status page: what runs where, what waits and why, when each target can be observed.
+  web: schedulerWeb,
 };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DaemonSpec, JobContext, JobHandler } from "../../lib/daemon/mod.ts";
+import type { DaemonContext, DaemonSpec, JobContext, JobHandler } from "../../lib/daemon/mod.ts";
 import type { JobRecord } from "../../lib/store/mod.ts";
 import { getLogger } from "../../lib/log.ts";
 import { type JsonValue, type ObservationOrder, parseWorkOrder } from "../../lib/work_order.ts";
@@ -14,6 +14,7 @@ import { FAULT_INVALID_PARAMS, XmlRpcFault } from "../../lib/xmlrpc/mod.ts";
 import type { TorosConfig } from "../../lib/config.ts";
 import { Instruments } from "./instruments.ts";
 import { type ObservationResult, runObservation } from "./observation.ts";
+import { instrumentsSection, type InstrumentsView, observationSections } from "./web.ts";
 
 /** Fault code for an Observation order meant for another telescope. */
 export const FAULT_OTHER_TELESCOPE = 4;
@@ -62,6 +63,15 @@ class ObservationHandler implements JobHandler {
 
 /** The handler of each running telescope daemon, for `/health` (one per context). */
 const handlers = new WeakMap<object, ObservationHandler>();
+
+/** The instruments as the daemon last saw them (for `/health` and the status page). */
+function instrumentsOf(context: DaemonContext): InstrumentsView {
+  return handlers.get(context)?.instruments?.status() ?? {
+    server: context.config.telescope.indiServer,
+    connection: "not connected yet (no job has run)",
+    devices: [],
+  };
+}
 
 /** The telescope daemon. */
 export const telescopeDaemon: DaemonSpec = {
@@ -137,15 +147,10 @@ export const telescopeDaemon: DaemonSpec = {
       },
     },
   }),
-  healthDetails: (context) => {
-    const instruments = handlers.get(context)?.instruments;
-    return {
-      instruments: instruments?.status() ??
-        {
-          server: context.config.telescope.indiServer,
-          connection: "not connected yet (no job has run)",
-          devices: [],
-        },
-    };
+  healthDetails: (context) => ({ instruments: instrumentsOf(context) }),
+  // The devices and the current step on the status page; an Observation's frames on its job's page.
+  web: {
+    sections: (context, view) => Promise.resolve(instrumentsSection(instrumentsOf(context), view.running())),
+    jobSections: (job, context) => Promise.resolve(observationSections(job, context.config)),
   },
 };
