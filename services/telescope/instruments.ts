@@ -190,6 +190,14 @@ export class Instruments {
    */
   async expose(type: IndiFrameType, seconds: number, path: string, signal: AbortSignal): Promise<string> {
     const camera = this.#config.camera;
+    // An exposure left running (this daemon was killed mid-exposure and started again) is aborted first.
+    if (this.#client.getVector(camera, "CCD_EXPOSURE")?.state === "Busy") {
+      await this.abortExposure();
+      await this.#client.waitUntil(camera, "CCD_EXPOSURE", (v) => v.state !== "Busy", {
+        signal,
+        timeoutMs: 30_000,
+      });
+    }
     await this.#client.setSwitch(camera, "CCD_FRAME_TYPE", { [type]: true }, { signal });
     const timeoutMs = seconds * 1000 + READOUT_MARGIN_MS;
     // The image comes before CCD_EXPOSURE turns Ok: wait for it first.

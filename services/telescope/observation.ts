@@ -57,6 +57,24 @@ async function filedFrames(nightDir: string, stamp: FrameStamp): Promise<string[
   return found.sort();
 }
 
+/**
+ * Removes what an earlier run killed mid-frame left in the night directory:
+ * the camera's image under its temporary name (and the INDI client's `.part`
+ * of it) and a frame that was being filed (`.NAME.xxxxxxxx.tmp`). Only one
+ * Observation runs at a time, so nothing else is writing these.
+ */
+async function removeStaleTemporaries(nightDir: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(nightDir)) {
+      if (entry.isFile && (/^\.camera-/.test(entry.name) || /^\..+\.[0-9a-f]{8}\.tmp$/.test(entry.name))) {
+        await Deno.remove(`${nightDir}/${entry.name}`).catch(() => {});
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
 /** Everything an Observation job needs. */
 export interface ObservationDeps {
   config: TorosConfig;
@@ -79,6 +97,7 @@ export async function runObservation(
     step("connecting");
     await instruments.connect(signal);
     const nightDir = `${telescope.dataRoot}/${nightDate(new Date(), config.site.longitude)}`;
+    await removeStaleTemporaries(nightDir);
     const base = {
       object: order.object ?? order.id,
       telescope: telescope.name,
