@@ -22,11 +22,23 @@ const SCRIPT = new URL("./ccdproc_reduce.py", import.meta.url).pathname;
 interface Run {
   seconds: number;
   rssMiB: number;
+  /** The machine's 1-minute load average as the run started (other work on the cores). */
+  load: number;
   /** toros' own report (`--json`). */
   report?: ReductionReport;
 }
 
+/** The 1-minute load average, or NaN off Linux. */
+async function loadAverage(): Promise<number> {
+  try {
+    return Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 async function timed(command: string, args: string[]): Promise<Run & { stdout: string }> {
+  const load = await loadAverage();
   const started = performance.now();
   const out = await new Deno.Command("/usr/bin/time", {
     args: ["-f", "MAXRSS %M", command, ...args],
@@ -39,7 +51,7 @@ async function timed(command: string, args: string[]): Promise<Run & { stdout: s
     throw new Error(`${command} failed (${out.code}):\n${stderr.slice(-2000)}`);
   }
   const rss = Number(/MAXRSS (\d+)/.exec(stderr)?.[1] ?? NaN) / 1024;
-  return { seconds, rssMiB: rss, stdout: new TextDecoder().decode(out.stdout) };
+  return { seconds, rssMiB: rss, load, stdout: new TextDecoder().decode(out.stdout) };
 }
 
 async function toros(nightDir: string, workDir: string): Promise<Run> {
@@ -57,12 +69,12 @@ async function toros(nightDir: string, workDir: string): Promise<Run> {
     "--force",
     "--json",
   ]);
-  return { seconds: run.seconds, rssMiB: run.rssMiB, report: JSON.parse(run.stdout) };
+  return { seconds: run.seconds, rssMiB: run.rssMiB, load: run.load, report: JSON.parse(run.stdout) };
 }
 
 async function ccdproc(nightDir: string, workDir: string): Promise<Run> {
   const run = await timed("/usr/bin/python3", [SCRIPT, nightDir, `${workDir}/ccdproc-products`, "0.01"]);
-  return { seconds: run.seconds, rssMiB: run.rssMiB };
+  return { seconds: run.seconds, rssMiB: run.rssMiB, load: run.load };
 }
 
 function median(values: number[]): number {
@@ -130,7 +142,9 @@ async function main(): Promise<void> {
         `  ${references[i].seconds.toFixed(1)} s, ${references[i].rssMiB.toFixed(0)} MiB; toros...`,
       );
       ours.push(await toros(base, root));
-      console.log(`  ${ours[i].seconds.toFixed(2)} s, ${ours[i].rssMiB.toFixed(0)} MiB`);
+      console.log(
+        `  ${ours[i].seconds.toFixed(2)} s, ${ours[i].rssMiB.toFixed(0)} MiB (load ${ours[i].load})`,
+      );
     }
     const ratios = references.map((reference, i) => reference.seconds / ours[i].seconds);
     const rss = (runs: Run[]) => `${Math.max(...runs.map((run) => run.rssMiB)).toFixed(0)} MiB`;
@@ -193,7 +207,10 @@ async function main(): Promise<void> {
       `${await machineLine()}. Simulated uint16 night: 11 bias, 11 dark (60 s), 11 flat (V), 20 lights;`,
       "the standard reduction (median masters, scaled dark, flats normalized by their median, flat_correct).",
       "Times are wall clock of the whole command (start-up, ingest, SHA-256 of every raw file, products fsync'd);",
-      `RSS is GNU time's maximum resident set size (the highest of the runs).`,
+      `RSS is GNU time's maximum resident set size (the highest of the runs). The machine's 1-minute load average`,
+      `as the toros runs started: ${
+        ours.map((run) => run.load.toFixed(2)).join(", ")
+      } (other work shares the two cores, and toros uses both).`,
       ...(RUNS > 1
         ? [
           `${RUNS} runs of each, in turn (ccdproc, toros, ccdproc, ...): the median, and in brackets the fastest and`,
