@@ -1,6 +1,6 @@
 /**
  * `deno task bench`: runs every benchmark in turn, each side by side with its peer
- * (astropy, ccdproc, Python's DocXMLRPCServer), and lets each write its section of
+ * (astropy, ccdproc, Python's DocXMLRPCServer; the window's with chromium), and lets each write its section of
  * `bench/RESULTS.md`. Pass `--quick` for a smoke run, or names to run a subset
  * (`deno task bench reduce`).
  *
@@ -12,6 +12,7 @@ export const BENCHMARKS: { name: string; file: string }[] = [
   { name: "fits", file: "fits_bench.ts" },
   { name: "reduce", file: "reduce_bench.ts" },
   { name: "rpc", file: "rpc_bench.ts" },
+  { name: "web", file: "web_bench.ts" },
 ];
 
 async function runBenchmarks(args: string[]): Promise<number> {
