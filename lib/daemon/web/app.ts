@@ -81,9 +81,10 @@ export function createWebApp(options: WebAppOptions): WebApp {
   const feedView = viewFor(kit, new Request(feedUrl), feedUrl);
   let serviceKey = "";
   let serviceHtml = "";
-  const look = async (): Promise<LiveUpdate> => {
-    const update = await liveUpdate(kit);
-    if (update.key !== serviceKey || serviceHtml === "") {
+  const look = async (previousKey?: string): Promise<LiveUpdate> => {
+    const update = await liveUpdate(kit, previousKey);
+    if (!update.sections) return update;
+    if (update.key !== serviceKey) {
       serviceHtml = await serviceSectionsHtml(kit, feedView);
       serviceKey = update.key;
     }
@@ -194,14 +195,26 @@ export function createWebApp(options: WebAppOptions): WebApp {
       });
       return answer;
     }
+    const started = performance.now();
+    let response: Response;
     try {
-      if (request.method === "GET" || request.method === "HEAD") return await get(request, url);
-      if (request.method === "POST") return await post(request, url);
-      await request.body?.cancel();
-      return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, POST, OPTIONS" } });
+      if (request.method === "GET" || request.method === "HEAD") response = await get(request, url);
+      else if (request.method === "POST") response = await post(request, url);
+      else {
+        await request.body?.cancel();
+        return new Response("Method not allowed\n", {
+          status: 405,
+          headers: { allow: "GET, POST, OPTIONS" },
+        });
+      }
     } catch (error) {
-      return internalError(kit, request, error, url.pathname.startsWith("/api/"));
+      response = internalError(kit, request, error, url.pathname.startsWith("/api/"));
     }
+    // How long the answer took to make (a stream's, only to start): browsers' tools and the benchmark read it.
+    try {
+      response.headers.set("server-timing", `app;dur=${(performance.now() - started).toFixed(2)}`);
+    } catch { /* a redirect's headers cannot be changed */ }
+    return response;
   }
 
   return { handle, feed, close: () => feed.close() };

@@ -23,8 +23,11 @@ export interface LiveProgress {
 export interface LiveUpdate {
   /** Changes when the sections' content changes (not with progress alone). */
   key: string;
-  /** HTML of the live sections by element id, rendered and escaped by the server. */
-  sections: Record<string, string>;
+  /**
+   * HTML of the live sections by element id, rendered and escaped by the server; left out when they
+   * have not changed since the key the look was given.
+   */
+  sections?: Record<string, string>;
   /** Progress of the jobs running now, by job number. */
   progress: Record<string, LiveProgress>;
 }
@@ -41,9 +44,15 @@ export interface LiveFeedOptions {
 
 const encoder = new TextEncoder();
 
+/**
+ * Works out the page's update now; given the key of the last update, it may leave the sections out when
+ * they have not changed (without one, it must give them).
+ */
+export type LiveLook = (previousKey?: string) => Promise<LiveUpdate>;
+
 /** The live feed of one daemon; `stream()` is one page's `text/event-stream` body. */
 export class LiveFeed {
-  readonly #look: () => Promise<LiveUpdate>;
+  readonly #look: LiveLook;
   readonly #intervalMs: number;
   readonly #keepAliveMs: number;
   readonly #onError: (error: unknown) => void;
@@ -56,7 +65,7 @@ export class LiveFeed {
   #closed = false;
 
   /** Creates the feed; `look` works out the page's update now. */
-  constructor(look: () => Promise<LiveUpdate>, options: LiveFeedOptions = {}) {
+  constructor(look: LiveLook, options: LiveFeedOptions = {}) {
     this.#look = look;
     this.#intervalMs = options.intervalMs ?? 500;
     this.#keepAliveMs = options.keepAliveMs ?? 15_000;
@@ -125,11 +134,14 @@ export class LiveFeed {
     if (this.#busy || this.#listeners.size === 0) return;
     this.#busy = true;
     try {
-      const update = await this.#look();
+      const last = this.#last;
+      const looked = await this.#look(last?.key);
       if (this.#listeners.size === 0) return;
+      // Unchanged sections were left out: the last ones still hold (and go to pages that come later).
+      const update = looked.sections || !last ? looked : { ...looked, sections: last.sections };
       const progress = JSON.stringify(update.progress);
       let message: Uint8Array | null = null;
-      if (!this.#last || update.key !== this.#last.key) message = event(update);
+      if (!last || update.key !== last.key) message = event(update);
       else if (progress !== this.#lastProgress) {
         message = event({ key: update.key, progress: update.progress });
       }

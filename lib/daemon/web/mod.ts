@@ -19,6 +19,6 @@ export type { DaemonSpec, DaemonWeb, WebRoute, WebView } from "../spec.ts";
 export { createWebApp, type WebApp, type WebAppOptions } from "./app.ts";
 export type { HealthReport } from "./_kit.ts";
 export { crossSiteRefusal, formTokenMatches, isForm, isJson, newFormToken, trustedOrigin } from "./csrf.ts";
-export { LiveFeed, type LiveFeedOptions, type LiveProgress, type LiveUpdate } from "./live.ts";
+export { LiveFeed, type LiveFeedOptions, type LiveLook, type LiveProgress, type LiveUpdate } from "./live.ts";
 export { type ApiDoc, KIT_API } from "./pages.ts";
 export * from "./html.ts";

@@ -163,8 +163,12 @@ function progressOf(line: JobLine): LiveProgress {
   };
 }
 
-/** The live sections of the status page now, with the key that says when they changed. */
-export async function liveUpdate(kit: Kit): Promise<LiveUpdate> {
+/**
+ * The live sections of the status page now, with the key that says when they
+ * changed; when the key is still `previousKey`, the sections are not drawn
+ * again (the feed looks twice a second, and they rarely change).
+ */
+export async function liveUpdate(kit: Kit, previousKey?: string): Promise<LiveUpdate> {
   const now = await jobsNow(kit);
   const progress: Record<string, LiveProgress> = {};
   for (const line of [...now.running, ...now.recent]) {
@@ -179,16 +183,24 @@ export async function liveUpdate(kit: Kit): Promise<LiveUpdate> {
     line.job.status === "running" ? "" : line.step,
     line.job.status === "running" ? 0 : line.progress,
   ];
-  const key = JSON.stringify([
+  const text = JSON.stringify([
     now.counts,
     now.running.map(shape),
     now.queue.map(shape),
     now.recent.map(shape),
   ]);
-  let hash = 0;
-  for (let i = 0; i < key.length; i++) hash = (Math.imul(hash, 31) + key.charCodeAt(i)) | 0;
+  // Two 32-bit string hashes (FNV-1a and a multiplicative one) stand for the text on the wire.
+  let fnv = 0x811c9dc5;
+  let mul = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    fnv = Math.imul(fnv ^ c, 0x01000193);
+    mul = (Math.imul(mul, 31) + c) | 0;
+  }
+  const key = `${(fnv >>> 0).toString(36)}-${(mul >>> 0).toString(36)}-${text.length}`;
+  if (key === previousKey) return { key, progress };
   return {
-    key: `${key.length}-${(hash >>> 0).toString(36)}`,
+    key,
     sections: {
       "live-counts": countsHtml(now.counts),
       "live-running": runningHtml(kit, now.running),
@@ -350,6 +362,7 @@ export async function statusPage(kit: Kit, request: Request, url: URL): Promise<
   const health = await kit.health(true);
   const body = health.body;
   const update = await liveUpdate(kit);
+  const sections = update.sections!;
   const view = viewFor(kit, request, url);
   const details = Object.entries(body).filter(([key]) => !HEALTH_FIELDS.has(key));
   const healthHtml = definitionList([
@@ -357,7 +370,7 @@ export async function statusPage(kit: Kit, request: Request, url: URL): Promise<
     ["Version", escapeHtml(String(body.version))],
     ["Up for", escapeHtml(formatDuration(Number(body.uptimeSeconds)))],
     ["Catalog", `${escapeHtml(String(body.databaseBackend ?? ""))} (${escapeHtml(String(body.database))})`],
-  ]) + `<div id="live-counts">${update.sections["live-counts"]}</div>` +
+  ]) + `<div id="live-counts">${sections["live-counts"]}</div>` +
     (details.length > 0
       ? `<details><summary>Service details</summary>${valueHtml(Object.fromEntries(details))}</details>`
       : "");
@@ -365,9 +378,9 @@ export async function statusPage(kit: Kit, request: Request, url: URL): Promise<
   const bodyHtml = `<p>${escapeHtml(spec.description)}</p>
 <p class="live-state">Updates: <span data-live-state>as of loading</span></p>
 ${section("Health", healthHtml, "health")}
-${section("Running now", `<div id="live-running">${update.sections["live-running"]}</div>`, "running")}
-${section("Queue", `<div id="live-queue">${update.sections["live-queue"]}</div>`, "queue")}
-${section("Recent work orders", `<div id="live-recent">${update.sections["live-recent"]}</div>`, "recent")}
+${section("Running now", `<div id="live-running">${sections["live-running"]}</div>`, "running")}
+${section("Queue", `<div id="live-queue">${sections["live-queue"]}</div>`, "queue")}
+${section("Recent work orders", `<div id="live-recent">${sections["live-recent"]}</div>`, "recent")}
 ${section("Actions", actionsHtml(kit), "actions")}
 <div id="live-service">${serviceSections}</div>
 ${section("JSON API", apiHtml(kit), "api")}
