@@ -357,6 +357,19 @@ Deno.test("cross-site requests cannot act: Origin, Sec-Fetch-Site, forms without
     });
     await preflight.body?.cancel();
     assertEquals(preflight.headers.get("access-control-allow-origin"), null);
+    const formPreflight = await fetch(`${url}/actions/work-order`, {
+      method: "OPTIONS",
+      headers: { ...evil, "access-control-request-method": "POST" },
+    });
+    await formPreflight.body?.cancel();
+    assertEquals(formPreflight.headers.get("access-control-allow-origin"), null);
+    // XML-RPC's own preflight is as it was (Security: CORS Origin, "*" by default).
+    const rpcPreflight = await fetch(`${url}/RPC2`, {
+      method: "OPTIONS",
+      headers: { ...evil, "access-control-request-method": "POST" },
+    });
+    await rpcPreflight.body?.cancel();
+    assertEquals(rpcPreflight.headers.get("access-control-allow-origin"), "*");
     // Reading the JSON API from another site is what Security: CORS Origin allows, as for XML-RPC.
     const read = await fetch(`${url}/api/jobs`, { headers: evil });
     assertEquals(read.headers.get("access-control-allow-origin"), "*");

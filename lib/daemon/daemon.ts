@@ -161,10 +161,8 @@ export async function startDaemon(
     gate.touch();
     const method = request.method;
     const path = pathOf(request.url);
-    // XML-RPC first, exactly as before (the front desk's hot path): POST / and /RPC2, and CORS preflights.
-    if (
-      method === "POST" ? path === "/" || path === "/RPC2" : method === "OPTIONS" && !path.startsWith("/api/")
-    ) {
+    // XML-RPC first, exactly as before (the front desk's hot path): POST / and /RPC2, and their preflights.
+    if ((method === "POST" || method === "OPTIONS") && (path === "/" || path === "/RPC2")) {
       return server.handle(request, info);
     }
     if (method === "GET" && path === "/health") {

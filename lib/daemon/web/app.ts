@@ -98,7 +98,10 @@ export function createWebApp(options: WebAppOptions): WebApp {
   });
   const serviceRoutes: readonly WebRoute[] = options.spec.web?.routes ?? [];
 
-  /** A CORS preflight under /api/: answered in full only for the origin `Security: CORS Origin` names. */
+  /**
+   * A CORS preflight of the window's routes (XML-RPC answers its own): answered in full only for the
+   * origin `Security: CORS Origin` names, so no other site's script may send JSON here.
+   */
   function preflight(request: Request): Response {
     const origin = request.headers.get("origin");
     if (trusted === null || origin !== trusted) return new Response(null, { status: 204 });
