@@ -24,8 +24,11 @@ import type { ObservationResult } from "./observation.ts";
 
 /** What the status page shows of the instruments (`Instruments.status()`, or why there is none yet). */
 export interface InstrumentsView {
+  /** The INDI server, `host:port`. */
   server: string;
+  /** The connection to it, in words. */
   connection: string;
+  /** Mount, camera and filter wheel as last seen. */
   devices: DeviceStatus[];
 }
 

@@ -16,21 +16,29 @@ import { escapeHtml, link } from "./html.ts";
 
 /** What `/health` reports, and whether the daemon is well (HTTP 200) or not (503). */
 export interface HealthReport {
+  /** Whether the catalog answers. */
   ok: boolean;
+  /** What `/health` answers as JSON. */
   body: Record<string, unknown>;
 }
 
 /** The daemon's parts, as the window sees them. */
 export interface Kit {
+  /** The daemon's declaration. */
   spec: DaemonSpec;
+  /** What the daemon's parts share (config, catalog, log, clock). */
   context: DaemonContext;
+  /** The job runner, when this daemon runs jobs. */
   runner: JobRunner | null;
+  /** The job methods, as XML-RPC answers them. */
   desk: FrontDesk;
+  /** The XML-RPC server: its `Security:` rules and its method documentation. */
   server: XmlRpcServer;
   /** The token the page's HTML forms carry (see csrf.ts). */
   formToken: string;
   /** `Security: CORS Origin` as configured. */
   corsOrigin: string;
+  /** `Security: Max Body Bytes`: the largest body an action may send. */
   maxBodyBytes: number;
   /** `/health`'s report; `detailed` with the service's details. */
   health(detailed: boolean): Promise<HealthReport>;
@@ -40,6 +48,7 @@ export interface Kit {
 
 /** How a page is laid out: its `<body>` attributes (the script reads them) and navigation. */
 export interface LayoutOptions {
+  /** HTTP status (default 200). */
   status?: number;
   /** `data-*` attributes of `<body>`, by name without `data-` (values are escaped). */
   data?: Record<string, string>;

@@ -19,10 +19,15 @@ import { jobPage, liveUpdate, refusedPage, serviceSectionsHtml, statusPage } fro
 
 /** What the window is made from. */
 export interface WebAppOptions {
+  /** The daemon's declaration (its `web` hook among it). */
   spec: DaemonSpec;
+  /** What the daemon's parts share. */
   context: DaemonContext;
+  /** The job runner, when this daemon runs jobs. */
   runner: JobRunner | null;
+  /** The job methods, as XML-RPC answers them (the JSON API goes through them). */
   desk: FrontDesk;
+  /** The XML-RPC server: its `Security:` rules and `/rpc`'s documentation. */
   server: XmlRpcServer;
   /** `/health`'s report, which the status page shows. */
   health(detailed: boolean): Promise<HealthReport>;

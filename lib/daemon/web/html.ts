@@ -78,6 +78,7 @@ export function statusBadge(status: string): string {
 
 /** A column of {@link table}: its heading (text) and, optionally, a class for its cells. */
 export interface Column {
+  /** The column's heading, and each cell's label on a narrow screen. */
   heading: string;
   /** CSS class of the column's cells (`num` right-aligns numbers, `path` breaks long paths anywhere). */
   className?: string;

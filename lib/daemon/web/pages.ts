@@ -276,8 +276,11 @@ ${formToken(kit)}
 
 /** One documented route of the JSON API. */
 export interface ApiDoc {
+  /** `GET` or `POST`. */
   method: string;
+  /** The path, `{name}` standing for a part. */
   path: string;
+  /** What it answers, in one line. */
   what: string;
 }
 
