@@ -96,10 +96,19 @@ export function createWebApp(options: WebAppOptions): WebApp {
     if (serviceHtml !== "") update.sections["live-service"] = serviceHtml;
     return update;
   };
-  const feed = new LiveFeed(look, {
+  // A catalog that stops answering is logged once, not twice a second while pages listen.
+  let lastProblem = "";
+  const feed = new LiveFeed(async (previousKey) => {
+    const update = await look(previousKey);
+    lastProblem = "";
+    return update;
+  }, {
     intervalMs: options.liveIntervalMs,
-    onError: (error) =>
-      options.context.log.warning(`Live feed: ${error instanceof Error ? error.message : error}`),
+    onError: (error) => {
+      const problem = error instanceof Error ? error.message : String(error);
+      if (problem !== lastProblem) options.context.log.warning(`Live feed: ${problem}`);
+      lastProblem = problem;
+    },
   });
   const serviceRoutes: readonly WebRoute[] = options.spec.web?.routes ?? [];
 

@@ -437,7 +437,7 @@ export async function jobPage(kit: Kit, request: Request, url: URL, job: JobReco
     ["Finished", formatTime(job.finishedAt)],
     ["Waited", escapeHtml(formatDuration(secondsBetween(job.createdAt, job.startedAt)))],
     ["Ran", escapeHtml(formatDuration(secondsBetween(job.startedAt, job.finishedAt)))],
-    ["Tried again at", formatTime(typeof status.RetryAt === "string" ? status.RetryAt : null)],
+    ["Next try", formatTime(typeof status.RetryAt === "string" ? status.RetryAt : null)],
   ]) + (active ? `<p>${cancelForm(kit, job)}</p>` : "");
   const errors = (status.Errors as string[] | undefined) ?? [];
   const warnings = (status.Warnings as string[] | undefined) ?? [];
