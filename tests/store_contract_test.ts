@@ -295,11 +295,16 @@ const CONTRACT: [string, (store: Store) => Promise<void>][] = [
     assertEquals([done?.status, done?.error, done?.progress, done?.result], ["done", null, 1, { frames: 3 }]);
     assert(done?.finishedAt);
     assertEquals(await store.updateJob(99999, { status: "done" }), null);
-    await store.addJobEvent(job.id, "received", new Date("2026-12-01T03:00:00Z"));
+    await store.addJobEvent(job.id, "received", new Date("2026-01-01T03:00:00Z"));
     await store.addJobEvent(job.id, "dispatched to telescope job 7");
+    await store.addJobEvent(job.id, "merged from the service: started", new Date("2026-01-01T03:00:01Z"));
     const story = await store.listJobEvents(job.id);
-    assertEquals(story.map((e) => e.event), ["received", "dispatched to telescope job 7"]);
-    assertEquals(story[0].at, "2026-12-01T03:00:00.000Z");
+    assertEquals(
+      story.map((e) => e.event),
+      ["received", "merged from the service: started", "dispatched to telescope job 7"],
+      "in time order, whenever each line was recorded",
+    );
+    assertEquals(story[0].at, "2026-01-01T03:00:00.000Z");
   }],
   [
     "pages: nights and products a page at a time, with totals; one product, exposure, night by id",
