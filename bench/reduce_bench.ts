@@ -22,7 +22,7 @@ const SCRIPT = new URL("./ccdproc_reduce.py", import.meta.url).pathname;
 interface Run {
   seconds: number;
   rssMiB: number;
-  /** The machine's 1-minute load average as the run started (other work on the cores). */
+  /** The machine's 1-minute load average as the run started (other work on the cores, and the run before). */
   load: number;
   /** toros' own report (`--json`). */
   report?: ReductionReport;
@@ -208,9 +208,10 @@ async function main(): Promise<void> {
       "the standard reduction (median masters, scaled dark, flats normalized by their median, flat_correct).",
       "Times are wall clock of the whole command (start-up, ingest, SHA-256 of every raw file, products fsync'd);",
       `RSS is GNU time's maximum resident set size (the highest of the runs). The machine's 1-minute load average`,
-      `as the toros runs started: ${
-        ours.map((run) => run.load.toFixed(2)).join(", ")
-      } (other work shares the two cores, and toros uses both).`,
+      `as each pair of runs started: ${
+        references.map((run) => run.load.toFixed(2)).join(", ")
+      } (other work shares the two cores, and toros uses both; the benchmark's own ccdproc run adds about 1 by`,
+      "the time toros starts).",
       ...(RUNS > 1
         ? [
           `${RUNS} runs of each, in turn (ccdproc, toros, ccdproc, ...): the median, and in brackets the fastest and`,
