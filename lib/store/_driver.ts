@@ -20,6 +20,16 @@ export interface SqlDriver {
    * PostgreSQL a normal transaction). Commits when `fn` resolves, rolls back when it throws.
    */
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T>;
+  /**
+   * Tells every listener of `channel` on any connection (PostgreSQL `NOTIFY`: inside a transaction,
+   * at its commit); nothing on SQLite, whose listeners look every so often instead.
+   */
+  notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Calls `fn` with each payload sent to `channel` (PostgreSQL `LISTEN`, on a connection of its own);
+   * resolves with a function that stops listening, or null on SQLite.
+   */
+  listen(channel: string, fn: (payload: string) => void): Promise<(() => Promise<void>) | null>;
   /** Closes the connection. */
   close(): Promise<void>;
 }

@@ -61,16 +61,43 @@ function wrap(error: unknown, where: string): Error {
   return wrapped;
 }
 
+/** PostgreSQL's longest identifier (a channel name is one). */
+const MAX_IDENTIFIER = 63;
+
 class PostgresDriver implements SqlDriver {
   readonly dialect = "postgres" as const;
   readonly #sql: Sql;
   readonly #where: string;
   readonly #root: postgres.Sql | null;
+  readonly #schema: string | undefined;
 
-  constructor(sql: Sql, where: string, root: postgres.Sql | null) {
+  constructor(sql: Sql, where: string, root: postgres.Sql | null, schema: string | undefined) {
     this.#sql = sql;
     this.#where = where;
     this.#root = root;
+    this.#schema = schema;
+  }
+
+  /** Channels are the database's, not a schema's: a schema's catalog gets channels of its own. */
+  #channel(channel: string): string {
+    return (this.#schema ? `${channel}.${this.#schema}` : channel).slice(0, MAX_IDENTIFIER);
+  }
+
+  async notify(channel: string, payload: string): Promise<void> {
+    await this.query("SELECT pg_notify(?, ?)", [this.#channel(channel), payload]);
+  }
+
+  async listen(channel: string, fn: (payload: string) => void): Promise<() => Promise<void>> {
+    const root = this.#root;
+    if (!root) throw new StoreError("Cannot listen inside a transaction");
+    try {
+      const { unlisten } = await root.listen(this.#channel(channel), fn);
+      return async () => {
+        await unlisten().catch(() => {});
+      };
+    } catch (error) {
+      throw wrap(error, this.#where);
+    }
   }
 
   async query(sql: string, params: unknown[] = []): Promise<Row[]> {
@@ -99,7 +126,7 @@ class PostgresDriver implements SqlDriver {
   async transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     if (!this.#root) return await fn(this);
     try {
-      return await this.#root.begin((tx) => fn(new PostgresDriver(tx, this.#where, null))) as T;
+      return await this.#root.begin((tx) => fn(new PostgresDriver(tx, this.#where, null, this.#schema))) as T;
     } catch (error) {
       if (error instanceof StoreError) throw error;
       throw wrap(error, this.#where);
@@ -133,7 +160,7 @@ export async function openPostgres(url: string, options: PostgresOptions = {}): 
     onnotice: () => {},
     connection,
   });
-  const driver = new PostgresDriver(sql, where, sql);
+  const driver = new PostgresDriver(sql, where, sql, options.schema);
   try {
     if (options.schema) {
       // CREATE SCHEMA IF NOT EXISTS races between connections (a unique violation): take turns.

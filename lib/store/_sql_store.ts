@@ -6,6 +6,7 @@
  * @module
  */
 import type { Row, SqlDriver } from "./_driver.ts";
+import { LeaseLostError } from "./errors.ts";
 import {
   DEFAULT_SERVICE,
   type ExposureInput,
@@ -18,6 +19,7 @@ import {
   type JobRecord,
   type JobStatus,
   type MasterQuery,
+  MAX_TASK_ATTEMPTS,
   type NightRecord,
   type NightSummary,
   type Page,
@@ -26,7 +28,16 @@ import {
   type ProductInput,
   type ProductKind,
   type ProductRecord,
+  type ReplaceProductOptions,
   type Store,
+  type TaskChange,
+  type TaskFence,
+  type TaskInput,
+  type TaskListener,
+  type TaskRecord,
+  type TaskStatus,
+  type WorkerInput,
+  type WorkerRecord,
 } from "./types.ts";
 
 /** After this many claims a job whose worker keeps dying is failed instead of re-queued. */
@@ -115,6 +126,36 @@ function toJob(row: Row): JobRecord {
   };
 }
 
+function toTask(row: Row, dependsOn: number[]): TaskRecord {
+  return {
+    id: num(row.id),
+    jobId: num(row.job_id),
+    service: String(row.service),
+    name: String(row.name),
+    kind: String(row.kind),
+    spec: json(row.spec),
+    weight: num(row.weight),
+    priority: num(row.priority),
+    status: String(row.status) as TaskStatus,
+    attempts: num(row.attempts),
+    workerId: str(row.worker_id),
+    leaseExpiresAt: str(row.lease_expires_at),
+    result: json(row.result),
+    error: str(row.error),
+    dependsOn,
+    createdAt: String(row.created_at),
+    updatedAt: String(row.updated_at),
+    startedAt: str(row.started_at),
+    finishedAt: str(row.finished_at),
+  };
+}
+
+/** The notification channel of the task queue. */
+const TASKS_CHANNEL = "toros_tasks";
+
+/** Rows of workers silent for longer than this are forgotten. */
+const FORGET_WORKER_MS = 24 * 3600_000;
+
 /** The largest page the paginated look-ups answer. */
 const MAX_PAGE = 1000;
 
@@ -143,6 +184,23 @@ export class SqlStore implements Store {
     this.#db = db;
     this.backend = db.dialect;
     this.description = description;
+  }
+
+  /**
+   * The catalog's clock as ISO 8601 UTC text with milliseconds (the format of every timestamp here),
+   * plus a `?` parameter of milliseconds when `offset`: leases are set and compared by one clock,
+   * whatever the clocks of the hosts that hold them say.
+   */
+  #clock(offset = false): string {
+    if (this.#db.dialect === "postgres") {
+      const at = offset
+        ? "clock_timestamp() + (?::double precision) * interval '1 millisecond'"
+        : "clock_timestamp()";
+      return `to_char((${at}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+    }
+    return offset
+      ? "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (? / 1000.0) || ' seconds')"
+      : "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
   }
 
   /** `a IS b` that treats two NULLs as equal, in each dialect. */
@@ -244,8 +302,15 @@ export class SqlStore implements Store {
     return row ? toExposure(row) : null;
   }
 
-  async replaceProduct(p: ProductInput): Promise<ProductRecord> {
+  async replaceProduct(p: ProductInput, options: ReplaceProductOptions = {}): Promise<ProductRecord> {
     const id = await this.#db.transaction(async (tx) => {
+      // Fenced: the task's row is locked for the write, so its lease cannot be taken over meanwhile.
+      if (options.fence && !await this.#holds(tx, options.fence, options.marginMs ?? 0, true)) {
+        throw new LeaseLostError(
+          `Task ${options.fence.taskId} is no longer held by ${options.fence.workerId} (attempt ${options.fence.attempt}): ` +
+            `${p.path} not recorded`,
+        );
+      }
       // Upsert keeps the id, so products that used this master still point at it.
       const [row] = await tx.query(
         `INSERT INTO products (night_id, kind, path, filter, exposure_time, width, height, binning, n_combined, checksum,
@@ -641,6 +706,266 @@ export class SqlStore implements Store {
       ]);
     for (const row of rows) counts[String(row.status) as JobStatus] = num(row.n);
     return counts;
+  }
+
+  /** The condition of a held task: this worker, this attempt, still running. */
+  static readonly #HELD = "id = ? AND worker_id = ? AND attempts = ? AND status = 'running'";
+
+  async #holds(db: SqlDriver, fence: TaskFence, marginMs: number, lock: boolean): Promise<boolean> {
+    const forUpdate = lock && db.dialect === "postgres" ? "FOR UPDATE" : "";
+    const rows = await db.query(
+      `SELECT id FROM tasks WHERE ${SqlStore.#HELD} AND lease_expires_at > ${this.#clock(true)} ${forUpdate}`,
+      [fence.taskId, fence.workerId, fence.attempt, marginMs],
+    );
+    return rows.length > 0;
+  }
+
+  async #tasks(db: SqlDriver, where: string, params: unknown[]): Promise<TaskRecord[]> {
+    const rows = await db.query(`SELECT * FROM tasks ${where} ORDER BY id`, params);
+    if (rows.length === 0) return [];
+    const ids = rows.map((row) => num(row.id));
+    const dependencies = await db.query(
+      `SELECT task_id, depends_on FROM task_dependencies WHERE task_id IN (${ids.map(() => "?").join(", ")})
+       ORDER BY depends_on`,
+      ids,
+    );
+    return rows.map((row) =>
+      toTask(
+        row,
+        dependencies.filter((d) => num(d.task_id) === num(row.id)).map((d) => num(d.depends_on)),
+      )
+    );
+  }
+
+  /** Adds tasks to a job inside a transaction (names it has are kept); tells the workers. */
+  async #addTasks(tx: SqlDriver, jobId: number, tasks: TaskInput[]): Promise<void> {
+    if (tasks.length === 0) return;
+    const [job] = await tx.query("SELECT service, priority FROM jobs WHERE id = ?", [jobId]);
+    if (!job) throw new Error(`No job ${jobId} to add tasks to`);
+    const known = new Map(
+      (await tx.query("SELECT id, name FROM tasks WHERE job_id = ?", [jobId])).map((row) => [
+        String(row.name),
+        num(row.id),
+      ]),
+    );
+    const added: TaskInput[] = [];
+    for (const task of tasks) {
+      if (known.has(task.name)) continue;
+      const [row] = await tx.query(
+        `INSERT INTO tasks (job_id, service, name, kind, spec, weight, priority, status, attempts, created_at,
+           updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ${this.#clock()}, ${this.#clock()}) RETURNING id`,
+        [
+          jobId,
+          job.service,
+          task.name,
+          task.kind,
+          JSON.stringify(task.spec ?? null),
+          task.weight ?? 1,
+          job.priority,
+        ],
+      );
+      known.set(task.name, num(row.id));
+      added.push(task);
+    }
+    for (const task of added) {
+      for (const name of new Set(task.dependsOn ?? [])) {
+        const dependency = known.get(name);
+        if (dependency === undefined) {
+          throw new Error(`Task ${task.name} depends on ${name}, which job ${jobId} lacks`);
+        }
+        await tx.query("INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)", [
+          known.get(task.name),
+          dependency,
+        ]);
+      }
+    }
+    if (added.length > 0) await tx.notify(TASKS_CHANNEL, "ready" satisfies TaskChange);
+  }
+
+  async addTasks(jobId: number, tasks: TaskInput[]): Promise<TaskRecord[]> {
+    await this.#db.transaction((tx) => this.#addTasks(tx, jobId, tasks));
+    return await this.listTasks(jobId);
+  }
+
+  async claimTask(workerId: string, leaseMs: number, service?: string): Promise<TaskRecord | null> {
+    // PostgreSQL: SKIP LOCKED lets concurrent claimers pass over a row another is taking.
+    // SQLite: the IMMEDIATE transaction holds the write lock, so the select and update are one step.
+    const lock = this.#db.dialect === "postgres" ? "FOR UPDATE SKIP LOCKED" : "";
+    const serviceCondition = service === undefined ? "" : "AND t.service = ?";
+    const params: unknown[] = [workerId, leaseMs];
+    if (service !== undefined) params.push(service);
+    return await this.#db.transaction(async (tx) => {
+      const [row] = await tx.query(
+        `UPDATE tasks SET status = 'running', worker_id = ?, attempts = attempts + 1,
+           lease_expires_at = ${this.#clock(true)}, started_at = COALESCE(started_at, ${this.#clock()}),
+           updated_at = ${this.#clock()}
+         WHERE id = (SELECT t.id FROM tasks t WHERE t.status = 'queued' ${serviceCondition}
+           AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.depends_on
+             WHERE d.task_id = t.id AND p.status <> 'done')
+           ORDER BY t.priority DESC, t.job_id, t.id LIMIT 1 ${lock})
+         RETURNING id`,
+        params,
+      );
+      if (!row) return null;
+      await tx.notify(TASKS_CHANNEL, "changed" satisfies TaskChange);
+      const [task] = await this.#tasks(tx, "WHERE id = ?", [num(row.id)]);
+      return task;
+    });
+  }
+
+  async heartbeatTask(fence: TaskFence, leaseMs: number): Promise<boolean> {
+    const rows = await this.#db.query(
+      `UPDATE tasks SET lease_expires_at = ${this.#clock(true)}, updated_at = ${this.#clock()}
+       WHERE ${SqlStore.#HELD} RETURNING id`,
+      [leaseMs, fence.taskId, fence.workerId, fence.attempt],
+    );
+    return rows.length > 0;
+  }
+
+  holdsTask(fence: TaskFence, marginMs: number): Promise<boolean> {
+    return this.#holds(this.#db, fence, marginMs, false);
+  }
+
+  /** Ends a held task with `status`, in a transaction that `then` may add to; false when not held. */
+  #finishTask(
+    fence: TaskFence,
+    status: TaskStatus,
+    fields: { result?: unknown; error?: string },
+    change: TaskChange,
+    then?: (tx: SqlDriver, jobId: number) => Promise<void>,
+  ): Promise<boolean> {
+    const final = status !== "queued";
+    return this.#db.transaction(async (tx) => {
+      const [row] = await tx.query(
+        `UPDATE tasks SET status = ?, result = COALESCE(?, result), error = COALESCE(?, error),
+           lease_expires_at = NULL, updated_at = ${this.#clock()},
+           ${final ? `finished_at = ${this.#clock()}` : "worker_id = NULL"}
+         WHERE ${SqlStore.#HELD} RETURNING job_id`,
+        [
+          status,
+          fields.result === undefined ? null : JSON.stringify(fields.result),
+          fields.error ?? null,
+          fence.taskId,
+          fence.workerId,
+          fence.attempt,
+        ],
+      );
+      if (!row) return false;
+      await then?.(tx, num(row.job_id));
+      await tx.notify(TASKS_CHANNEL, change);
+      return true;
+    });
+  }
+
+  completeTask(fence: TaskFence, result: unknown, add: TaskInput[] = []): Promise<boolean> {
+    return this.#finishTask(
+      fence,
+      "done",
+      { result: result ?? null },
+      "ready",
+      (tx, jobId) => this.#addTasks(tx, jobId, add),
+    );
+  }
+
+  failTask(fence: TaskFence, error: string): Promise<boolean> {
+    return this.#finishTask(fence, "failed", { error }, "changed");
+  }
+
+  releaseTask(fence: TaskFence): Promise<boolean> {
+    return this.#finishTask(fence, "queued", {}, "ready");
+  }
+
+  async requeueExpiredTasks(service?: string): Promise<number> {
+    const lock = this.#db.dialect === "postgres" ? "FOR UPDATE SKIP LOCKED" : "";
+    const serviceCondition = service === undefined ? "" : "AND service = ?";
+    return await this.#db.transaction(async (tx) => {
+      // A task locked by a fenced write in progress is passed over: that write checks the lease itself.
+      const expired = await tx.query(
+        `SELECT id, job_id, name, worker_id, attempts FROM tasks
+         WHERE status = 'running' AND lease_expires_at < ${this.#clock()} ${serviceCondition} ORDER BY id ${lock}`,
+        service === undefined ? [] : [service],
+      );
+      for (const task of expired) {
+        const givenUp = num(task.attempts) >= MAX_TASK_ATTEMPTS;
+        const lost = `${task.worker_id} lost its lease (attempt ${num(task.attempts)})`;
+        await tx.query(
+          `UPDATE tasks SET status = ?, error = ?, worker_id = NULL, lease_expires_at = NULL,
+             updated_at = ${this.#clock()} ${givenUp ? `, finished_at = ${this.#clock()}` : ""}
+           WHERE id = ?`,
+          [
+            givenUp ? "failed" : "queued",
+            givenUp ? `gave up after ${MAX_TASK_ATTEMPTS} attempts: ${lost}` : null,
+            num(task.id),
+          ],
+        );
+        await tx.query(`INSERT INTO job_events (job_id, at, event) VALUES (?, ${this.#clock()}, ?)`, [
+          num(task.job_id),
+          `task ${task.name}: ${lost}; ${givenUp ? "failed" : "queued again"}`,
+        ]);
+      }
+      if (expired.length > 0) await tx.notify(TASKS_CHANNEL, "ready" satisfies TaskChange);
+      return expired.length;
+    });
+  }
+
+  listTasks(jobId: number): Promise<TaskRecord[]> {
+    return this.#tasks(this.#db, "WHERE job_id = ?", [jobId]);
+  }
+
+  async cancelTasks(jobId: number): Promise<number> {
+    return await this.#db.transaction(async (tx) => {
+      const rows = await tx.query(
+        `UPDATE tasks SET status = 'cancelled', lease_expires_at = NULL, finished_at = ${this.#clock()},
+           updated_at = ${this.#clock()}
+         WHERE job_id = ? AND status IN ('queued', 'running') RETURNING id`,
+        [jobId],
+      );
+      if (rows.length > 0) await tx.notify(TASKS_CHANNEL, "changed" satisfies TaskChange);
+      return rows.length;
+    });
+  }
+
+  async listenTasks(onChange: (change: TaskChange) => void): Promise<TaskListener | null> {
+    const stop = await this.#db.listen(TASKS_CHANNEL, (payload) => onChange(payload as TaskChange));
+    return stop ? { close: stop } : null;
+  }
+
+  async recordWorker(worker: WorkerInput): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO workers (id, host, pid, service, started_at, heartbeat_at, task_id, tasks_done)
+       VALUES (?, ?, ?, ?, ${this.#clock()}, ${this.#clock()}, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, task_id = excluded.task_id,
+         tasks_done = excluded.tasks_done`,
+      [worker.id, worker.host, worker.pid, worker.service, worker.taskId, worker.tasksDone],
+    );
+  }
+
+  async removeWorker(workerId: string): Promise<void> {
+    await this.#db.query("DELETE FROM workers WHERE id = ?", [workerId]);
+  }
+
+  async listWorkers(): Promise<WorkerRecord[]> {
+    await this.#db.query(`DELETE FROM workers WHERE heartbeat_at < ${this.#clock(true)}`, [
+      -FORGET_WORKER_MS,
+    ]);
+    const rows = await this.#db.query(
+      `SELECT w.*, t.name AS task_name, t.job_id, ${this.#clock()} AS now FROM workers w
+       LEFT JOIN tasks t ON t.id = w.task_id ORDER BY w.heartbeat_at DESC, w.id`,
+    );
+    return rows.map((row) => ({
+      id: String(row.id),
+      host: String(row.host),
+      pid: num(row.pid),
+      service: String(row.service),
+      taskId: numOrNull(row.task_id),
+      tasksDone: num(row.tasks_done),
+      startedAt: String(row.started_at),
+      heartbeatAt: String(row.heartbeat_at),
+      ageSeconds: Math.max(0, (Date.parse(String(row.now)) - Date.parse(String(row.heartbeat_at))) / 1000),
+      taskName: str(row.task_name),
+      jobId: numOrNull(row.job_id),
+    }));
   }
 
   async ping(): Promise<void> {

@@ -87,6 +87,14 @@ class SqliteConnection implements SqlDriver {
     }
   }
 
+  notify(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  listen(): Promise<null> {
+    return Promise.resolve(null);
+  }
+
   close(): Promise<void> {
     this.#db.close();
     return Promise.resolve();
@@ -125,6 +133,14 @@ class SerializedSqlite implements SqlDriver {
 
   transaction<T>(fn: (tx: SqlDriver) => Promise<T>): Promise<T> {
     return this.#mutex.run(() => this.#connection.transaction(fn));
+  }
+
+  notify(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  listen(): Promise<null> {
+    return Promise.resolve(null);
   }
 
   async close(): Promise<void> {

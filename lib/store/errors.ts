@@ -12,3 +12,15 @@ export class StoreError extends Error {
     this.name = "StoreError";
   }
 }
+
+/**
+ * A write made under a task's lease was refused: the lease has expired (or is about to), the task
+ * was cancelled, or another worker holds it now. Nothing was written; the work stops.
+ */
+export class LeaseLostError extends StoreError {
+  /** Creates the error. */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LeaseLostError";
+  }
+}

@@ -187,6 +187,50 @@ CREATE INDEX product_uses_master ON product_uses (master_id);
 CREATE INDEX jobs_service_id ON jobs (service, id);
 `,
   },
+  {
+    version: 7,
+    description: "a job's tasks with their dependencies, leases and results; the workers that run them",
+    sql: `
+CREATE TABLE tasks (
+  id {{id}},
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  service TEXT NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  weight DOUBLE PRECISION NOT NULL DEFAULT 1,
+  priority DOUBLE PRECISION NOT NULL,
+  status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  worker_id TEXT,
+  lease_expires_at TEXT,
+  result TEXT,
+  error TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  UNIQUE (job_id, name)
+);
+CREATE INDEX tasks_queue ON tasks (service, status, priority DESC, job_id, id);
+CREATE TABLE task_dependencies (
+  task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  depends_on INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+  PRIMARY KEY (task_id, depends_on)
+);
+CREATE INDEX task_dependencies_on ON task_dependencies (depends_on);
+CREATE TABLE workers (
+  id TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  service TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  heartbeat_at TEXT NOT NULL,
+  task_id INTEGER,
+  tasks_done INTEGER NOT NULL DEFAULT 0
+);
+`,
+  },
 ];
 
 /** The newest schema version this software knows. */

@@ -22,8 +22,8 @@ import { StoreError } from "./errors.ts";
 import type { Store } from "./types.ts";
 
 export type * from "./types.ts";
-export { DEFAULT_SERVICE } from "./types.ts";
-export { StoreError } from "./errors.ts";
+export { DEFAULT_SERVICE, MAX_TASK_ATTEMPTS } from "./types.ts";
+export { LeaseLostError, StoreError } from "./errors.ts";
 export { MIGRATIONS, SCHEMA_VERSION } from "./migrations.ts";
 
 /** Options for {@link openStore}. */

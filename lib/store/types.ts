@@ -215,6 +215,120 @@ export interface ProductFilter extends PageRange {
   masterId?: number;
 }
 
+/** After this many claims a task whose worker keeps dying (or losing its lease) fails instead of running again. */
+export const MAX_TASK_ATTEMPTS = 5;
+
+/** Life cycle of a task. */
+export type TaskStatus = "queued" | "running" | "done" | "failed" | "cancelled";
+
+/**
+ * A task to add to a job: one piece of its work (a master, a chunk of lights)
+ * that any worker of the job's service may run once the tasks it depends on are done.
+ */
+export interface TaskInput {
+  /** Unique within its job, in words: `master_darks 2048x2048@1x1 60 s`, `calibrated_lights … 2/8`. */
+  name: string;
+  /** What kind of work it is, for its handler (the preprocessor: `ingest` or a stage's name). */
+  kind: string;
+  /** What its handler needs to run it (JSON-compatible). */
+  spec?: unknown;
+  /** Its share of the job's work, for the job's progress (default 1). */
+  weight?: number;
+  /** Names of tasks of the same job that must be done before it may start (added before it, or with it). */
+  dependsOn?: string[];
+}
+
+/** A stored task. */
+export interface TaskRecord {
+  id: number;
+  jobId: number;
+  /** The service of its job, whose workers run it. */
+  service: string;
+  name: string;
+  kind: string;
+  spec: unknown;
+  weight: number;
+  /** Its job's priority: 0-10, higher runs first; ties run by the job's age, then in the order planned. */
+  priority: number;
+  status: TaskStatus;
+  /** Claims so far; the holder's fencing token is the attempt it claimed. */
+  attempts: number;
+  /** Who runs it (`host:pid`), or who ran it once it is done or failed. */
+  workerId: string | null;
+  leaseExpiresAt: string | null;
+  /** What it produced (JSON-compatible), once done. */
+  result: unknown;
+  error: string | null;
+  /** Ids of the tasks it waits for. */
+  dependsOn: number[];
+  createdAt: string;
+  updatedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+/**
+ * Who holds a task, as its claim said: every write made under the task's lease
+ * names it, and the catalog takes the write only while this worker still holds
+ * this attempt (a worker that lost its lease and was replaced holds an older attempt).
+ */
+export interface TaskFence {
+  taskId: number;
+  workerId: string;
+  /** The attempt claimed ({@link TaskRecord.attempts} as the claim returned it). */
+  attempt: number;
+}
+
+/** What a worker says of itself at each heartbeat. */
+export interface WorkerInput {
+  /** `host:pid`, as its claims name it. */
+  id: string;
+  host: string;
+  pid: number;
+  /** The service whose tasks it runs. */
+  service: string;
+  /** The task it runs now, or null when idle. */
+  taskId: number | null;
+  /** Tasks it has finished since it started. */
+  tasksDone: number;
+}
+
+/** A worker as the catalog last heard of it. */
+export interface WorkerRecord extends WorkerInput {
+  startedAt: string;
+  /** Its last heartbeat (the catalog's clock). */
+  heartbeatAt: string;
+  /** Seconds since its last heartbeat, by the catalog's clock. */
+  ageSeconds: number;
+  /** The name of the task it runs, and that task's job. */
+  taskName: string | null;
+  jobId: number | null;
+}
+
+/** Options of {@link Store.replaceProduct}. */
+export interface ReplaceProductOptions {
+  /**
+   * Record the product only while this task's lease holds for `marginMs` more;
+   * otherwise nothing is written and a {@link LeaseLostError} is thrown.
+   */
+  fence?: TaskFence;
+  /** How long the lease must still run, in milliseconds (default 0). */
+  marginMs?: number;
+}
+
+/** A subscription to the task queue's changes (PostgreSQL `LISTEN`). */
+export interface TaskListener {
+  /** Stops listening. */
+  close(): Promise<void>;
+}
+
+/** What a change to the task queue means to a listener. */
+export type TaskChange =
+  /** Work may have become ready: tasks added, a task done (its dependents), one queued again. */
+  | "ready"
+  /** A task changed without freeing work: claimed, failed, cancelled. */
+  | "changed";
+
 /** The catalog: one interface, two backends. All methods are safe to call concurrently. */
 export interface Store {
   /** Which backend this is. */
@@ -243,8 +357,11 @@ export interface Store {
   /** An exposure by id, or null. */
   getExposure(exposureId: number): Promise<ExposureRecord | null>;
 
-  /** Records a product, replacing any product with the same path (and its provenance rows). */
-  replaceProduct(product: ProductInput): Promise<ProductRecord>;
+  /**
+   * Records a product, replacing any product with the same path (and its provenance rows); with a
+   * fence, only while that task's lease holds (else {@link LeaseLostError} and nothing written).
+   */
+  replaceProduct(product: ProductInput, options?: ReplaceProductOptions): Promise<ProductRecord>;
   /** Products of one night (or all), with provenance. */
   listProducts(filter?: { nightId?: number }): Promise<ProductRecord[]>;
   /**
@@ -303,6 +420,51 @@ export interface Store {
   listJobs(filter?: JobFilter): Promise<JobRecord[]>;
   /** Number of jobs per status (of `service`, or all). */
   countJobs(service?: string): Promise<Record<JobStatus, number>>;
+
+  /**
+   * Adds tasks to a job (its priority theirs), in one transaction; a name the job already has is
+   * kept as it is. Returns every task of the job.
+   */
+  addTasks(jobId: number, tasks: TaskInput[]): Promise<TaskRecord[]>;
+  /**
+   * Atomically claims the next ready task (queued, every task it depends on done): highest priority
+   * first, then the oldest job's, then in the order planned; of `service` when given. Its lease
+   * runs `leaseMs` by the catalog's clock.
+   */
+  claimTask(workerId: string, leaseMs: number, service?: string): Promise<TaskRecord | null>;
+  /** Extends the task's lease; false when the fence no longer holds (lost, cancelled, taken over). */
+  heartbeatTask(fence: TaskFence, leaseMs: number): Promise<boolean>;
+  /** Whether the fence holds with at least `marginMs` of its lease left, by the catalog's clock. */
+  holdsTask(fence: TaskFence, marginMs: number): Promise<boolean>;
+  /**
+   * Marks the task done with its result and adds the tasks it planned (`add`), in one transaction;
+   * false (and nothing changed) when the fence no longer holds.
+   */
+  completeTask(fence: TaskFence, result: unknown, add?: TaskInput[]): Promise<boolean>;
+  /** Marks the task failed with the reason; false when the fence no longer holds. */
+  failTask(fence: TaskFence, error: string): Promise<boolean>;
+  /** Puts a running task back in the queue (a worker stopping); false when the fence no longer holds. */
+  releaseTask(fence: TaskFence): Promise<boolean>;
+  /**
+   * Queues again the running tasks (of `service`, or all) whose lease expired, each noted in its
+   * job's story; a task claimed {@link MAX_TASK_ATTEMPTS} times fails instead. Returns how many.
+   */
+  requeueExpiredTasks(service?: string): Promise<number>;
+  /** A job's tasks in the order planned, with what each depends on. */
+  listTasks(jobId: number): Promise<TaskRecord[]>;
+  /** Cancels a job's queued and running tasks (a running one's worker learns it at its heartbeat). */
+  cancelTasks(jobId: number): Promise<number>;
+  /**
+   * Calls `onChange` whenever the task queue changes (PostgreSQL `LISTEN`, across hosts), or
+   * answers null when this backend cannot tell (SQLite: look every so often).
+   */
+  listenTasks(onChange: (change: TaskChange) => void): Promise<TaskListener | null>;
+  /** Records a worker's heartbeat (the catalog's clock), creating its row the first time. */
+  recordWorker(worker: WorkerInput): Promise<void>;
+  /** Removes a worker that stops. */
+  removeWorker(workerId: string): Promise<void>;
+  /** The workers heard from in the last day, most recent heartbeat first. */
+  listWorkers(): Promise<WorkerRecord[]>;
 
   /** Checks the connection; throws a StoreError when the database does not answer. */
   ping(): Promise<void>;
