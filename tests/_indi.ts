@@ -24,6 +24,7 @@
  */
 import { IndiClient, type IndiClientOptions } from "../lib/indi/mod.ts";
 import { missingPeer, REQUIRE_PEERS } from "./_peers.ts";
+import { freePort } from "./_daemons.ts";
 
 // ------------------------------------------------------------------ scripted server
 
@@ -249,12 +250,7 @@ export interface CcdSimulatorSettings {
 }
 
 /** A port nobody listens on right now (the system's choice). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+export { freePort };
 
 /**
  * Starts `indiserver` with the drivers on a free loopback port, with its own

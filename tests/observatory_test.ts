@@ -9,8 +9,9 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { setSimulatedWeather, SIMULATOR_DEVICES, simulatorTest } from "./_indi.ts";
+import { freePort, urlOf, waitForJob } from "./_daemons.ts";
 import { defaultConfig, type TorosConfig } from "../lib/config.ts";
-import { type RunningDaemon, startDaemon } from "../lib/daemon/mod.ts";
+import { startDaemon } from "../lib/daemon/mod.ts";
 import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
 import { startPreprocessor } from "../services/preprocessor/serve_command.ts";
 import { domeDaemon } from "../services/dome/daemon.ts";
@@ -23,13 +24,6 @@ type Struct = Record<string, XmlRpcValue>;
 const DARK_HOUR = new Date("2026-12-01T04:00:00Z");
 /** Longer than any motion of the simulators. */
 const MOTION_MS = 90_000;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** One config for the whole observatory, every daemon on its own free port. */
 function observatory(root: string, server: { host: string; port: number }): TorosConfig {
@@ -56,19 +50,8 @@ function observatory(root: string, server: { host: string; port: number }): Toro
   return config;
 }
 
-function urlOf(daemon: RunningDaemon): string {
-  return `http://127.0.0.1:${daemon.port}/`;
-}
-
-async function until(url: string, job: XmlRpcValue, done: (s: Struct) => boolean, timeoutMs = MOTION_MS) {
-  const deadline = Date.now() + timeoutMs;
-  let status: Struct = {};
-  for (;;) {
-    status = await callXmlRpc(url, "job_status", [job]) as Struct;
-    if (done(status)) return status;
-    if (Date.now() > deadline) throw new Error(`job ${job}: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+function until(url: string, job: XmlRpcValue, done: (s: Struct) => boolean, timeoutMs = MOTION_MS) {
+  return waitForJob(url, job, done, timeoutMs);
 }
 
 await simulatorTest(

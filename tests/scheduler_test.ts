@@ -9,6 +9,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { missingPeer, REQUIRE_PEERS, runPython } from "./_peers.ts";
 import { type IndiServer, simulatorTest } from "./_indi.ts";
+import { freePort, urlOf, waitForJob } from "./_daemons.ts";
 import { defaultConfig, type TorosConfig } from "../lib/config.ts";
 import { type RunningDaemon, startDaemon } from "../lib/daemon/mod.ts";
 import { parseWorkOrder } from "../lib/work_order.ts";
@@ -90,10 +91,6 @@ function configFor(root: string, server: { host: string; port: number }): TorosC
   return config;
 }
 
-function urlOf(daemon: RunningDaemon): string {
-  return `http://127.0.0.1:${daemon.port}/`;
-}
-
 function observation(id: string, target: [number, number], extra: Struct = {}): Struct {
   return {
     ID: id,
@@ -111,15 +108,7 @@ function observation(id: string, target: [number, number], extra: Struct = {}): 
   };
 }
 
-async function until(url: string, job: XmlRpcValue, done: (s: Struct) => boolean, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await callXmlRpc(url, "job_status", [job]) as Struct;
-    if (done(status)) return status;
-    if (Date.now() > deadline) throw new Error(`job ${job}: ${JSON.stringify(status)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const until = waitForJob;
 
 const PYTHON_SUBMIT = `
 import sys, json, xmlrpc.client
@@ -143,12 +132,7 @@ await simulatorTest(
     const preprocessor = await startPreprocessor(config);
     config.preprocessorAddress.http = urlOf(preprocessor);
     // The telescope's address is known before it runs: the scheduler finds it not answering, then there.
-    const telescopePort = (() => {
-      const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const port = (listener.addr as Deno.NetAddr).port;
-      listener.close();
-      return port;
-    })();
+    const telescopePort = freePort();
     config.telescopeAddress = {
       http: `http://127.0.0.1:${telescopePort}/`,
       ip: "127.0.0.1",

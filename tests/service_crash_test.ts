@@ -9,15 +9,9 @@ import { readHdus, verifyChecksums } from "../lib/fits/mod.ts";
 import { openStore } from "../lib/store/mod.ts";
 import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
+import { freePort } from "./_daemons.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 async function prepare(lights = 16) {
   const root = await Deno.realPath(await Deno.makeTempDir({ prefix: "toros-crash-" }));

@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { missingPeer, peerTest, REQUIRE_PEERS, runPython } from "./_peers.ts";
 import { giveToUnprivileged, missingUnprivileged, spawnUnprivileged } from "./_service_user.ts";
+import { freePort } from "./_daemons.ts";
 import { defaultConfig, type TorosConfig } from "../lib/config.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { type RunningService, startPreprocessor } from "../services/preprocessor/serve_command.ts";
@@ -201,13 +202,6 @@ async function registerUnprivileged(name: string, fn: () => Promise<void>): Prom
     if (reason) throw new Error(`Cannot run the service unprivileged and TOROS_REQUIRE_PEERS=1: ${reason}`);
     await fn();
   });
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 await registerUnprivileged(

@@ -7,9 +7,10 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./_assert.ts";
 import { missingPeer, REQUIRE_PEERS, runPython } from "./_peers.ts";
-import { freePort, type IndiServer, SIMULATOR_DEVICES, SIMULATORS, simulatorTest } from "./_indi.ts";
+import { type IndiServer, SIMULATOR_DEVICES, SIMULATORS, simulatorTest } from "./_indi.ts";
+import { ended, freePort, urlOf, waitForJob } from "./_daemons.ts";
 import { defaultConfig, type TorosConfig } from "../lib/config.ts";
-import { type RunningDaemon, startDaemon } from "../lib/daemon/mod.ts";
+import { startDaemon } from "../lib/daemon/mod.ts";
 import { readHdus } from "../lib/fits/mod.ts";
 import { nightDate } from "../lib/sky/mod.ts";
 import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
@@ -35,26 +36,7 @@ function configFor(root: string, server: { host: string; port: number }, catalog
   return config;
 }
 
-function urlOf(daemon: RunningDaemon): string {
-  return `http://127.0.0.1:${daemon.port}/`;
-}
-
-async function status(url: string, job: XmlRpcValue): Promise<Struct> {
-  return await callXmlRpc(url, "job_status", [job]) as Struct;
-}
-
-/** Polls job_status until `done(status)`; fails naming the last status after `timeoutMs`. */
-async function until(url: string, job: XmlRpcValue, done: (s: Struct) => boolean, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const now = await status(url, job);
-    if (done(now)) return now;
-    if (Date.now() > deadline) throw new Error(`job ${job}: ${JSON.stringify(now)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-const ended = (s: Struct) => ["done", "failed", "cancelled"].includes(s.Status as string);
+const until = waitForJob;
 
 /** The Observation order of the original documents, with a short exposure and its calibration frames. */
 function originalOrder(id: string, extra: Struct = {}): Struct {
