@@ -3,6 +3,9 @@
  * structure and read noise, dark current with hot pixels, vignetted flats per
  * filter, stars on sky in the lights, Poisson and read noise; written as uint16
  * (BZERO = 32768) like real cameras, band by band so memory stays bounded.
+ * On request: an overscan strip beside or below the image (with `BIASSEC`,
+ * `TRIMSEC` and `DATASEC`) and a bias level that drifts from frame to frame and
+ * along the readout, cosmic rays, and twilight flats that fade.
  *
  * @module
  */
@@ -28,6 +31,17 @@ export interface SimulateOptions {
   flatExposure?: number;
   /** Night date (default 2026-11-24). */
   date?: string;
+  /**
+   * An overscan strip of `size` columns right of the image (`strip: "columns"`)
+   * or rows above it (`"rows"`); the bias level then drifts along the readout
+   * (row by row beside a column strip, column by column beside a row strip) and
+   * from frame to frame, as the strip records. Default none.
+   */
+  overscan?: { strip: "columns" | "rows"; size: number } | null;
+  /** Cosmic-ray hits per million pixels in every frame (1 to 3 pixels each, 300-6000 ADU); default 0. */
+  cosmicRays?: number;
+  /** Twilight flats: each filter's flats fade by this fraction from the first to the last (default 0). */
+  flatFade?: number;
 }
 
 /** One file written. */
@@ -142,7 +156,11 @@ export async function simulateNight(
     filter: string | null;
     t: number;
     label: string;
+    /** The level of a flat against the filter's first (twilight fading). */
+    level?: number;
   }[] = [];
+  const flatCount = options.flatsPerFilter ?? 11;
+  const fade = options.flatFade ?? 0;
   for (let i = 1; i <= (options.bias ?? 11); i++) {
     plan.push({ name: `bias_${pad(i)}.fits`, type: "bias", filter: null, t: 0, label: "Bias Frame" });
   }
@@ -156,13 +174,14 @@ export async function simulateNight(
     });
   }
   for (const filter of filters) {
-    for (let i = 1; i <= (options.flatsPerFilter ?? 11); i++) {
+    for (let i = 1; i <= flatCount; i++) {
       plan.push({
         name: `flat_${filter}_${pad(i)}.fits`,
         type: "flat",
         filter,
         t: flatExposure,
         label: "Flat Field",
+        level: 1 - (flatCount > 1 ? (fade * (i - 1)) / (flatCount - 1) : 0),
       });
     }
   }
@@ -193,9 +212,28 @@ export async function simulateNight(
     header.set("INSTRUME", "TOROS simulated CCD");
     header.set("TELESCOP", "TOROS");
     if (frame.type === "light") header.set("OBJECT", "SIM FIELD");
+    const strip = options.overscan ?? null;
+    if (strip) {
+      const [rawWidth, rawHeight] = strip.strip === "columns"
+        ? [size + strip.size, size]
+        : [size, size + strip.size];
+      header.set(
+        "BIASSEC",
+        strip.strip === "columns"
+          ? `[${size + 1}:${rawWidth},1:${size}]`
+          : `[1:${size},${size + 1}:${rawHeight}]`,
+        "overscan section",
+      );
+      header.set("TRIMSEC", `[1:${size},1:${size}]`, "section kept");
+      header.set("DATASEC", `[1:${size},1:${size}]`, "exposed pixels");
+    }
     minute += frame.t / 60 + 0.5;
     const path = `${nightDir}/${frame.name}`;
-    await writeFrame(path, header, size, seed, index, frame.type, frame.filter, frame.t, stars);
+    await writeFrame(path, header, size, seed, index, frame.type, frame.filter, frame.t, stars, {
+      overscan: strip,
+      cosmicRays: options.cosmicRays ?? 0,
+      level: frame.level ?? 1,
+    });
     frames.push({ path, imageType: frame.type, filter: frame.filter, exposureTime: frame.t });
   }
   return frames;
@@ -203,6 +241,43 @@ export async function simulateNight(
 
 function pad(n: number): string {
   return String(n).padStart(3, "0");
+}
+
+/** What a frame has beyond the standard night. */
+interface FrameExtras {
+  overscan: { strip: "columns" | "rows"; size: number } | null;
+  /** Hits per million pixels. */
+  cosmicRays: number;
+  /** A flat's level against its filter's first. */
+  level: number;
+}
+
+/** Cosmic-ray hits of one frame: raw pixel index → ADU added. Their own PRNG, so the rest of the frame is unchanged. */
+function cosmicRayHits(
+  rate: number,
+  width: number,
+  height: number,
+  seed: number,
+  index: number,
+): Map<number, number> {
+  const hits = new Map<number, number>();
+  if (rate <= 0) return hits;
+  const random = prng(seed * 7000003 + index * 104729 + 5);
+  const count = Math.round((rate * width * height) / 1e6 * (0.5 + random()));
+  for (let k = 0; k < count; k++) {
+    const x = Math.floor(random() * width);
+    const y = Math.floor(random() * height);
+    const adu = 300 + random() * 5700;
+    const length = 1 + Math.floor(random() * 3);
+    const horizontal = random() < 0.5;
+    for (let j = 0; j < length; j++) {
+      const [px, py] = horizontal ? [x + j, y] : [x, y + j];
+      if (px < width && py < height) {
+        hits.set(py * width + px, (hits.get(py * width + px) ?? 0) + adu / (j + 1));
+      }
+    }
+  }
+  return hits;
 }
 
 async function writeFrame(
@@ -215,19 +290,23 @@ async function writeFrame(
   filter: string | null,
   exposure: number,
   stars: Star[],
+  extras: FrameExtras,
 ): Promise<void> {
   const random = prng(seed * 1000003 + index * 7919 + 1);
   const normal = gaussian(random);
+  const strip = extras.overscan;
+  const rawWidth = strip?.strip === "columns" ? size + strip.size : size;
+  const rawHeight = strip?.strip === "rows" ? size + strip.size : size;
   const writer = await FitsImageWriter.create(path, header, {
-    width: size,
-    height: size,
+    width: rawWidth,
+    height: rawHeight,
     bitpix: 16,
     unsigned: true,
   });
-  const bandRows = Math.max(1, Math.floor(65536 / size));
-  const band = new Float32Array(bandRows * size);
+  const bandRows = Math.max(1, Math.floor(65536 / rawWidth));
+  const band = new Float32Array(bandRows * rawWidth);
   const filterIndex = filter ? filter.charCodeAt(0) % 7 : 0;
-  const flatLevel = 18000 + 3000 * filterIndex; // e- per pixel at the flat's exposure
+  const flatLevel = (18000 + 3000 * filterIndex) * extras.level; // e- per pixel at the flat's exposure
   const skyRate = 40; // e-/s/pixel
   const center = size / 2;
   // The bias structure depends on the column only.
@@ -235,14 +314,26 @@ async function writeFrame(
     { length: size },
     (_, x) => 4 * Math.sin(x / 37) + 6 * (hash01(x, 0, seed + 5) - 0.5),
   );
+  // With an overscan strip, the bias level moves from frame to frame and along the readout: the strip records it.
+  const drift = (line: number) =>
+    strip ? 8 * (hash01(index, 0, seed + 23) - 0.5) + 5 * Math.sin(line / 23 + index) + 0.004 * line : 0;
+  const hits = cosmicRayHits(extras.cosmicRays, rawWidth, rawHeight, seed, index);
   try {
-    for (let y0 = 0; y0 < size; y0 += bandRows) {
-      const rows = Math.min(bandRows, size - y0);
+    for (let y0 = 0; y0 < rawHeight; y0 += bandRows) {
+      const rows = Math.min(bandRows, rawHeight - y0);
       for (let r = 0; r < rows; r++) {
         const y = y0 + r;
         // Only stars whose profile reaches this row matter (stars are sorted by y).
-        const rowStars = type === "light" ? starsNear(stars, y) : [];
-        for (let x = 0; x < size; x++) {
+        const rowStars = type === "light" && y < size ? starsNear(stars, y) : [];
+        const rowDrift = strip?.strip === "columns" ? drift(y) : 0;
+        for (let x = 0; x < rawWidth; x++) {
+          const level = BIAS_LEVEL + (strip?.strip === "rows" ? drift(x) : rowDrift);
+          if (x >= size || y >= size) {
+            // The overscan: the bias level and read noise, no charge.
+            const adu = level + (READ_NOISE_E / GAIN) * normal() + (hits.get(y * rawWidth + x) ?? 0);
+            band[r * rawWidth + x] = Math.min(SATURATE, Math.max(0, Math.round(adu)));
+            continue;
+          }
           const columnOffset = columnOffsets[x];
           let electrons = 0;
           if (type !== "bias") {
@@ -268,11 +359,12 @@ async function writeFrame(
             electrons += sky * vignette * prnu;
           }
           const detected = poisson(electrons, random, normal);
-          const adu = BIAS_LEVEL + columnOffset + detected / GAIN + (READ_NOISE_E / GAIN) * normal();
-          band[r * size + x] = Math.min(SATURATE, Math.max(0, Math.round(adu)));
+          let adu = level + columnOffset + detected / GAIN + (READ_NOISE_E / GAIN) * normal();
+          if (hits.size > 0) adu += hits.get(y * rawWidth + x) ?? 0;
+          band[r * rawWidth + x] = Math.min(SATURATE, Math.max(0, Math.round(adu)));
         }
       }
-      await writer.writeRows(band.subarray(0, rows * size));
+      await writer.writeRows(band.subarray(0, rows * rawWidth));
     }
     await writer.close();
   } catch (error) {
