@@ -57,6 +57,45 @@ Deno.test("sigma clipping rejects an outlier around the median", () => {
   assertAlmostEquals(out[0], 109, 1e-4);
 });
 
+Deno.test("min/max limits are ADU before scaling: Max 19000 drops a flat of 21000 ADU scaled to 1.05", () => {
+  const out = new Float32Array(1);
+  const frames = [f32([20000]), f32([21000]), f32([15000])];
+  const scales = [1 / 20000, 1 / 20000, 1 / 20000];
+  combineBand(frames, out, { method: "median", scales, minMaxClip: { min: 0, max: 19000 } });
+  assertEquals(out[0], 0.75);
+  combineBand(frames, out, { method: "median", scales });
+  assertEquals(out[0], 1);
+});
+
+Deno.test("sigma clipping around the mean or the median: the same σ (population, about the mean), one pass", () => {
+  const frames = [0, 0, 0, 0, 0, 0, 5, 6, 7, 8, 20].map((v) => f32([v]));
+  const out = new Float32Array(1);
+  // mean 4.18, σ 5.89: around the mean [−1.71, 10.07] keeps all but 20; around the median [−5.89, 5.89] keeps 0s and 5.
+  combineBand(frames, out, { method: "average", sigmaClip: { low: 1, high: 1, center: "mean" } });
+  assertAlmostEquals(out[0], 26 / 10, 1e-6);
+  combineBand(frames, out, { method: "average", sigmaClip: { low: 1, high: 1, center: "median" } });
+  assertAlmostEquals(out[0], 5 / 7, 1e-6);
+  combineBand(frames, out, { method: "average", sigmaClip: { low: 1, high: 1 } });
+  assertAlmostEquals(out[0], 5 / 7, 1e-6, "the median by default, as Reduction: Sigma Clip reads");
+});
+
+Deno.test("sigma clipping comes after scaling and sees only what min/max clipping kept", () => {
+  const out = new Float32Array(1);
+  // Unscaled, 200 would be far from the rest; scaled by 1/20 it is one of them.
+  const frames = [10, 11, 9, 10, 200].map((v) => f32([v]));
+  const scales = [1, 1, 1, 1, 1 / 20];
+  combineBand(frames, out, { method: "average", scales, sigmaClip: { low: 1.5, high: 1.5, center: "mean" } });
+  assertAlmostEquals(out[0], 10, 1e-6);
+  // ccdproc drops the min/max mask when it sigma clips (astropy/ccdproc#849) and would give 10.2 here.
+  const values = [10, 11, 9, 10, 10, 11, 9, 10, 10, 12, 50].map((v) => f32([v]));
+  combineBand(values, out, {
+    method: "average",
+    minMaxClip: { min: 0, max: 10.5 },
+    sigmaClip: { low: 3, high: 3, center: "mean" },
+  });
+  assertAlmostEquals(out[0], 68 / 7, 1e-6);
+});
+
 Deno.test("calibrateBand computes (light - bias - dark*k) / flat * mean, flooring the flat", () => {
   const light = f32([110, 220, 50]);
   calibrateBand(light, {

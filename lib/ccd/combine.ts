@@ -1,13 +1,24 @@
 /**
- * Combining frames pixel by pixel, as ccdproc's `Combiner` does:
- * optional per-frame scaling, min/max clipping, sigma clipping around the median
- * with the standard deviation, then median, average or sum of what is left.
+ * Combining frames pixel by pixel, as ccdproc's `combine`: min/max clipping,
+ * per-frame scaling, sigma clipping, then median, average or sum of what is left.
  *
- * For pixel p of n frames with scales s: v_i = s_i · frame_i[p]; rejected are
- * v_i < min or v_i > max (min/max clip) and v_i < median − low·σ or
- * v_i > median + high·σ (one pass of sigma clipping, σ the population standard
- * deviation); the result is median(v), mean(v) or Σv over the kept values
- * (NaN when none is kept).
+ * For pixel p of n frames x_i = frame_i[p] (calibrated, in ADU) with scales s_i,
+ * in this order (NaN values are left out from the start):
+ *
+ * 1. min/max clip, in ADU before scaling (as ccdproc's `minmax_clipping`):
+ *    x_i is kept when min ≤ x_i ≤ max;
+ * 2. scaling (ccdproc's `scale`): v_i = s_i · x_i;
+ * 3. sigma clip, one pass over the v_i that min/max kept: with m of them,
+ *    c = mean(v) or median(v) (`center`), σ = √(Σ(v_i − mean(v))² / m) (the
+ *    population standard deviation about the mean, numpy's `std`, whatever the
+ *    center), v_i is kept when c − low·σ ≤ v_i ≤ c + high·σ;
+ * 4. the result: median(v), mean(v) or Σv over the kept values (NaN when none is).
+ *
+ * ccdproc (`Combiner.sigma_clipping`, astropy's `sigma_clip` with `maxiters=1`)
+ * computes the same bounds, but on unscaled values; sigma clipping here comes
+ * after scaling, as in IRAF's imcombine, so flats of different levels are
+ * compared as the normalized frames they are combined as. With no scales (bias,
+ * darks) the two orders are one.
  *
  * @module
  */
@@ -16,14 +27,35 @@ import { type MedianSimd, medianSimd } from "./_median_simd.ts";
 /** How to combine. */
 export type CombineMethod = "median" | "average" | "sum";
 
+/** Where a sigma clip measures deviations from: ccdproc's `sigma_clip_func` (`ma.mean` by default there). */
+export type ClipCenter = "mean" | "median";
+
+/** Sigma clipping of {@link combineBand}: one pass, bounds `center − low·σ` and `center + high·σ`. */
+export interface SigmaClipOptions {
+  /** Standard deviations below the center. */
+  low: number;
+  /** Standard deviations above the center. */
+  high: number;
+  /** Default `median`, as `Reduction: Sigma Clip` reads. */
+  center?: ClipCenter;
+}
+
+/** Min/max clipping of {@link combineBand}, in ADU before scaling. */
+export interface MinMaxClipOptions {
+  /** Lowest kept value. */
+  min: number;
+  /** Highest kept value. */
+  max: number;
+}
+
 /** Options of {@link combineBand}. */
 export interface CombineOptions {
   method: CombineMethod;
-  /** Reject values more than `low`/`high` standard deviations below/above the median. */
-  sigmaClip?: { low: number; high: number } | null;
-  /** Reject values below `min` or above `max`. */
-  minMaxClip?: { min: number; max: number } | null;
-  /** Multiply frame i by `scales[i]` before anything else (ccdproc's `scale`). */
+  /** Reject scaled values more than `low`/`high` standard deviations below/above the center. */
+  sigmaClip?: SigmaClipOptions | null;
+  /** Reject values below `min` or above `max`, before scaling. */
+  minMaxClip?: MinMaxClipOptions | null;
+  /** Multiply frame i by `scales[i]` (ccdproc's `scale`), after min/max clipping and before sigma clipping. */
   scales?: ArrayLike<number> | null;
 }
 
@@ -56,7 +88,7 @@ export function combineBand(
   const n = inputs.length;
   if (n === 0) throw new RangeError("combineBand needs at least one input");
   const values = new Float64Array(n);
-  const kept = new Float64Array(n);
+  const sorted = new Float64Array(n);
   const scales = options.scales ?? null;
   const minMax = options.minMaxClip ?? null;
   const sigma = options.sigmaClip ?? null;
@@ -68,24 +100,27 @@ export function combineBand(
     medianByNetwork(simd, inputs, out, scales, start, end, values);
     return;
   }
+  const byMedian = sigma?.center !== "mean";
   for (let p = start; p < end; p++) {
     let m = 0;
     for (let i = 0; i < n; i++) {
-      let x = inputs[i][p];
+      const x = inputs[i][p];
       if (x !== x) continue;
-      if (scales) x *= scales[i];
       if (minMax && (x < minMax.min || x > minMax.max)) continue;
-      values[m++] = x;
+      values[m++] = scales ? x * scales[i] : x;
     }
     if (sigma && m > 0) {
-      for (let i = 0; i < m; i++) kept[i] = values[i];
-      const center = medianSmall(kept, m);
       let mean = 0;
       for (let i = 0; i < m; i++) mean += values[i];
       mean /= m;
       let variance = 0;
       for (let i = 0; i < m; i++) variance += (values[i] - mean) ** 2;
       const deviation = Math.sqrt(variance / m);
+      let center = mean;
+      if (byMedian) {
+        for (let i = 0; i < m; i++) sorted[i] = values[i];
+        center = medianSmall(sorted, m);
+      }
       const lowLimit = center - sigma.low * deviation;
       const highLimit = center + sigma.high * deviation;
       let k = 0;

@@ -5,7 +5,14 @@
  *
  * @module
  */
-export { combineBand, type CombineMethod, type CombineOptions } from "./combine.ts";
+export {
+  type ClipCenter,
+  combineBand,
+  type CombineMethod,
+  type CombineOptions,
+  type MinMaxClipOptions,
+  type SigmaClipOptions,
+} from "./combine.ts";
 export { calibrateBand, type CalibrationTerms, divideInPlace, normalizeFlat } from "./arithmetic.ts";
 export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";

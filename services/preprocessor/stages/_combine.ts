@@ -219,6 +219,22 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
   return medians.map((median) => median.median());
 }
 
+/** The HISTORY words of the combine's clipping, in the order it is applied (see `lib/ccd/combine.ts`). */
+function rejections(reduction: StageContext["reduction"]): string[] {
+  const words: string[] = [];
+  const { minMaxClip, sigmaClip } = reduction;
+  if (minMaxClip) {
+    words.push(`values outside ${minMaxClip.min} to ${minMaxClip.max} ADU rejected, before scaling`);
+  }
+  if (sigmaClip) {
+    words.push(
+      `values beyond ${sigmaClip.low} sigma below or ${sigmaClip.high} sigma above the ${sigmaClip.center} ` +
+        `rejected, one pass, after scaling`,
+    );
+  }
+  return words;
+}
+
 /** Combines calibrated inputs band by band into a new master file; returns the mean of max(value, floor). */
 async function combineToFile(
   context: StageContext,
@@ -340,6 +356,7 @@ export async function buildMaster(
     header.addHistory(
       history("combine", `${context.reduction.combine} of ${frames.length} frames: ${describe}`),
     );
+    for (const rejection of rejections(context.reduction)) header.addHistory(history("combine", rejection));
     for (const frame of frames) header.addHistory(history("input", frame.fileName));
     for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
     await prepare?.();
