@@ -15,12 +15,12 @@ import { VERSION } from "../version.ts";
 import { YieldGate } from "../yield_gate.ts";
 import { registerJobMethods } from "./front_desk.ts";
 import { JobRunner } from "./job_runner.ts";
-import type { DaemonContext, DaemonSpec } from "./spec.ts";
+import type { Background, DaemonContext, DaemonSpec } from "./spec.ts";
 import { createWebApp, type HealthReport } from "./web/mod.ts";
 
 /** A running daemon. */
 export interface RunningDaemon {
-  /** The port bound (useful with Port 0). */
+  /** The port bound (useful with Port 0); 0 for a daemon without an address. */
   readonly port: number;
   /** Resolves when the daemon has stopped. */
   finished: Promise<void>;
@@ -61,6 +61,36 @@ async function recentJobsHtml(spec: DaemonSpec, store: Store): Promise<string> {
     `<th>Received</th></tr>\n${rows.join("\n") || '<tr><td colspan="6">No jobs yet.</td></tr>'}</table>`;
 }
 
+/**
+ * Starts a daemon without an address: its background work (and its jobs, if it has a handler) with
+ * the catalog, no port; `stop()` stops the background work, then the runner, then closes the catalog.
+ */
+function startHeadless(
+  spec: DaemonSpec,
+  context: DaemonContext,
+  runner: JobRunner | null,
+): RunningDaemon {
+  const { log, store } = context;
+  runner?.start();
+  const background: Background | null = spec.background?.(context) ?? null;
+  log.info(`${spec.title} running (no address: it serves no requests)`);
+  const { promise: finished, resolve } = Promise.withResolvers<void>();
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    stopping ??= (async () => {
+      log.info("Stopping: the running work stops at a safe point and goes back to the queue");
+      try {
+        await background?.stop();
+        await runner?.stop();
+      } finally {
+        await store.close();
+        log.info("Stopped");
+        resolve();
+      }
+    })();
+  return { port: 0, finished, stop, store, runner };
+}
+
 /** Starts `spec` with a loaded config. Throws when the catalog cannot be opened or the address bound. */
 export async function startDaemon(
   spec: DaemonSpec,
@@ -89,6 +119,16 @@ export async function startDaemon(
     stepsInHistory: spec.stepsInHistory,
     clock,
   });
+  if (!spec.address) {
+    try {
+      return startHeadless(spec, context, runner);
+    } catch (error) {
+      // Its background work could not start (a catalog it cannot work with): nothing keeps running.
+      await runner?.stop();
+      await store.close();
+      throw error;
+    }
+  }
   const started = Date.now();
   const server = new XmlRpcServer({
     title: spec.title,

@@ -6,7 +6,9 @@
  * window (a status page with live progress, job pages and a JSON API on
  * `GET /`; the XML-RPC documentation on `/rpc`; see web/), `/health`, the `Security:` rules, the durable job queue
  * in the catalog with leases and heartbeats, yielding to the desk, graceful
- * SIGTERM and `toros serve NAME`.
+ * SIGTERM and `toros serve NAME`. A daemon without an address opens no port (a
+ * reduction worker); {@link TaskRunner} claims and runs a job's tasks on any
+ * number of hosts sharing one catalog.
  *
  * @example
  * ```ts
@@ -42,6 +44,14 @@ export {
   registerJobMethods,
 } from "./front_desk.ts";
 export { JobRunner, type JobRunnerOptions, type RunningJob } from "./job_runner.ts";
+export {
+  type RunningTask,
+  type TaskContext,
+  type TaskHandler,
+  type TaskOutcome,
+  TaskRunner,
+  type TaskRunnerOptions,
+} from "./task_runner.ts";
 export { type RunningDaemon, startDaemon, type StartDaemonOptions } from "./daemon.ts";
 export { type DaemonRegistry, serveCommand } from "./serve_command.ts";
 export * from "./web/html.ts";

@@ -165,8 +165,12 @@ export interface DaemonSpec {
   title: string;
   /** One paragraph for the documentation page. */
   description: string;
-  /** The config's address section this daemon binds (e.g. `Preprocessor Address`). */
-  address(config: TorosConfig): AddressConfig;
+  /**
+   * The config's address section this daemon binds (e.g. `Preprocessor Address`). A daemon without
+   * one (a reduction worker) opens no port: no front desk, window or `/health`; it runs its
+   * {@link background} work and stops on SIGTERM like the others.
+   */
+  address?(config: TorosConfig): AddressConfig;
   /** The kinds of work order this daemon carries out; the kit validates them (lib/work_order.ts). */
   workOrders: readonly WorkOrderKind[];
   /** `front_desk`'s help text: the orders it takes, with examples. */
