@@ -30,6 +30,7 @@ import {
 } from "../lib/fits/mod.ts";
 import { sha256File, sha256Files } from "../lib/file_hash.ts";
 import { SharedArena, sweepBands, SweepInput } from "../services/preprocessor/band_sweep.ts";
+import { FrameSource } from "../services/preprocessor/frame_source.ts";
 import { random, rawUint16Frames } from "./_frames.ts";
 
 function frames(count: number, pixels: number, seed: number, nanEvery = 0): Float32Array[] {
@@ -256,6 +257,104 @@ Deno.test("a band task decodes a frame with overscan and trim as overscanAndTrim
     expected.slice(start, end).filter((v) => Number.isNaN(v)).length;
   assertEquals(saturated, slices.map(flagged));
   assertEquals([...band], [...expected]);
+});
+
+Deno.test("a band task subtracts overscan levels known beforehand, per row from the band's first row or per column, and a row's mean estimate, as overscanAndTrimRows does", () => {
+  // 4 band rows (rows 3-6 of the trimmed frame) of 10 stored pixels: columns 0-7 kept, 8-9 overscan.
+  const [rawWidth, rows, width] = [10, 4, 8];
+  const trim = { x0: 0, x1: width, y0: 0, y1: 20 };
+  const overscan = { x0: 8, x1: 10, y0: 0, y1: 20 };
+  const next = random(17);
+  const [raw] = rawUint16Frames(1, rawWidth * rows, next);
+  const view = new DataView(raw.buffer);
+  const stored = Float32Array.from({ length: rawWidth * rows }, (_, p) => view.getInt16(p * 2) + 32768);
+  const perRow = {
+    per: "row" as const,
+    values: Float64Array.from({ length: 20 }, (_, y) => 1000 + y * 7.25),
+  };
+  const perColumn = {
+    per: "column" as const,
+    values: Float64Array.from({ length: width }, (_, x) => 900 - x),
+  };
+  const cases = [
+    { layout: { rawWidth, overscan, trim, levels: perRow }, options: { levels: perRow, firstRow: 3 } },
+    { layout: { rawWidth, overscan, trim, levels: perColumn }, options: { levels: perColumn } },
+    {
+      layout: { rawWidth, overscan, trim, estimate: "mean" as const },
+      options: { estimate: "mean" as const },
+    },
+    {
+      layout: { rawWidth, overscan, trim, estimate: "clipped-mean" as const },
+      options: { estimate: "clipped-mean" as const },
+    },
+  ];
+  for (const { layout, options } of cases) {
+    const expected = new Float32Array(width * rows);
+    overscanAndTrimRows(
+      stored,
+      rawWidth,
+      rows,
+      overscan,
+      trim,
+      expected,
+      new Float64Array(rawWidth),
+      options,
+    );
+    const band = new Float32Array(new SharedArrayBuffer(width * rows * 4));
+    const task: BandTask = {
+      inputs: [{
+        raw,
+        encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
+        layout,
+        firstRow: 3,
+        band,
+        terms: null,
+        encoded: null,
+        histogram: null,
+      }],
+      combine: null,
+    };
+    for (const [start, end] of [[0, 5], [5, 19], [19, 32]]) runBandSlice(task, start, end, 0);
+    assertEquals([...band], [...expected], JSON.stringify(options));
+  }
+});
+
+Deno.test("a frame source works out a row strip's levels as it opens, reads bands with them, and refuses a strip that misses kept rows or columns", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "toros-strip-" });
+  try {
+    // 6 columns, rows 0-4 the image, rows 5-7 a strip of overscan rows whose level is 100 + the column.
+    const [width, height] = [6, 8];
+    const data = Float32Array.from({ length: width * height }, (_, p) => {
+      const [x, y] = [p % width, Math.floor(p / width)];
+      return 100 + x + (y < 5 ? 10 * y : y === 6 ? 1 : 0);
+    });
+    const path = `${dir}/frame.fits`;
+    await writeImage(path, new Header(), data, { width, height, bitpix: 16, unsigned: true });
+    const strip = { x0: 0, x1: 6, y0: 5, y1: 8 };
+    const trim = { x0: 1, x1: 5, y0: 0, y1: 5 };
+    const source = await FrameSource.open({ path, overscan: strip, trim });
+    try {
+      assertEquals(source.layout?.levels?.per, "column");
+      assertEquals([...source.layout!.levels!.values], [101, 102, 103, 104], "medians of each kept column");
+      const band = new Float32Array(2 * 4);
+      await source.readBand(2, 2, band);
+      assertEquals([...band], [20, 20, 20, 20, 30, 30, 30, 30]);
+    } finally {
+      source.close();
+    }
+    await assertRejects(
+      () => FrameSource.open({ path, overscan: { x0: 2, x1: 6, y0: 5, y1: 8 }, trim }),
+      Error,
+      "BIASSEC [3:6,6:8] does not cover columns 2-5",
+    );
+    await assertRejects(
+      () => FrameSource.open({ path, overscan: { x0: 5, x1: 6, y0: 1, y1: 5 }, trim }),
+      Error,
+      "BIASSEC [6:6,2:5] does not cover rows 1-5",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the pool's workers run band tasks and answer one result per slice", async () => {

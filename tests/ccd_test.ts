@@ -5,13 +5,17 @@ import {
   combineBand,
   createPixelPool,
   divideInPlace,
+  fitPolynomial,
   medianOf,
   overscanAndTrimRows,
+  overscanEstimate,
   parseSection,
   saturationMask,
   SectionError,
   sharedFloat32,
   StreamingMedian,
+  stripLevels,
+  stripOrientation,
 } from "../lib/ccd/mod.ts";
 
 const f32 = (values: number[]) => new Float32Array(values);
@@ -147,6 +151,69 @@ Deno.test("overscan: each row loses the median of its overscan, then is trimmed"
     new Float64Array(6),
   );
   assertEquals([...out], [-91, -90, -89, -88, 14, 15, 16, 17]);
+});
+
+Deno.test("overscan estimates: median, mean, and BANZAI's mean within 3 robust σ (1.4826 MAD) of the median, NaN left out", () => {
+  const values = f32([10, 11, NaN, 12, 13, 100]);
+  const scratch = new Float64Array(6);
+  assertEquals(overscanEstimate(values, 0, 6, "median", scratch), 12);
+  assertAlmostEquals(overscanEstimate(values, 0, 6, "mean", scratch), 146 / 5, 1e-12);
+  // Deviations 2, 1, 0, 1, 88: MAD 1, so 100 is dropped.
+  assertEquals(overscanEstimate(values, 0, 6, "clipped-mean", scratch), 11.5);
+  assertEquals(overscanEstimate(f32([NaN]), 0, 1, "mean", scratch), 0);
+});
+
+Deno.test("a polynomial fit is least squares: exact on a cubic, residuals orthogonal to every power up to its degree", () => {
+  const n = 2048;
+  const cubic = Float64Array.from({ length: n }, (_, x) => 1000 + 0.01 * x - 3e-6 * x * x + 2e-10 * x ** 3);
+  const fitted = fitPolynomial(cubic, 3);
+  for (let x = 0; x < n; x++) assertAlmostEquals(fitted[x], cubic[x], 1e-9);
+  const next = ((seed) => () => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32)(3);
+  const noisy = Float64Array.from({ length: n }, (_, x) => 1000 + 5 * Math.sin(x / 300) + next() * 4);
+  for (const degree of [1, 4, 10]) {
+    const fit = fitPolynomial(noisy, degree);
+    for (let k = 0; k <= degree; k++) {
+      let dot = 0;
+      let norm = 0;
+      for (let x = 0; x < n; x++) {
+        const power = (2 * x / (n - 1) - 1) ** k;
+        dot += (noisy[x] - fit[x]) * power;
+        norm += power * power;
+      }
+      assert(Math.abs(dot) / Math.sqrt(norm) < 1e-8, `degree ${degree}: residual · x^${k} = ${dot}`);
+    }
+  }
+  const through = fitPolynomial(new Float64Array([3, 5]), 4);
+  [3, 5].forEach((v, i) => assertAlmostEquals(through[i], v, 1e-12, "more terms than points: through them"));
+});
+
+Deno.test("a strip wider than tall is a row strip: one level per column; a column strip gives one per row, modelled or not", () => {
+  assertEquals(stripOrientation({ x0: 2048, x1: 2080, y0: 0, y1: 2048 }), "columns");
+  assertEquals(stripOrientation({ x0: 0, x1: 2048, y0: 2048, y1: 2080 }), "rows");
+  // 3 rows of 4 columns.
+  const strip = f32([1, 2, 3, 4, 3, 6, 5, 4, 2, 4, 7, 4]);
+  const median = { estimate: "median", model: "none" } as const;
+  assertEquals([...stripLevels(strip, 4, 3, "rows", median)], [2, 4, 5, 4]);
+  assertEquals([...stripLevels(strip, 4, 3, "columns", median)], [2.5, 4.5, 4]);
+  const linear = stripLevels(strip, 4, 3, "columns", { estimate: "mean", model: { polynomial: 1 } });
+  // Means 2.5, 4.5, 4.25: the line through them by least squares.
+  [2.875, 3.75, 4.625].forEach((v, i) => assertAlmostEquals(linear[i], v, 1e-12));
+});
+
+Deno.test("overscan levels known beforehand are subtracted per row (from the band's first row) or per column", () => {
+  const input = f32([10, 11, 12, 99, 20, 21, 22, 99]);
+  const out = new Float32Array(6);
+  const trim = { x0: 0, x1: 3 };
+  const scratch = new Float64Array(4);
+  const rowLevels = { per: "row" as const, values: new Float64Array([100, 1, 2]) };
+  overscanAndTrimRows(input, 4, 2, null, trim, out, scratch, { levels: rowLevels, firstRow: 1 });
+  assertEquals([...out], [9, 10, 11, 18, 19, 20]);
+  const columnLevels = { per: "column" as const, values: new Float64Array([1, 2, 3]) };
+  overscanAndTrimRows(input, 4, 2, null, trim, out, scratch, { levels: columnLevels });
+  assertEquals([...out], [9, 9, 9, 19, 19, 19]);
+  const overscan = { x0: 3, x1: 4, y0: 0, y1: 2 };
+  overscanAndTrimRows(input, 4, 2, overscan, trim, out, scratch, { estimate: "mean" });
+  assertEquals([...out], [-89, -88, -87, -79, -78, -77]);
 });
 
 Deno.test("saturation flags raw values at or above the level", () => {

@@ -12,7 +12,7 @@ import { convertBigEndian, type PixelEncoding } from "../fits/encoding.ts";
 import { encodeFloat32BigEndian } from "../fits/encoding.ts";
 import { calibrateBand, type CalibrationTerms, normalizeFlat } from "./arithmetic.ts";
 import { combineBand, type CombineOptions } from "./combine.ts";
-import { overscanLevel } from "./overscan.ts";
+import { type OverscanEstimate, overscanEstimate, type OverscanLevels } from "./overscan.ts";
 import { saturate } from "./saturation.ts";
 import type { Section } from "./section.ts";
 import { StreamingMedian } from "./streaming_median.ts";
@@ -38,17 +38,20 @@ export interface HistogramPass {
 
 /**
  * Where a band's pixels lie in its stored rows when the frame has overscan or
- * trim sections (ccdproc's `subtract_overscan(median=True, overscan_axis=1)`
- * then `trim_image`): each stored row loses the median of its overscan columns
- * and keeps the trim columns.
+ * trim sections (ccdproc's `subtract_overscan` then `trim_image`, see
+ * `overscan.ts`): each stored row loses its overscan level and keeps the trim columns.
  */
 export interface RawLayout {
   /** Stored pixels per row. */
   rawWidth: number;
-  /** Overscan columns (`x0`, `x1`) of each row; null for none. */
+  /** Overscan columns (`x0`, `x1`) of each row, estimated here when `levels` is null; null for none. */
   overscan: Section | null;
   /** Columns kept (`x0`, `x1`); the band is `trim.x1 − trim.x0` pixels wide. */
   trim: Section;
+  /** How a row's overscan columns give its level (default `median`). */
+  estimate?: OverscanEstimate;
+  /** Levels worked out before the sweep (a row strip, or a fitted model), per row or column of the trimmed frame. */
+  levels?: OverscanLevels | null;
 }
 
 /** One input of a band task; every array is a view on a SharedArrayBuffer. */
@@ -59,6 +62,8 @@ export interface BandInput {
   encoding: PixelEncoding | null;
   /** How the stored rows map to the band (overscan, trim); null when they are the band's rows. */
   layout?: RawLayout | null;
+  /** The frame's row (after trimming) the band starts at, for per-row overscan `levels` (default 0). */
+  firstRow?: number;
   /** The band's values: decoded into, then calibrated in place. */
   band: Float32Array;
   /** Stored values at or above this are saturated: NaN in the band (and every value made from it). */
@@ -219,6 +224,9 @@ function decodeSlice(input: BandInput, start: number, end: number): number {
     return level === null ? 0 : saturate(band, level, start, end);
   }
   const { rawWidth, overscan, trim } = layout;
+  const estimate = layout.estimate ?? "median";
+  const levels = layout.levels ?? null;
+  const firstRow = input.firstRow ?? 0;
   const width = trim.x1 - trim.x0;
   let saturated = 0;
   // Row by row: the slice may begin and end inside a row.
@@ -229,14 +237,20 @@ function decodeSlice(input: BandInput, start: number, end: number): number {
     const stored = row * rawWidth + trim.x0 + x;
     decode(stored, stored + n, band, p);
     if (level !== null) saturated += saturate(band, level, p, p + n);
-    if (overscan) {
+    if (levels?.per === "column") {
+      const values = levels.values;
+      for (let i = 0; i < n; i++) band[p + i] -= values[x + i];
+    } else if (levels) {
+      const offset = levels.values[firstRow + row];
+      for (let i = p; i < p + n; i++) band[i] -= offset;
+    } else if (overscan) {
       const columns = overscan.x1 - overscan.x0;
       if (overscanValues.length < columns) {
         overscanValues = new Float32Array(columns);
         overscanScratch = new Float64Array(columns);
       }
       decode(row * rawWidth + overscan.x0, row * rawWidth + overscan.x1, overscanValues, 0);
-      const offset = overscanLevel(overscanValues, 0, columns, overscanScratch);
+      const offset = overscanEstimate(overscanValues, 0, columns, estimate, overscanScratch);
       for (let i = p; i < p + n; i++) band[i] -= offset;
     }
     p += n;

@@ -16,8 +16,22 @@ export {
 export { calibrateBand, type CalibrationTerms, divideInPlace, normalizeFlat } from "./arithmetic.ts";
 export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";
-export { parseSection, type Section, SectionError } from "./section.ts";
-export { overscanAndTrimRows, overscanLevel } from "./overscan.ts";
+export { formatSection, parseSection, type Section, SectionError } from "./section.ts";
+export {
+  fitPolynomial,
+  MEDIAN_OVERSCAN,
+  type OverscanAndTrimOptions,
+  overscanAndTrimRows,
+  type OverscanEstimate,
+  overscanEstimate,
+  overscanLevel,
+  type OverscanLevels,
+  type OverscanMethod,
+  type OverscanModel,
+  type OverscanStrip,
+  stripLevels,
+  stripOrientation,
+} from "./overscan.ts";
 export { saturate, saturationMask } from "./saturation.ts";
 export { history } from "./history.ts";
 export {

@@ -47,3 +47,8 @@ export function parseSection(text: string, width?: number, height?: number): Sec
   const [y0, y1] = axis(match[2], height, "y");
   return { x0, x1, y0, y1 };
 }
+
+/** Formats a section as FITS writes it (`[1:2048,1:4096]`, 1-based and inclusive). */
+export function formatSection(section: Section): string {
+  return `[${section.x0 + 1}:${section.x1},${section.y0 + 1}:${section.y1}]`;
+}

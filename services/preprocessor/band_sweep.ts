@@ -72,6 +72,8 @@ export function rowsPerBand(configured: number, inputs: number, width: number): 
 interface Slot {
   raw: Uint8Array;
   band: Float32Array;
+  /** The frame's row the band read into this slot starts at. */
+  firstRow: number;
 }
 
 /** Where a sweep that read a whole file in order sends its SHA-256, or says it could not. */
@@ -128,6 +130,7 @@ export class SweepInput {
     const slot = (): Slot => ({
       raw: arena.bytes(rows * source.rawRowBytes),
       band: arena.float32(rows * source.width),
+      firstRow: 0,
     });
     this.#slots = [slot(), slot()];
   }
@@ -170,6 +173,7 @@ export class SweepInput {
     try {
       const raw = this.#slots[slot].raw;
       this.source.readRawSync(y0, rows, raw);
+      this.#slots[slot].firstRow = y0;
       if (this.#hash) this.#hashRows(y0, rows, raw);
       return Promise.resolve();
     } catch (error) {
@@ -211,11 +215,12 @@ export class SweepInput {
       histogram?: HistogramPass | null;
     } = {},
   ): BandInput {
-    const { raw, band } = this.#slots[slot];
+    const { raw, band, firstRow } = this.#slots[slot];
     return {
       raw,
       encoding: this.source.encoding,
       layout: this.source.layout,
+      firstRow,
       band,
       saturation: this.#saturation,
       terms: extra.terms ?? null,

@@ -21,6 +21,7 @@ import {
 import type { ProductRecord } from "../../../lib/store/mod.ts";
 import type { RawFrame } from "../ingest.ts";
 import { rowsPerBand, sweepBands, SweepInput } from "../band_sweep.ts";
+import { describeReadout } from "../frame_source.ts";
 import { flooredMean, type Master, type MasterKind } from "../master_library.ts";
 import { meanDate, stampProduct } from "../products.ts";
 import type { StageContext } from "./stage.ts";
@@ -56,8 +57,9 @@ async function openCombineSources(
   try {
     for (const input of inputs) {
       const hash = context.catalog.claimHash(input.frame.fileName);
+      const geometry = { ...input.frame, overscanMethod: context.reduction.overscan };
       frames.push(
-        await SweepInput.open(input.frame, rows, context.arena, { hash, digest: context.pool.sha256 }),
+        await SweepInput.open(geometry, rows, context.arena, { hash, digest: context.pool.sha256 }),
       );
     }
   } catch (error) {
@@ -353,6 +355,7 @@ export async function buildMaster(
         `${master.kind} used`,
       );
     }
+    describeReadout(header, frames[0], context.reduction.overscan);
     header.addHistory(
       history("combine", `${context.reduction.combine} of ${frames.length} frames: ${describe}`),
     );

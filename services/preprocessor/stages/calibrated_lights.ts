@@ -18,6 +18,7 @@ import type { RawFrame } from "../ingest.ts";
 import { rowsPerBand, sweepBands, SweepInput } from "../band_sweep.ts";
 import type { Master } from "../master_library.ts";
 import { calibratedName, stampProduct } from "../products.ts";
+import { describeReadout } from "../frame_source.ts";
 import type { Stage, StageContext } from "./stage.ts";
 import { openMasters, readBands, termsOf, withMasters } from "./_sweep.ts";
 import { keptProduct } from "./_products.ts";
@@ -32,7 +33,7 @@ export const calibratedLights: Stage = {
   uses: ["master_bias", "master_dark", "master_flat"],
   writes: ["calibrated_light"],
   groupBy: ["shape"],
-  settings: ["flatFloor", "saturation"],
+  settings: ["flatFloor", "saturation", "overscan"],
   products: (group) => group.frames.length,
   async run(group, context) {
     const plans: LightPlan[] = [];
@@ -102,6 +103,7 @@ function lightHeader(context: StageContext, plan: LightPlan): Header {
     [bias && "B", dark && "D", flat && "F"].filter(Boolean).join(""),
     "calibrations applied",
   );
+  describeReadout(header, plan.frame, context.reduction.overscan);
   if (bias) {
     header.set("MBIAS", basename(bias.path), "master bias used");
     header.addHistory(history("subtract_bias", basename(bias.path)));
@@ -174,11 +176,16 @@ async function calibrateBatch(
     for (const plan of plans) {
       let input: SweepInput | null = null;
       try {
-        input = await SweepInput.open(plan.frame, rows, arena, {
-          saturation: plan.saturation,
-          hash: context.catalog.claimHash(plan.frame.fileName),
-          digest: pool.sha256,
-        });
+        input = await SweepInput.open(
+          { ...plan.frame, overscanMethod: context.reduction.overscan },
+          rows,
+          arena,
+          {
+            saturation: plan.saturation,
+            hash: context.catalog.claimHash(plan.frame.fileName),
+            digest: pool.sha256,
+          },
+        );
         const writer = await FitsImageWriter.create(plan.path, lightHeader(context, plan), { width, height });
         open.push({
           plan,

@@ -16,7 +16,7 @@ export const masterBias: Stage = {
   uses: [],
   writes: ["master_bias"],
   groupBy: ["shape"],
-  settings: ["combine", "sigmaClip", "minMaxClip"],
+  settings: ["combine", "sigmaClip", "minMaxClip", "overscan"],
   products: () => 1,
   async run(group, context) {
     const master = await buildMaster(

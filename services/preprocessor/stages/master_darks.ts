@@ -17,7 +17,7 @@ export const masterDarks: Stage = {
   uses: ["master_bias"],
   writes: ["master_dark"],
   groupBy: ["shape", "exposureTime"],
-  settings: ["combine", "sigmaClip", "minMaxClip"],
+  settings: ["combine", "sigmaClip", "minMaxClip", "overscan"],
   products: () => 1,
   async run(group, context) {
     const sample = group.frames[0];

@@ -18,7 +18,7 @@ export const masterFlats: Stage = {
   uses: ["master_bias", "master_dark"],
   writes: ["master_flat"],
   groupBy: ["shape", "filter"],
-  settings: ["combine", "sigmaClip", "minMaxClip"],
+  settings: ["combine", "sigmaClip", "minMaxClip", "overscan"],
   products: () => 1,
   async run(group, context) {
     const sample = group.frames[0];
