@@ -23,6 +23,7 @@ const DAEMONS: DaemonRegistry = {
   telescope: async () => (await import("./services/telescope/daemon.ts")).telescopeDaemon,
   dome: async () => (await import("./services/dome/daemon.ts")).domeDaemon,
   scheduler: async () => (await import("./services/scheduler/daemon.ts")).schedulerDaemon,
+  worker: async () => (await import("./services/preprocessor/worker_daemon.ts")).workerDaemon,
 };
 
 // Modules are imported lazily so `toros version` does not load the pipeline or a database driver.

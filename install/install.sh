@@ -61,7 +61,16 @@ describe() {
     telescope) echo "TOROS telescope (Observation orders: mount, filter wheel and camera through INDI)" ;;
     scheduler) echo "TOROS scheduler (priorities, routing, dispatch when the sky allows)" ;;
     dome) echo "TOROS dome (dome orders and the weather watch)" ;;
+    worker) echo "TOROS worker (reduction tasks of nights shared through a PostgreSQL catalog; opens no port)" ;;
     *) echo "TOROS $1 daemon" ;;
+  esac
+}
+
+# A daemon's systemd unit name: its own, unless that word alone would not say the unit is TOROS's.
+unit_of() {
+  case "$1" in
+    worker) echo toros-worker ;;
+    *) echo "$1" ;;
   esac
 }
 
@@ -70,14 +79,15 @@ sed_escape() {
   printf '%s\n' "$1" | sed 's/[\\|&]/\\&/g'
 }
 
-# write_from_template TEMPLATE DEST NAME DESCRIPTION DATA_ROOTS DISABLED: DEST (mode 0644) from
-# TEMPLATE with its @PLACEHOLDERS@ filled in; an unchanged file is left alone.
+# write_from_template TEMPLATE DEST NAME DESCRIPTION DATA_ROOTS DISABLED [UNIT]: DEST (mode 0644) from
+# TEMPLATE with its @PLACEHOLDERS@ filled in (@UNIT@ defaults to NAME); an unchanged file is left alone.
 write_from_template() {
   if [ "$dry_run" -eq 1 ]; then
     echo "would write $2 from ${1##*/}${5:+ (ReadWritePaths for $5)}${6:+ (Disabled $6)}"
     return
   fi
-  sed -e "s|@NAME@|$(sed_escape "$3")|g" -e "s|@DESCRIPTION@|$(sed_escape "$4")|g" \
+  sed -e "s|@NAME@|$(sed_escape "$3")|g" -e "s|@UNIT@|$(sed_escape "${7:-$3}")|g" \
+    -e "s|@DESCRIPTION@|$(sed_escape "$4")|g" \
     -e "s|@DATA_ROOTS@|$(sed_escape "$5")|g" -e "s|@DISABLED@|$6|g" "$1" > "$2.tmp" || die "cannot write $2"
   if cmp -s "$2.tmp" "$2"; then
     rm -f "$2.tmp"
@@ -227,8 +237,9 @@ if [ "$os" = linux ]; then
   unit_dir="$prefix/etc/systemd/system"
   run mkdir -p "$unit_dir"
   for name in $daemons; do
-    write_from_template "$here/daemon.service.in" "$unit_dir/$name.service" \
-      "$name" "$(describe "$name")" "$(write_paths "$name")" ""
+    unit=$(unit_of "$name")
+    write_from_template "$here/daemon.service.in" "$unit_dir/$unit.service" \
+      "$name" "$(describe "$name")" "$(write_paths "$name")" "" "$unit"
   done
 
   # On a running host systemctl talks to systemd; otherwise (--destdir, a chroot, an image) it
@@ -246,10 +257,11 @@ if [ "$os" = linux ]; then
   if [ "$live" -eq 1 ]; then run systemctl daemon-reload; fi
   if [ "$has_systemctl" -eq 1 ]; then
     for name in $daemons; do
+      unit=$(unit_of "$name")
       if is_chosen "$name"; then
-        unitctl is-enabled --quiet "$name.service" 2>/dev/null || run_unitctl enable "$name.service"
-      elif unitctl is-enabled --quiet "$name.service" 2>/dev/null; then
-        run_unitctl disable "$name.service"
+        unitctl is-enabled --quiet "$unit.service" 2>/dev/null || run_unitctl enable "$unit.service"
+      elif unitctl is-enabled --quiet "$unit.service" 2>/dev/null; then
+        run_unitctl disable "$unit.service"
       fi
     done
   fi
@@ -257,20 +269,21 @@ if [ "$os" = linux ]; then
   echo
   echo "$summary $daemons (systemd units in $unit_dir):"
   for name in $daemons; do
+    unit=$(unit_of "$name")
     if ! is_chosen "$name"; then
-      if [ "$live" -eq 1 ] && systemctl is-active --quiet "$name.service"; then
-        echo "  $name: $not_enabled on this host but running; stop it with: systemctl stop $name"
+      if [ "$live" -eq 1 ] && systemctl is-active --quiet "$unit.service"; then
+        echo "  $name: $not_enabled on this host but running; stop it with: systemctl stop $unit"
       else
-        echo "  $name: $not_enabled on this host; to run it here: systemctl enable --now $name"
+        echo "  $name: $not_enabled on this host; to run it here: systemctl enable --now $unit"
       fi
     elif [ "$has_systemctl" -eq 0 ]; then
-      echo "  $name: not enabled (no systemctl here); on the host run: systemctl enable --now $name"
+      echo "  $name: not enabled (no systemctl here); on the host run: systemctl enable --now $unit"
     elif [ -n "$destdir" ]; then
-      echo "  $name: $enabled in $destdir (starts at boot there); or start it with: systemctl start $name"
-    elif [ "$live" -eq 1 ] && systemctl is-active --quiet "$name.service"; then
-      echo "  $name: $enabled and running; use the new binary with: systemctl restart $name"
+      echo "  $name: $enabled in $destdir (starts at boot there); or start it with: systemctl start $unit"
+    elif [ "$live" -eq 1 ] && systemctl is-active --quiet "$unit.service"; then
+      echo "  $name: $enabled and running; use the new binary with: systemctl restart $unit"
     else
-      echo "  $name: $enabled; start it with: systemctl start $name"
+      echo "  $name: $enabled; start it with: systemctl start $unit"
     fi
   done
 else

@@ -197,6 +197,16 @@ Deno.test("relative paths resolve against the config file's directory", () => {
   assertEquals(loaded.config.data.roots, ["/srv/toros/night", "/abs"]);
 });
 
+Deno.test("Reduction: Local Worker is a boolean, true by default", () => {
+  assertEquals(parseConfigText("", "/x.yaml", "/s").config.reduction.localWorker, true);
+  const off = parseConfigText("Reduction: {Local Worker: false}\n", "/x.yaml", "/s");
+  assertEquals([off.errors, off.config.reduction.localWorker], [[], false]);
+  assertEquals(
+    parseConfigText("Reduction: {Local Worker: sometimes}\n", "/x.yaml", "/s").errors.length,
+    1,
+  );
+});
+
 Deno.test("reduction and security sections are read", () => {
   const text =
     `Reduction: {Combine: Average, Sigma Clip: {Low: 3, High: 4}, MinMax Clip: {Min: 0, Max: 60000},
@@ -215,6 +225,7 @@ Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0
     bandRows: 32,
     niceness: 15,
     shareWhileServing: 40,
+    localWorker: true,
     overscan: { estimate: "median", model: "none" },
   });
   assertEquals(

@@ -283,12 +283,18 @@ Deno.test("toros serve --list names every daemon the binary runs; an unknown one
   };
   const listed = await run("--list");
   assertEquals(listed.code, 0);
-  assertEquals(listed.stdout.trim().split("\n"), ["preprocessor", "telescope", "dome", "scheduler"]);
+  assertEquals(listed.stdout.trim().split("\n"), [
+    "preprocessor",
+    "telescope",
+    "dome",
+    "scheduler",
+    "worker",
+  ]);
   const unknown = await run("nope");
   assertEquals(unknown.code, 2);
   assertStringIncludes(
     unknown.stderr,
-    "Unknown service 'nope' (expected preprocessor, telescope, dome, scheduler)",
+    "Unknown service 'nope' (expected preprocessor, telescope, dome, scheduler, worker)",
   );
 });
 

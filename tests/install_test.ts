@@ -44,6 +44,11 @@ function tree(root: string): string[] {
   return entries.sort();
 }
 
+/** A daemon's systemd unit name: its own, but `toros-worker` for the reduction worker. */
+function unitOf(name: string): string {
+  return name === "worker" ? "toros-worker" : name;
+}
+
 /** The daemons the stand-in binary runs, as `toros serve --list` names them. */
 async function listedDaemons(bin: string): Promise<string[]> {
   const out = await new Deno.Command(bin, { args: ["serve", "--list"], stdout: "piped" }).output();
@@ -294,10 +299,10 @@ Deno.test("install writes a unit for every daemon `toros serve --list` names, ea
     const stage = `${dir}/root`;
     const result = await sh([INSTALL, "--destdir", stage, "--bin", bin, "--os", "linux"]);
     assertEquals(result.code, 0, result.stderr);
-    assertEquals(stagedUnits(stage), [...daemons].sort());
-    assertEquals(enabledUnits(stage), [...daemons].sort(), "no --services: every daemon enabled");
+    assertEquals(stagedUnits(stage), daemons.map(unitOf).sort());
+    assertEquals(enabledUnits(stage), daemons.map(unitOf).sort(), "no --services: every daemon enabled");
     for (const name of daemons) {
-      const unitPath = `${stage}/etc/systemd/system/${name}.service`;
+      const unitPath = `${stage}/etc/systemd/system/${unitOf(name)}.service`;
       assertEquals(mode(unitPath), "644");
       const unit = await Deno.readTextFile(unitPath);
       for (
@@ -317,10 +322,19 @@ Deno.test("install writes a unit for every daemon `toros serve --list` names, ea
         ]
       ) assertStringIncludes(unit, `\n${line}\n`, `${name}.service`);
       assertMatch(unit, new RegExp(`\nDescription=TOROS ${name} \\(.+\\)\n`));
-      assertEquals(await verifyUnit(dir, stage, name), [0, ""], `systemd-analyze verify ${name}.service`);
+      assertEquals(
+        await verifyUnit(dir, stage, unitOf(name)),
+        [0, ""],
+        `systemd-analyze verify ${name}.service`,
+      );
       assertStringIncludes(result.stdout, `  ${name}: enabled in ${await Deno.realPath(stage)}`);
-      assertStringIncludes(result.stdout, `systemctl start ${name}`);
+      assertStringIncludes(result.stdout, `systemctl start ${unitOf(name)}`);
     }
+    assert(daemons.includes("worker"), "the reduction worker is a daemon");
+    assertStringIncludes(
+      await Deno.readTextFile(`${stage}/etc/systemd/system/toros-worker.service`),
+      "`systemctl start toros-worker`",
+    );
     assertEquals(
       await Deno.readLink(`${stage}/etc/systemd/system/preprocessord.service`),
       "/etc/systemd/system/preprocessor.service",
@@ -464,7 +478,7 @@ Deno.test("--services telescope enables only the telescope: dry run says so, sta
       "telescope",
     ]);
     assertEquals(install.code, 0, install.stderr);
-    assertEquals(stagedUnits(stage), [...await listedDaemons(bin)].sort(), "every unit written");
+    assertEquals(stagedUnits(stage), (await listedDaemons(bin)).map(unitOf).sort(), "every unit written");
     assertEquals(enabledUnits(stage), ["telescope"]);
     assertEquals(
       await Deno.readLink(`${stage}/etc/systemd/system/telescoped.service`),

@@ -142,6 +142,10 @@ export const TOROS_SCHEMA = {
         default: 25,
         doc: "percent of the time the reduction keeps while requests arrive, 1-100",
       }),
+      localWorker: key("Local Worker", readBoolean, {
+        default: true,
+        doc: "with a PostgreSQL catalog, also run night tasks here; `false`: only `toros serve worker` hosts",
+      }),
       overscan: section("Overscan", {
         doc: "How the overscan level subtracted from each row is found",
         keys: {

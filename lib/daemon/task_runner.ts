@@ -71,7 +71,7 @@ export interface TaskRunnerOptions {
   pollMs?: number;
   /** Wake on the catalog's notifications (default true; false: only look every `pollMs`). */
   listen?: boolean;
-  /** `host:pid` by default: the holder's name in the catalog. */
+  /** `host:pid` by default (`host:pid-N` for a process's Nth runner): the holder's name in the catalog. */
   workerId?: string;
 }
 
@@ -84,6 +84,9 @@ export interface RunningTask extends JobProgress {
 
 /** Why a task's signal was aborted. */
 type StopReason = "stopping" | "cancelled" | "lost";
+
+/** Runners started in this process: the second and later get `host:pid-N`, so each holder's name is its own. */
+let runnersInProcess = 0;
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
@@ -128,7 +131,8 @@ export class TaskRunner {
     this.#leaseMs = options.leaseMs ?? 15_000;
     this.#marginMs = options.marginMs ?? Math.round(this.#leaseMs / 3);
     this.host = Deno.hostname();
-    this.workerId = options.workerId ?? `${this.host}:${Deno.pid}`;
+    const n = ++runnersInProcess;
+    this.workerId = options.workerId ?? `${this.host}:${Deno.pid}${n > 1 ? `-${n}` : ""}`;
   }
 
   /** The task running now, with its progress. */

@@ -13,6 +13,8 @@ import { lowerThreadPriority } from "../../lib/thread_priority.ts";
 import { YieldGate } from "../../lib/yield_gate.ts";
 import { reduceNight, ReductionAborted } from "./pipeline.ts";
 import { makePreviews, type PreviewsMade } from "./previews.ts";
+import { LeaseLostError, type TaskFence, type TaskRecord } from "../../lib/store/mod.ts";
+import { type NightTaskOutcome, runNightTask } from "./night_tasks.ts";
 
 /**
  * Of the job's progress bar, the reduction fills this share and the previews the rest: the job is
@@ -35,6 +37,17 @@ export type ReductionRequest =
     /** The front desk's {@link YieldGate}, which the reduction's threads pass. */
     gate: SharedArrayBuffer;
   }
+  | {
+    /** One task of a night that several hosts share (see night_tasks.ts). */
+    type: "task";
+    task: TaskRecord;
+    fence: TaskFence;
+    marginMs: number;
+    roots: string[];
+    database: DatabaseConfig;
+    reduction: ReductionConfig;
+    gate: SharedArrayBuffer;
+  }
   | { type: "stop" }
   | { type: "close" };
 
@@ -42,6 +55,7 @@ export type ReductionRequest =
 export type ReductionEvent =
   | { type: "progress"; jobId: number; done: number; total: number; step: string }
   | { type: "done"; jobId: number; report: unknown }
+  | { type: "task-done"; taskId: number; outcome: NightTaskOutcome }
   | { type: "aborted"; jobId: number }
   | {
     type: "failed";
@@ -49,6 +63,8 @@ export type ReductionEvent =
     error: string;
     /** The thread cannot go on (an error escaped the reduction): start a new one for the next job. */
     fatal?: boolean;
+    /** A task stopped because its lease could not be made sure of (nothing of it was put in place). */
+    leaseLost?: boolean;
   }
   | { type: "log"; level: "info" | "warning" | "error"; message: string };
 
@@ -83,6 +99,60 @@ self.addEventListener("unhandledrejection", (event) => {
   self.close();
 });
 
+/** Opens the catalog and starts the pixel pool, once, for the first job or task. */
+async function prepare(
+  request: { database: DatabaseConfig; reduction: ReductionConfig; gate: SharedArrayBuffer },
+): Promise<{ store: Store; pool: PixelPool }> {
+  store ??= await openStore(request.database);
+  if (!pool) {
+    // Before the pool starts: its threads inherit this one's nice value.
+    if (lowerThreadPriority(request.reduction.niceness)) {
+      log.info(`Reduction threads run at nice ${request.reduction.niceness}; the front desk answers first`);
+    }
+    pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1, {
+      gate: new YieldGate(request.gate),
+    });
+  }
+  return { store, pool };
+}
+
+/** Runs one task of a shared night; its products are made, put in place and previewed here. */
+async function runTask(
+  request: Extract<ReductionRequest, { type: "task" }>,
+  signal: AbortSignal,
+): Promise<void> {
+  const taskId = request.task.id;
+  currentJob = taskId;
+  try {
+    const { store, pool } = await prepare(request);
+    const outcome = await runNightTask(request.task, {
+      store,
+      reduction: request.reduction,
+      roots: request.roots,
+      pool,
+      fence: request.fence,
+      marginMs: request.marginMs,
+      signal,
+      log,
+      onProgress: (p) =>
+        send({ type: "progress", jobId: taskId, done: p.done, total: p.total, step: p.step }),
+    });
+    send({ type: "task-done", taskId, outcome: JSON.parse(JSON.stringify(outcome)) });
+  } catch (error) {
+    if (error instanceof ReductionAborted) send({ type: "aborted", jobId: taskId });
+    else {
+      send({
+        type: "failed",
+        jobId: taskId,
+        error: error instanceof Error ? error.message : String(error),
+        leaseLost: error instanceof LeaseLostError,
+      });
+    }
+  } finally {
+    currentJob = null;
+  }
+}
+
 self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
   const request = event.data;
   if (request.type === "stop") {
@@ -97,18 +167,14 @@ self.onmessage = async (event: MessageEvent<ReductionRequest>) => {
     return;
   }
   controller = new AbortController();
+  if (request.type === "task") {
+    await runTask(request, controller.signal);
+    controller = null;
+    return;
+  }
   currentJob = request.jobId;
   try {
-    store ??= await openStore(request.database);
-    if (!pool) {
-      // Before the pool starts: its threads inherit this one's nice value.
-      if (lowerThreadPriority(request.reduction.niceness)) {
-        log.info(`Reduction threads run at nice ${request.reduction.niceness}; the front desk answers first`);
-      }
-      pool = createPixelPool(request.reduction.workers || navigator.hardwareConcurrency || 1, {
-        gate: new YieldGate(request.gate),
-      });
-    }
+    const { store, pool } = await prepare(request);
     const report = await reduceNight(request.night, {
       store,
       reduction: request.reduction,

@@ -11,7 +11,9 @@ import type { DaemonSpec } from "../../lib/daemon/mod.ts";
 import { LocationError, resolveInsideRoots } from "../../lib/data_roots.ts";
 import { XmlRpcFault, type XmlRpcValue } from "../../lib/xmlrpc/mod.ts";
 import type { CalibrationOrder } from "../../lib/work_order.ts";
-import { type JobResult, ReductionHandler } from "./reduction_handler.ts";
+import { type JobResult, ReductionHandler, type TaskLine } from "./reduction_handler.ts";
+import { startReductionWorker } from "./task_handler.ts";
+import { liveWorkers } from "./worker_daemon.ts";
 import { preprocessorWeb } from "./web.ts";
 
 /** Fault code for a File Location outside the data roots or not readable. */
@@ -48,15 +50,24 @@ export const preprocessorDaemon: DaemonSpec = {
   admit: async (order, _workOrder, { config }) => ({
     night: await resolveNight((order as CalibrationOrder).location, config.data.roots),
   }),
-  createHandler: ({ config, gate }) =>
+  createHandler: ({ config, gate, store }) =>
     new ReductionHandler({
       database: config.database,
       reduction: config.reduction,
       roots: config.data.roots,
       gate,
+      // PostgreSQL: several hosts share the catalog, and each night is shared out as tasks.
+      shared: store.backend === "postgres" ? store : undefined,
     }),
+  // The reduction worker beside the front desk (PostgreSQL, unless Reduction: Local Worker is false).
+  background: (context) =>
+    context.store.backend === "postgres" && context.config.reduction.localWorker
+      ? startReductionWorker(context)
+      : { stop: () => Promise.resolve() },
   jobFields: (job, base) => {
     const result = (job.result ?? null) as JobResult | null;
+    const detail = (job.detail ?? null) as { Tasks?: TaskLine[] } | null;
+    const tasks = result?.Tasks ?? detail?.Tasks;
     const errors = [...base.Errors as string[]];
     for (const failed of result?.Failed ?? []) errors.push(`${failed.File}: ${failed.Reason}`);
     for (const skipped of result?.Skipped ?? []) errors.push(`${skipped.File} skipped: ${skipped.Reason}`);
@@ -68,10 +79,16 @@ export const preprocessorDaemon: DaemonSpec = {
         ...result?.Warnings ?? [],
         ...(result?.Previews?.Failed ?? []).map((failed) => `no preview of ${failed.File}: ${failed.Reason}`),
       ],
+      // A night shared by several hosts: each task with the host that runs or ran it.
+      ...(tasks ? { Tasks: tasks as unknown as XmlRpcValue } : {}),
     } satisfies Record<string, XmlRpcValue>;
   },
-  // How much the reduction has given way to requests (Reduction: Share While Serving).
-  healthDetails: ({ gate }) => ({ reductionYield: { sharePercent: gate.share, ...gate.totals } }),
+  // How much the reduction has given way to requests (Reduction: Share While Serving), and the live
+  // reduction workers of a shared catalog with their last heartbeat.
+  healthDetails: async ({ gate, store }) => ({
+    reductionYield: { sharePercent: gate.share, ...gate.totals },
+    ...(store.backend === "postgres" ? { workers: await liveWorkers(store) } : {}),
+  }),
   yieldShare: (config) => config.reduction.shareWhileServing,
   // Recent nights with thumbnails, night, product and exposure pages, previews, /api/nights and /api/products.
   web: preprocessorWeb,

@@ -44,6 +44,14 @@ export interface MasterKey {
   exposureTime?: number;
 }
 
+/** A master made (or kept) tonight, with what it is for: handed to the tasks that use it on other hosts. */
+export interface TonightMaster {
+  master: Master;
+  /** Its frames' shape (`2048x2048@1x1`). */
+  shape: string;
+  key: MasterKey;
+}
+
 /** Tonight's masters and the borrowed ones, for the stages to look up. */
 export class MasterLibrary {
   readonly #catalog: NightCatalog;
@@ -53,6 +61,7 @@ export class MasterLibrary {
   /** The first frame of each shape: the time borrowed masters are closest to. */
   readonly #samples = new Map<string, RawFrame>();
   readonly #tonight = new Map<string, Master>();
+  readonly #made: TonightMaster[] = [];
   readonly #borrowed = new Map<string, Promise<Master | null>>();
 
   /** A library over the catalog; `warn` receives warnings about the whole night. */
@@ -75,7 +84,18 @@ export class MasterLibrary {
 
   /** Adds a master made (or kept) tonight for frames like `frame`. */
   add(master: Master, frame: RawFrame, key: MasterKey = {}): void {
-    this.#tonight.set(tonightKey(master.kind, shapeOf(frame), key), master);
+    this.adopt({ master, shape: shapeOf(frame), key });
+  }
+
+  /** Adds a master of tonight made elsewhere (by another task of the night, perhaps on another host). */
+  adopt(made: TonightMaster): void {
+    this.#tonight.set(tonightKey(made.master.kind, made.shape, made.key), made.master);
+    this.#made.push(made);
+  }
+
+  /** Tonight's masters added so far, in the order they came. */
+  tonight(): TonightMaster[] {
+    return [...this.#made];
   }
 
   /**

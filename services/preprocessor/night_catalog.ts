@@ -21,6 +21,7 @@ import type {
   NightRecord,
   ProductInput,
   ProductRecord,
+  ReplaceProductOptions,
   Store,
 } from "../../lib/store/mod.ts";
 import { sha256FileSync } from "../../lib/file_hash.ts";
@@ -35,6 +36,20 @@ export type ProductRecordInput = Omit<ProductInput, "nightId" | "inputExposureId
   inputs: string[];
 };
 
+/**
+ * How a product written under a private name (a task's staging directory, when
+ * several hosts share a night) reaches its place: renamed there only while the
+ * task's lease holds, and recorded under the task's fence.
+ */
+export interface Publication {
+  /** The final path of a product written at `path`. */
+  finalPath(path: string): string;
+  /** Checks the lease, then renames the product into place; resolves with its final path, or throws. */
+  publish(path: string): Promise<string>;
+  /** What the product's catalog row is recorded under (the task's fence and margin). */
+  record: ReplaceProductOptions;
+}
+
 /** One raw file's content hash: who works it out, and when it is known. */
 interface FileHash {
   path: string;
@@ -47,6 +62,7 @@ interface FileHash {
 export class NightCatalog {
   readonly #store: Store;
   readonly #gate: YieldGate | undefined;
+  readonly #publication: Publication | undefined;
   #night: NightRecord | null = null;
   #existing = new Map<string, ProductRecord>();
   readonly #hashes = new Map<string, FileHash>();
@@ -56,10 +72,14 @@ export class NightCatalog {
   #hashFailures: SkippedFrame[] = [];
   #hashSeconds = 0;
 
-  /** Wraps a store for one night; `gate` is passed while hashing here. */
-  constructor(store: Store, options: { gate?: YieldGate } = {}) {
+  /**
+   * Wraps a store for one night; `gate` is passed while hashing here; with a `publication`, products
+   * are written under private names and put in place as they are recorded.
+   */
+  constructor(store: Store, options: { gate?: YieldGate; publication?: Publication } = {}) {
     this.#store = store;
     this.#gate = options.gate;
+    this.#publication = options.publication;
   }
 
   /** The night's row (after {@link openNight}). */
@@ -89,9 +109,27 @@ export class NightCatalog {
     return this.#night;
   }
 
+  /**
+   * Joins a night ingest recorded already (a task of a night shared by several hosts): its row and
+   * the products it has, leaving the row as it is.
+   */
+  async joinNight(nightDir: string): Promise<NightRecord> {
+    const night = await this.#store.getNight(nightDir);
+    if (!night) throw new Error(`Night ${nightDir} is not in the catalog: its ingest has not run`);
+    this.#night = night;
+    const products = await this.#store.listProducts({ nightId: night.id });
+    this.#existing = new Map(products.map((product) => [product.path, product]));
+    return night;
+  }
+
+  /** Every product the night had when it was opened or joined. */
+  existingProducts(): ProductRecord[] {
+    return [...this.#existing.values()];
+  }
+
   /** The product already recorded at `path` (before this run), if any. */
   existing(path: string): ProductRecord | undefined {
-    return this.#existing.get(path);
+    return this.#existing.get(this.#publication ? this.#publication.finalPath(path) : path);
   }
 
   /**
@@ -206,15 +244,20 @@ export class NightCatalog {
     return this.#store.findMaster({ ...query, excludeNightId: this.night.id });
   }
 
-  /** Records a product written to disk, with its inputs' exposure rows and the masters it used. */
+  /**
+   * Records a product written to disk, with its inputs' exposure rows and the masters it used; a
+   * product written under a private name is put in place first (see {@link Publication}).
+   */
   async recordProduct(product: ProductRecordInput): Promise<ProductRecord> {
     const { inputs, ...fields } = product;
     const exposures = await this.exposures(inputs);
+    const path = this.#publication ? await this.#publication.publish(fields.path) : fields.path;
     return await this.#store.replaceProduct({
       ...fields,
+      path,
       nightId: this.night.id,
       inputExposureIds: exposures.map((exposure) => exposure.id),
-    });
+    }, this.#publication?.record);
   }
 
   /** Marks a frame skipped, with the reason (a stage rejected it or failed on it). */

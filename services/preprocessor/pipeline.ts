@@ -80,7 +80,7 @@ export interface ReduceOptions {
 }
 
 /** Removes half-written products a crash left behind (the writer's `.NAME.xxxxxxxx.tmp` files). */
-async function removeStaleTemporaries(outDir: string, log: Logger): Promise<void> {
+export async function removeStaleTemporaries(outDir: string, log: Logger): Promise<void> {
   for await (const entry of Deno.readDir(outDir)) {
     if (entry.isFile && /^\..+\.[0-9a-f]{8}\.tmp$/.test(entry.name)) {
       await Deno.remove(`${outDir}/${entry.name}`).catch(() => {});
@@ -90,7 +90,7 @@ async function removeStaleTemporaries(outDir: string, log: Logger): Promise<void
 }
 
 /** The night's real path, checked against the data roots when they are given. */
-async function openNightDir(nightDir: string, roots: string[] | undefined): Promise<string> {
+export async function openNightDir(nightDir: string, roots: string[] | undefined): Promise<string> {
   if (roots) {
     await assertStillInside(nightDir, roots);
     return nightDir;
@@ -110,7 +110,7 @@ async function openNightDir(nightDir: string, roots: string[] | undefined): Prom
  * A check that the output directory is still the real directory it was (not a
  * symlink, not swapped) inside the data roots: products never follow a link out.
  */
-function confinement(outDir: string, roots: string[]): () => Promise<void> {
+export function confinement(outDir: string, roots: string[]): () => Promise<void> {
   return async () => {
     if ((await Deno.lstat(outDir)).isSymlink) {
       throw new LocationError(

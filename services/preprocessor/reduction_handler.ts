@@ -8,12 +8,28 @@
  */
 import type { DatabaseConfig, ReductionConfig } from "../../lib/config.ts";
 import type { JobContext, JobHandler } from "../../lib/daemon/mod.ts";
-import type { JobRecord } from "../../lib/store/mod.ts";
+import type { JobRecord, Store } from "../../lib/store/mod.ts";
 import type { JsonValue } from "../../lib/work_order.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
 import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
 import type { ReductionReport } from "./pipeline.ts";
 import type { PreviewsMade } from "./previews.ts";
+import { followNightTasks } from "./night_job.ts";
+
+/** A task of a night that several hosts share, as `job_status` shows it. */
+export interface TaskLine {
+  /** `calibrated_lights 2048x2048@1x1 3/8` */
+  Name: string;
+  Status: string;
+  /** The host that runs or ran it (empty while queued). */
+  Host: string;
+  /** Its worker, `host:pid`. */
+  Worker: string;
+  Attempts: number;
+  /** Its time on the worker, once done. */
+  Seconds?: number;
+  Error?: string;
+}
 
 /** What a finished calibration job records as its result. */
 export interface JobResult {
@@ -35,6 +51,8 @@ export interface JobResult {
   }[];
   /** The web page's previews: made now, already up to date, and those that could not be made. */
   Previews?: { Made: number; UpToDate: number; Failed: { File: string; Reason: string }[] };
+  /** A night that several hosts shared: its tasks, each with the host that ran it. */
+  Tasks?: TaskLine[];
 }
 
 /** What the handler needs. */
@@ -45,6 +63,11 @@ export interface ReductionHandlerOptions {
   roots: string[];
   /** The front desk's gate, which the reduction's threads pass. */
   gate: YieldGate;
+  /**
+   * A catalog several hosts share (PostgreSQL): each night becomes tasks that reduction workers on
+   * any host run (see night_job.ts), followed here; without it the night is reduced here, as one.
+   */
+  shared?: Store;
 }
 
 /** The result stored for a reduced night (with the previews the reduction thread made after it). */
@@ -97,9 +120,15 @@ export class ReductionHandler implements JobHandler {
     this.#worker = null;
   }
 
-  /** Reduces the job's night; throws when it fails or was stopped. */
+  /** Reduces the job's night (or follows its tasks); throws when it fails or was stopped. */
   async run(job: JobRecord, context: JobContext): Promise<JsonValue> {
     if (!job.night) throw new Error(`Job ${job.id} names no night directory`);
+    if (this.#options.shared) {
+      context.log.info(`Job ${job.id}: ${job.night} as tasks for the reduction workers`);
+      const result = await followNightTasks(job, context, this.#options.shared);
+      context.log.info(`Job ${job.id}: ${result.Products.length} products in ${result.Seconds} s`);
+      return result as unknown as JsonValue;
+    }
     context.log.info(`Job ${job.id}: reducing ${job.night}`);
     const worker = this.#ensureWorker();
     const stop = () => worker.postMessage({ type: "stop" } satisfies ReductionRequest);

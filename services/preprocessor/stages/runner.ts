@@ -17,7 +17,7 @@ import type { Logger } from "../../../lib/log.ts";
 import { type Store, StoreError } from "../../../lib/store/mod.ts";
 import type { InspectedFile, RawFrame } from "../ingest.ts";
 import { SharedArena } from "../band_sweep.ts";
-import { NightCatalog } from "../night_catalog.ts";
+import { NightCatalog, type Publication } from "../night_catalog.ts";
 import { MasterLibrary } from "../master_library.ts";
 import { reductionFingerprint } from "../products.ts";
 import {
@@ -27,7 +27,7 @@ import {
   type SkippedFrame,
   type StageSummary,
 } from "../report.ts";
-import { groupFrames, shapeOf, type Stage, type StageContext } from "./stage.ts";
+import { type FrameGroup, groupFrames, shapeOf, type Stage, type StageContext } from "./stage.ts";
 
 /** What a night's run needs. */
 export interface NightRunOptions {
@@ -43,6 +43,8 @@ export interface NightRunOptions {
   /** Checked before each product is written (see `ReduceOptions.roots`). */
   confine?: () => Promise<void>;
   onProgress?: (progress: ReductionProgress) => void;
+  /** Products are written under private names and put in place as recorded (a task of a shared night). */
+  publication?: Publication;
 }
 
 /** Errors that stop the whole night rather than one group. */
@@ -76,7 +78,10 @@ export class NightRun {
   /** Prepares a run; nothing is read until {@link run}. */
   constructor(options: NightRunOptions) {
     this.#options = options;
-    this.catalog = new NightCatalog(options.store, { gate: options.pool.gate });
+    this.catalog = new NightCatalog(options.store, {
+      gate: options.pool.gate,
+      publication: options.publication,
+    });
     this.masters = new MasterLibrary(this.catalog, {
       flatFloor: options.reduction.flatFloor,
       bandRows: options.reduction.bandRows,
@@ -98,6 +103,17 @@ export class NightRun {
       this.#options.onProgress?.({ done: this.#done, total: this.#total, step: stage.name });
       await this.#runStage(stage, groups);
     }
+  }
+
+  /**
+   * Runs one stage on the groups given, as planned elsewhere (a task of a night that several hosts
+   * share runs one group, or a chunk of one); the frames must have been added already.
+   */
+  async runGroups(stage: Stage, groups: FrameGroup[]): Promise<void> {
+    this.#checkAbort();
+    this.#total = this.#done + groups.reduce((n, group) => n + stage.products(group), 0);
+    this.#options.onProgress?.({ done: this.#done, total: this.#total, step: stage.name });
+    await this.#runStage(stage, groups);
   }
 
   async #runStage(stage: Stage, groups: ReturnType<typeof groupFrames>): Promise<void> {
