@@ -13,7 +13,8 @@ import { encodeFloat32BigEndian } from "../fits/encoding.ts";
 import { calibrateBand, type CalibrationTerms, normalizeFlat } from "./arithmetic.ts";
 import { combineBand, type CombineOptions } from "./combine.ts";
 import { type OverscanEstimate, overscanEstimate, type OverscanLevels } from "./overscan.ts";
-import { saturate } from "./saturation.ts";
+import { flagSaturation } from "./saturation.ts";
+import { calibrateWithDeviation, type DeviationTerms } from "./deviation.ts";
 import type { Section } from "./section.ts";
 import { StreamingMedian } from "./streaming_median.ts";
 import { addSums } from "../fits/checksum.ts";
@@ -54,6 +55,31 @@ export interface RawLayout {
   levels?: OverscanLevels | null;
 }
 
+/** The bad-pixel mask bit of a pixel with no usable value (and of the bad-pixel map's bad pixels). */
+export const BAD_PIXEL_BIT = 1;
+
+/**
+ * An input's own bad-pixel mask (a calibrated light's BPM): started from the
+ * bad-pixel map's band (or zeros), saturation ORed in as the band is decoded,
+ * and {@link BAD_PIXEL_BIT} where the calibrated value is not finite.
+ */
+export interface BandMask {
+  /** The mask band: one byte a pixel, written here. */
+  out: Uint8Array;
+  /** The bad-pixel map's band (an input earlier in the task, its values the bits), or none. */
+  badPixels: Float32Array | null;
+}
+
+/** An input's uncertainty: made from its values and carried through its calibration (see `deviation.ts`). */
+export interface BandDeviation {
+  /** The uncertainty band, written here. */
+  out: Float32Array;
+  /** Where to encode it as big-endian float32 (its word sum is returned), or null. */
+  encoded: Uint8Array | null;
+  /** Gain, read noise and the masters' uncertainty bands (inputs earlier in the task). */
+  terms: DeviationTerms;
+}
+
 /** One input of a band task; every array is a view on a SharedArrayBuffer. */
 export interface BandInput {
   /** The band's stored big-endian bytes (whole stored rows), or null when `band` already holds its values. */
@@ -66,8 +92,16 @@ export interface BandInput {
   firstRow?: number;
   /** The band's values: decoded into, then calibrated in place. */
   band: Float32Array;
-  /** Stored values at or above this are saturated: NaN in the band (and every value made from it). */
+  /** Stored values at or above this are saturated: NaN in the band (and every value made from it), unless `keepSaturated`. */
   saturation?: number | null;
+  /** Saturated values stay as they are (flagged in the mask only): a calibrated light of a MEF product. */
+  keepSaturated?: boolean;
+  /** Where saturated pixels get their mask bit (ORed in) when the input has no `mask` of its own: a combine's mask. */
+  flags?: Uint8Array | null;
+  /** The input's own bad-pixel mask. */
+  mask?: BandMask | null;
+  /** The input's uncertainty, made as it is calibrated. */
+  deviation?: BandDeviation | null;
   /**
    * Calibration applied after decoding; the master bands it names are inputs
    * earlier in the task, so each slice has them decoded first.
@@ -89,6 +123,15 @@ export interface BandCombine {
   encoded: Uint8Array | null;
   /** The returned sum counts values below this as this (a flat's floor); -Infinity for none. */
   floor: number;
+  /** The combined values' uncertainty (ccdproc's `Combiner`'s), or none. */
+  deviation?: Float32Array | null;
+  /** Where to encode the uncertainty as big-endian float32. */
+  deviationEncoded?: Uint8Array | null;
+  /**
+   * The master's mask, one byte a pixel: zeroed, then {@link BAD_PIXEL_BIT} where
+   * the combined value is NaN; the inputs' saturation is ORed in when they name it as their `flags`.
+   */
+  mask?: Uint8Array | null;
 }
 
 /** The work of one band. */
@@ -101,6 +144,8 @@ export interface BandTask {
 export interface BandSliceResult {
   /** Per input: word sum of its encoded slice (0 when not encoded). */
   sums: number[];
+  /** Per input: word sum of its encoded uncertainty slice (0 when none). */
+  deviationSums: number[];
   /** Per input: pixels set to NaN for saturation. */
   saturated: number[];
   /** Per input: finite values counted by a coarse histogram pass (or a pass counting below). */
@@ -109,6 +154,8 @@ export interface BandSliceResult {
   below: number[];
   /** Word sum of the encoded combined slice. */
   combineSum: number;
+  /** Word sum of the encoded uncertainty of the combined slice. */
+  combineDeviationSum: number;
   /** Sum of max(value, floor) over the finite combined values, and their count. */
   combineFlooredSum: number;
   combineCount: number;
@@ -118,31 +165,51 @@ export interface BandSliceResult {
 export function runBandSlice(task: BandTask, start: number, end: number, worker: number): BandSliceResult {
   const result: BandSliceResult = {
     sums: [],
+    deviationSums: [],
     saturated: [],
     finite: [],
     below: [],
     combineSum: 0,
+    combineDeviationSum: 0,
     combineFlooredSum: 0,
     combineCount: 0,
   };
   // Each master flat is normalized once for the band's pixels here, not once a light.
   const normalized = new Map<Float32Array, Float64Array>();
+  task.combine?.mask?.fill(0, start, end);
   for (const input of task.inputs) {
     const band = input.band;
-    result.saturated.push(decodeSlice(input, start, end));
+    const mask = input.mask ?? null;
+    if (mask) {
+      const { out, badPixels } = mask;
+      if (badPixels) { for (let i = start; i < end; i++) out[i] = badPixels[i] & 0xff; }
+      else out.fill(0, start, end);
+    }
+    result.saturated.push(decodeSlice(input, start, end, mask?.out ?? input.flags ?? null));
     const terms = input.terms;
+    let divisor: Float64Array | undefined;
     if (terms?.flat) {
-      let divisor = normalized.get(terms.flat);
+      divisor = normalized.get(terms.flat);
       if (!divisor) {
         divisor = flatScratch(normalized.size, end);
         normalizeFlat(terms.flat, terms.flatMean ?? 1, terms.flatFloor ?? -Infinity, divisor, start, end);
         normalized.set(terms.flat, divisor);
       }
-      calibrateBand(band, terms, start, end, divisor);
+    }
+    const deviation = input.deviation ?? null;
+    if (deviation) {
+      calibrateWithDeviation(band, deviation.out, terms, deviation.terms, start, end, divisor);
     } else if (terms) {
-      calibrateBand(band, terms, start, end);
+      calibrateBand(band, terms, start, end, divisor);
+    }
+    if (mask) {
+      const out = mask.out;
+      for (let i = start; i < end; i++) if (!Number.isFinite(band[i])) out[i] |= BAD_PIXEL_BIT;
     }
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
+    result.deviationSums.push(
+      deviation?.encoded ? encodeFloat32BigEndian(deviation.out, deviation.encoded, start, end) : 0,
+    );
     const coarse = input.histogram?.coarse ?? null;
     const fine = input.histogram?.fine ?? null;
     const fineAt = fine && { ...fine, offset: worker * fine.buckets.length * HISTOGRAM_BINS };
@@ -167,7 +234,15 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   const combine = task.combine;
   if (combine) {
     const { out, floor } = combine;
-    combineBand(combine.inputs.map((i) => task.inputs[i].band), out, combine.options, start, end);
+    const deviation = combine.deviation ?? null;
+    combineBand(combine.inputs.map((i) => task.inputs[i].band), out, combine.options, start, end, deviation);
+    if (combine.mask) {
+      const mask = combine.mask;
+      for (let i = start; i < end; i++) if (out[i] !== out[i]) mask[i] |= BAD_PIXEL_BIT;
+    }
+    if (deviation && combine.deviationEncoded) {
+      result.combineDeviationSum = encodeFloat32BigEndian(deviation, combine.deviationEncoded, start, end);
+    }
     let sum = 0;
     let count = 0;
     for (let i = start; i < end; i++) {
@@ -200,13 +275,17 @@ let overscanScratch = new Float64Array(0);
 
 /**
  * Decodes pixels `[start, end)` of an input's band from its stored bytes, flags
- * saturation from the stored values, and subtracts the overscan; returns how many
- * pixels were saturated. The one place saturation is flagged.
+ * saturation from the stored values (into `flags`, and as NaN unless the input
+ * keeps them), and subtracts the overscan; returns how many pixels were
+ * saturated. The one place saturation is flagged.
  */
-function decodeSlice(input: BandInput, start: number, end: number): number {
+function decodeSlice(input: BandInput, start: number, end: number, flags: Uint8Array | null): number {
   const { raw, encoding, band } = input;
   const level = input.saturation ?? null;
   const layout = input.layout ?? null;
+  const keep = input.keepSaturated ?? false;
+  const saturate = (values: Float32Array, level: number, from: number, to: number) =>
+    flagSaturation(values, level, flags, keep, from, to);
   if (!raw || !encoding) return level === null ? 0 : saturate(band, level, start, end);
   const size = Math.abs(encoding.bitpix) / 8;
   const decode = (from: number, to: number, out: Float32Array, at: number) =>
@@ -269,11 +348,13 @@ export const PIECE_INPUT_PIXELS = 1 << 15;
 function mergeSliceResults(a: BandSliceResult, b: BandSliceResult): void {
   for (let i = 0; i < a.sums.length; i++) {
     a.sums[i] = addSums(a.sums[i], b.sums[i]);
+    a.deviationSums[i] = addSums(a.deviationSums[i], b.deviationSums[i]);
     a.saturated[i] += b.saturated[i];
     a.finite[i] += b.finite[i];
     a.below[i] += b.below[i];
   }
   a.combineSum = addSums(a.combineSum, b.combineSum);
+  a.combineDeviationSum = addSums(a.combineDeviationSum, b.combineDeviationSum);
   a.combineFlooredSum += b.combineFlooredSum;
   a.combineCount += b.combineCount;
 }

@@ -20,6 +20,12 @@
  * compared as the normalized frames they are combined as. With no scales (bias,
  * darks) the two orders are one.
  *
+ * The combined value's uncertainty, when asked for, is ccdproc's `Combiner`'s,
+ * from the scatter of the m values kept (scaled): for the median 1.4826 ·
+ * median(|v_i − median(v)|) / √m (`sigma_func`, the median absolute deviation),
+ * for the average std(v) / √m, for the sum std(v) · √m, std the population
+ * standard deviation (numpy's `nanstd`); NaN where no value is kept.
+ *
  * @module
  */
 import { type MedianSimd, medianSimd } from "./_median_simd.ts";
@@ -74,9 +80,13 @@ function medianSmall(v: Float64Array, n: number): number {
   return n % 2 === 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
+/** ccdproc's `sigma_func`: the median absolute deviation times this is a Gaussian's σ. */
+export const MAD_TO_SIGMA = 1.482602218505602;
+
 /**
  * Combines `inputs` (equal-length bands, one per frame) into `out`, pixel range
- * `[start, end)` (default all). Allocates nothing per pixel.
+ * `[start, end)` (default all), and each combined value's uncertainty into
+ * `deviation` when given (see the module doc). Allocates nothing per pixel.
  */
 export function combineBand(
   inputs: Float32Array[],
@@ -84,6 +94,7 @@ export function combineBand(
   options: CombineOptions,
   start = 0,
   end: number = out.length,
+  deviation: Float32Array | null = null,
 ): void {
   const n = inputs.length;
   if (n === 0) throw new RangeError("combineBand needs at least one input");
@@ -97,7 +108,7 @@ export function combineBand(
   // Without WebAssembly SIMD (no runtime we ship on) the loop below does it one pixel at a time.
   const simd = method === "median" && !minMax && !sigma ? medianSimd() : null;
   if (simd) {
-    medianByNetwork(simd, inputs, out, scales, start, end, values);
+    medianByNetwork(simd, inputs, out, scales, start, end, values, deviation);
     return;
   }
   const byMedian = sigma?.center !== "mean";
@@ -132,16 +143,34 @@ export function combineBand(
     }
     if (m === 0) {
       out[p] = NaN;
+      if (deviation) deviation[p] = NaN;
       continue;
     }
     if (method === "median") {
-      out[p] = medianSmall(values, m);
+      const median = medianSmall(values, m);
+      out[p] = median;
+      if (deviation) {
+        deviation[p] = MAD_TO_SIGMA * absoluteDeviation(values, m, median, sorted) / Math.sqrt(m);
+      }
     } else {
       let sum = 0;
       for (let i = 0; i < m; i++) sum += values[i];
       out[p] = method === "sum" ? sum : sum / m;
+      if (deviation) {
+        const mean = sum / m;
+        let squares = 0;
+        for (let i = 0; i < m; i++) squares += (values[i] - mean) ** 2;
+        const std = Math.sqrt(squares / m);
+        deviation[p] = method === "sum" ? std * Math.sqrt(m) : std / Math.sqrt(m);
+      }
     }
   }
+}
+
+/** median(|v_i − median|) of `v[0..n)`, with `scratch` (at least n long) as room. */
+function absoluteDeviation(v: Float64Array, n: number, median: number, scratch: Float64Array): number {
+  for (let i = 0; i < n; i++) scratch[i] = Math.abs(v[i] - median);
+  return medianSmall(scratch, n);
 }
 
 const networks = new Map<number, Int32Array>();
@@ -184,7 +213,10 @@ export function medianNetwork(n: number): Int32Array {
   return network;
 }
 
-/** Recomputes the median of pixels `[start, end)` that have a NaN in some frame, leaving the NaNs out. */
+/**
+ * Recomputes the median (and its uncertainty) of pixels `[start, end)` that have
+ * a NaN in some frame, leaving the NaNs out.
+ */
 function redoPixelsWithNaN(
   inputs: Float32Array[],
   out: Float32Array,
@@ -192,15 +224,24 @@ function redoPixelsWithNaN(
   start: number,
   end: number,
   values: Float64Array,
+  deviation: Float32Array | null,
 ): void {
   const n = inputs.length;
+  const scratch = deviation ? new Float64Array(n) : values;
   for (let p = start; p < end; p++) {
     let m = 0;
     for (let i = 0; i < n; i++) {
       const x = inputs[i][p] * (scales ? scales[i] : 1);
       if (x === x) values[m++] = x;
     }
-    if (m < n) out[p] = m === 0 ? NaN : medianSmall(values, m);
+    if (m === n) continue;
+    const median = m === 0 ? NaN : medianSmall(values, m);
+    out[p] = median;
+    if (deviation) {
+      deviation[p] = m === 0
+        ? NaN
+        : MAD_TO_SIGMA * absoluteDeviation(values, m, median, scratch) / Math.sqrt(m);
+    }
   }
 }
 
@@ -222,6 +263,7 @@ function medianByNetwork(
   start: number,
   end: number,
   values: Float64Array,
+  deviation: Float32Array | null,
 ): void {
   const n = inputs.length;
   const network = medianNetwork(n);
@@ -261,6 +303,29 @@ function medianByNetwork(
     } else {
       out.set(floats.subarray(middle, middle + len), b0);
     }
-    if (nan) redoPixelsWithNaN(inputs, out, scales, b0, b0 + len, values);
+    if (deviation) {
+      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone below).
+      for (let i = 0; i < n; i++) {
+        const base = i * SIMD_BLOCK;
+        const source = inputs[i];
+        const scale = scales ? scales[i] : 1;
+        for (let p = 0; p < len; p++) floats[base + p] = Math.abs(source[b0 + p] * scale - out[b0 + p]);
+        for (let p = len; p < padded; p++) floats[base + p] = 0;
+      }
+      simd.keys(rowsAt, n, rowBytes, padded * 4);
+      simd.net(0, network.length >> 1, padded * 4);
+      simd.unkey(rowsAt + middle * 4, padded * 4);
+      const root = Math.sqrt(n);
+      if (even) {
+        simd.unkey(rowsAt + (middle - SIMD_BLOCK) * 4, padded * 4);
+        for (let p = 0; p < len; p++) {
+          deviation[b0 + p] = MAD_TO_SIGMA * ((floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2) /
+            root;
+        }
+      } else {
+        for (let p = 0; p < len; p++) deviation[b0 + p] = MAD_TO_SIGMA * floats[middle + p] / root;
+      }
+    }
+    if (nan) redoPixelsWithNaN(inputs, out, scales, b0, b0 + len, values, deviation);
   }
 }

@@ -10,10 +10,12 @@ export {
   combineBand,
   type CombineMethod,
   type CombineOptions,
+  MAD_TO_SIGMA,
   type MinMaxClipOptions,
   type SigmaClipOptions,
 } from "./combine.ts";
 export { calibrateBand, type CalibrationTerms, divideInPlace, normalizeFlat } from "./arithmetic.ts";
+export { calibrateWithDeviation, type DeviationTerms } from "./deviation.ts";
 export { medianOf } from "./stats.ts";
 export { StreamingMedian } from "./streaming_median.ts";
 export { formatSection, parseSection, type Section, SectionError } from "./section.ts";
@@ -32,11 +34,14 @@ export {
   stripLevels,
   stripOrientation,
 } from "./overscan.ts";
-export { saturate, saturationMask } from "./saturation.ts";
+export { flagSaturation, saturate, SATURATED_BIT, saturationMask } from "./saturation.ts";
 export { history } from "./history.ts";
 export {
+  BAD_PIXEL_BIT,
   type BandCombine,
+  type BandDeviation,
   type BandInput,
+  type BandMask,
   type BandSliceResult,
   type BandTask,
   HISTOGRAM_BINS,

@@ -41,3 +41,29 @@ export function saturate(values: Float32Array, level: number, start = 0, end = v
   }
   return flagged;
 }
+
+/** The bad-pixel mask bit of a saturated pixel (BANZAI's convention: 1 bad, 2 saturated, 4 low response, 8 cosmic ray). */
+export const SATURATED_BIT = 2;
+
+/**
+ * Flags `values[start, end)` at or above `level`: ORs {@link SATURATED_BIT} into
+ * `flags` (when given) and sets the value to NaN unless `keep`; returns how many were.
+ */
+export function flagSaturation(
+  values: Float32Array,
+  level: number,
+  flags: Uint8Array | null,
+  keep: boolean,
+  start = 0,
+  end = values.length,
+): number {
+  let flagged = 0;
+  for (let i = start; i < end; i++) {
+    if (values[i] >= level) {
+      if (flags) flags[i] |= SATURATED_BIT;
+      if (!keep) values[i] = NaN;
+      flagged++;
+    }
+  }
+  return flagged;
+}

@@ -61,21 +61,33 @@ function timestamp(): string {
   return new Date().toISOString().slice(0, 19);
 }
 
-/** Builds the header to write: mandatory cards first, then the given cards, then the checksum pair. */
-function outputHeader(
+/**
+ * Builds the header to write: mandatory cards first (a primary HDU's, or an
+ * image extension's with `extension`), then the given cards, then the checksum pair.
+ */
+export function outputHeader(
   header: Header,
   options: Required<Omit<WriteImageOptions, "unsigned">>,
   unsigned: boolean,
+  extension = false,
 ): Header {
   const axes = options.depth > 1
     ? [options.width, options.height, options.depth]
     : [options.width, options.height];
   const cards: Card[] = [
-    { key: "SIMPLE", value: true, comment: "conforms to FITS standard" },
+    extension
+      ? { key: "XTENSION", value: "IMAGE", comment: "image extension" }
+      : { key: "SIMPLE", value: true, comment: "conforms to FITS standard" },
     { key: "BITPIX", value: options.bitpix, comment: "array data type" },
     { key: "NAXIS", value: axes.length, comment: "number of array dimensions" },
     ...axes.map((n, i): Card => ({ key: `NAXIS${i + 1}`, value: n })),
-    { key: "EXTEND", value: true },
+    ...(extension
+      ? [{ key: "PCOUNT", value: 0, comment: "number of parameters" }, {
+        key: "GCOUNT",
+        value: 1,
+        comment: "number of groups",
+      }]
+      : [{ key: "EXTEND", value: true }]),
   ];
   if (unsigned) {
     // BSCALE before BZERO, where astropy puts them: it re-renders this part of the header when verifying.
