@@ -227,6 +227,14 @@ Security: {Token: s3cret-token, Allowed Networks: [127.0.0.1/32, "::1/128", 10.0
     shareWhileServing: 40,
     localWorker: true,
     overscan: { estimate: "median", model: "none" },
+    // The defaults of the keys this text does not set.
+    output: { format: "mef" },
+    gain: 1,
+    readNoise: 10,
+    temperatureTolerance: 2,
+    badPixels: { hotSigma: 5, deadResponse: 0.2, lowResponse: 0.7 },
+    qualityControl: { maxSaturated: 5, minFrames: 5, fewFrames: "warn", flatMin: 1000, flatMax: 50000 },
+    masterComparison: { maxLevelChange: 10, maxChanged: 1, changedSigma: 5 },
   });
   assertEquals(
     parseConfigText("Reduction: {Niceness: 25}\n", "/x.yaml", "/s").errors.map((e) => e.message),

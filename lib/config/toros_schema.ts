@@ -21,6 +21,7 @@ import {
   type OverscanModel,
   overscanModelToYaml,
   readBoolean,
+  readChoice,
   readCombine,
   readDatabaseUrl,
   readHostPort,
@@ -158,6 +159,98 @@ export const TOROS_SCHEMA = {
             toYaml: overscanModelToYaml,
             doc: "`none` (each row its own estimate) or `polynomial N` (N 1-10, fitted along the rows)",
           }),
+        },
+      }),
+      output: section("Output", {
+        doc: "How products are written",
+        keys: {
+          format: key("Format", readChoice(["mef", "single"], "an output format (mef or single)"), {
+            default: "mef",
+            doc:
+              "`mef`: SCI, BPM (bad-pixel mask) and ERR (1σ) HDUs; `single`: SCI only, saturated pixels NaN",
+          }),
+        },
+      }),
+      gain: key("Gain", readNumberIn(0.001, 1000, "a gain in e-/ADU (0.001-1000)"), {
+        default: 1,
+        doc: "e⁻/ADU for ERR when a frame has no `GAIN` card",
+      }),
+      readNoise: key("Read Noise", readNumberIn(0, 10000, "a read noise in e- (0-10000)"), {
+        default: 10,
+        doc: "e⁻ for ERR when a frame has no `RDNOISE` card",
+      }),
+      temperatureTolerance: key(
+        "Temperature Tolerance",
+        readNumberIn(0, 100, "a temperature difference in °C (0-100)"),
+        {
+          default: 2,
+          doc:
+            "°C a master dark's `CCD-TEMP`/`SET-TEMP` may differ from its frame's; beyond, said wherever used",
+        },
+      ),
+      badPixels: section("Bad Pixels", {
+        doc: "The bad-pixel map made from the masters (BPM bits 1 bad, 4 low flat response)",
+        keys: {
+          hotSigma: key("Hot Sigma", readNumberIn(1, 1000, "a number of standard deviations (1-1000)"), {
+            default: 5,
+            doc: "a master dark pixel this many robust σ above its neighbourhood is hot (bit 1)",
+          }),
+          deadResponse: key("Dead Response", readNumberIn(0, 1, "a flat response (0-1)"), {
+            default: 0.2,
+            doc: "a master flat pixel below this fraction of its neighbourhood is dead (bit 1)",
+          }),
+          lowResponse: key("Low Response", readNumberIn(0, 1, "a flat response (0-1)"), {
+            default: 0.7,
+            doc: "below this fraction of its neighbourhood, a pixel's flat response is low (bit 4)",
+          }),
+        },
+      }),
+      qualityControl: section("Quality Control", {
+        doc:
+          "Which frames make a master: verdicts recorded in the catalog and shown by `reduce` and `job_status`",
+        keys: {
+          maxSaturated: key("Max Saturated", readNumberIn(0, 100, "a percent of pixels (0-100)"), {
+            default: 5,
+            doc:
+              "a calibration frame with this percent of its pixels saturated or more is kept out of masters",
+          }),
+          minFrames: key("Min Frames", readIntegerIn(1, 1000, "a frame count (1-1000)"), {
+            default: 5,
+            doc: "a master of fewer frames is made with a warning (or borrowed, see Few Frames)",
+          }),
+          fewFrames: key("Few Frames", readChoice(["warn", "borrow"], "warn or borrow"), {
+            default: "warn",
+            doc: "`warn`: make the master anyway; `borrow`: the closest good master of another night, if any",
+          }),
+          flatMin: key("Flat Min", readNumberIn(-1e9, 1e9, "a level in ADU"), {
+            default: 1000,
+            doc: "ADU: a flat whose median (after bias and dark) is lower is rejected",
+          }),
+          flatMax: key("Flat Max", readNumberIn(-1e9, 1e9, "a level in ADU"), {
+            default: 50000,
+            doc: "ADU: a flat whose median (after bias and dark) is higher is rejected",
+          }),
+        },
+      }),
+      masterComparison: section("Master Comparison", {
+        doc: "A new master against the previous one of its kind: flagged (still used) beyond these",
+        keys: {
+          maxLevelChange: key("Max Level Change", readNumberIn(0, 1000, "a percent (0-1000)"), {
+            default: 10,
+            doc: "percent the median may move from the previous master's",
+          }),
+          maxChanged: key("Max Changed", readNumberIn(0, 100, "a percent of pixels (0-100)"), {
+            default: 1,
+            doc: "percent of pixels that may differ from the previous master by more than Changed Sigma",
+          }),
+          changedSigma: key(
+            "Changed Sigma",
+            readNumberIn(1, 1000, "a number of standard deviations (1-1000)"),
+            {
+              default: 5,
+              doc: "robust σ of the difference beyond which a pixel counts as changed",
+            },
+          ),
         },
       }),
     },
