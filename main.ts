@@ -72,6 +72,11 @@ const COMMANDS: Record<string, CommandEntry> = {
     usage: "toros jobs [--service NAME | --url URL] [JOB] [--watch] [--json]",
     load: async () => (await import("./lib/daemon/client_command.ts")).jobsCommand,
   },
+  workers: {
+    summary: "list the reduction workers sharing the catalog, with their last heartbeat and task",
+    usage: "toros workers [--all] [--json]",
+    load: async () => (await import("./lib/daemon/workers_command.ts")).workersCommand,
+  },
   products: {
     summary: "list products with the exposures and masters behind them",
     usage: "toros products [NIGHT] [--json]",

@@ -16,7 +16,20 @@ export const PYTHON = "/usr/bin/python3";
 export const CHROMIUM = Deno.env.get("TOROS_CHROMIUM") ?? "/usr/bin/chromium";
 
 /** A peer a test may need. */
-export type Peer = "astropy" | "ccdproc" | "fitsverify" | "python" | "indi" | "chromium";
+export type Peer = "astropy" | "ccdproc" | "fitsverify" | "python" | "indi" | "chromium" | "netns";
+
+/** Where a test finds PostgreSQL's own programs (initdb, pg_ctl) to run a server of its own. */
+export async function postgresBinDir(): Promise<string | null> {
+  try {
+    const versions: string[] = [];
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) versions.push(entry.name);
+    for (const version of versions.sort((a, b) => Number(b) - Number(a))) {
+      const dir = `/usr/lib/postgresql/${version}/bin`;
+      if ((await Deno.stat(`${dir}/initdb`).catch(() => null))?.isFile) return dir;
+    }
+  } catch { /* not installed */ }
+  return null;
+}
 
 /** Whether missing peers must fail the run (CI). */
 export const REQUIRE_PEERS = Deno.env.get("TOROS_REQUIRE_PEERS") === "1";
@@ -69,6 +82,19 @@ export async function missingPeer(name: Peer): Promise<string | null> {
         if (!await runs("sh", ["-c", `command -v ${program}`])) missing.push(program);
       }
       if (missing.length > 0) reason = `${missing.join(", ")} not installed (apt-get install indi-bin)`;
+      break;
+    }
+    case "netns": {
+      // Hosts as network namespaces on this machine, with a PostgreSQL server of the test's own.
+      const missing: string[] = [];
+      if (Deno.uid() !== 0) missing.push("root (network namespaces, veth links and a bridge need it)");
+      for (const program of ["ip", "unshare", "runuser"]) {
+        if (!await runs("sh", ["-c", `command -v ${program}`])) missing.push(program);
+      }
+      if (!await postgresBinDir()) {
+        missing.push("PostgreSQL's initdb and pg_ctl (apt-get install postgresql)");
+      }
+      if (missing.length > 0) reason = `needs ${missing.join(", ")} (apt-get install iproute2 util-linux)`;
       break;
     }
     case "chromium":

@@ -151,6 +151,33 @@ postgresTest(
       const health = await (await fetch(`${rpc}health`)).json();
       assertEquals(health.workers.length, 2, JSON.stringify(health.workers));
       assert(health.workers.every((worker: { secondsAgo: number }) => worker.secondsAgo < 20));
+      // So do `toros workers` (from the catalog, on any host) and `toros jobs` (the hosts of each task).
+      const configPath = `${root}/toros.conf.yaml`;
+      await Deno.writeTextFile(configPath, `Database: {URL: "${schemaUrl}"}\nLogging: {File: null}\n`);
+      const toros = async (...args: string[]) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            new URL("../main.ts", import.meta.url).pathname,
+            ...args,
+            "--config",
+            configPath,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+        return new TextDecoder().decode(out.stdout);
+      };
+      const listed = (await toros("workers")).trim().split("\n");
+      assertEquals(listed.length, 1 + 2, listed.join("\n"));
+      assert(listed[0].startsWith("WORKER") && listed.slice(1).every((line) => / live .* ago\) /.test(line)));
+      const hosts = [...new Set(tasks.map((task) => task.Host))];
+      const jobLine = (await toros("jobs", "--url", rpc)).trim();
+      assert(jobLine.includes(`(tasks on ${hosts[0]} ×`), jobLine);
+      const shown = await toros("jobs", "--url", rpc, String(answer.Job));
+      assert(shown.includes("Tasks:\n  ingest: Status done, Host "), shown);
 
       // Each product recorded once, and its pixels the single host's.
       const recorded = await catalog.listProducts();

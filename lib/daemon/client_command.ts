@@ -40,6 +40,32 @@ function fail(error: unknown): number {
   return 1;
 }
 
+/** One entry of a list in a job's status: a string as it is, a named struct (a task) as `Name: Key value, …`. */
+function entryLine(entry: XmlRpcValue): string {
+  if (typeof entry === "string") return entry;
+  if (entry !== null && typeof entry === "object" && !Array.isArray(entry) && !(entry instanceof Date)) {
+    const { Name, ...rest } = entry as Record<string, XmlRpcValue>;
+    if (typeof Name === "string") {
+      const fields = Object.entries(rest).filter(([, v]) => v !== "" && v !== null).map(([k, v]) =>
+        `${k} ${v}`
+      );
+      return `${Name}: ${fields.join(", ")}`;
+    }
+  }
+  return JSON.stringify(entry);
+}
+
+/** Which hosts ran a job's tasks, and how many each (a night several hosts shared): `obs1 ×5, obs2 ×4`. */
+function hostsOf(tasks: XmlRpcValue | undefined): string {
+  if (!Array.isArray(tasks)) return "";
+  const counts = new Map<string, number>();
+  for (const task of tasks as Record<string, XmlRpcValue>[]) {
+    const host = typeof task?.Host === "string" ? task.Host : "";
+    if (host) counts.set(host, (counts.get(host) ?? 0) + 1);
+  }
+  return [...counts].map(([host, n]) => `${host} ×${n}`).join(", ");
+}
+
 function show(value: XmlRpcValue, json: boolean): void {
   if (json) {
     console.log(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? v.toString() : v), 2));
@@ -49,7 +75,7 @@ function show(value: XmlRpcValue, json: boolean): void {
   for (const [key, item] of Object.entries(record)) {
     if (Array.isArray(item)) {
       console.log(`${key}:`);
-      for (const entry of item) console.log(`  ${typeof entry === "string" ? entry : JSON.stringify(entry)}`);
+      for (const entry of item) console.log(`  ${entryLine(entry)}`);
     } else {
       console.log(`${key}: ${item instanceof Date ? item.toISOString() : item}`);
     }
@@ -145,10 +171,12 @@ export async function jobsCommand(args: string[], options: GlobalOptions): Promi
         // The scheduler's jobs say where each order runs and what it waits for; the others name their night.
         const where = job.Service ? `${job.Service} job ${job.ServiceJob}  ` : "";
         const state = job.State ? `${job.State}${job.Reason ? ` (${job.Reason})` : ""}` : job.Night ?? "";
+        // A night several hosts shared names the hosts that ran its tasks.
+        const hosts = hostsOf(job.Tasks);
         console.log(
           `${String(job.Job).padStart(5)}  ${String(job.Status).padEnd(9)} ${
             String(Math.round(Number(job.Progress) * 100)).padStart(3)
-          }%  ${job.ID}  ${where}${state}`,
+          }%  ${job.ID}  ${where}${state}${hosts ? `  (tasks on ${hosts})` : ""}`,
         );
       }
       return 0;

@@ -51,7 +51,9 @@ export {
   type TaskOutcome,
   TaskRunner,
   type TaskRunnerOptions,
+  WORKER_SILENCE_SECONDS,
 } from "./task_runner.ts";
+export { workersCommand } from "./workers_command.ts";
 export { type RunningDaemon, startDaemon, type StartDaemonOptions } from "./daemon.ts";
 export { type DaemonRegistry, serveCommand } from "./serve_command.ts";
 export * from "./web/html.ts";

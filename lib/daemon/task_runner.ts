@@ -29,6 +29,12 @@ import {
 import type { JsonValue } from "../work_order.ts";
 import type { JobProgress } from "./spec.ts";
 
+/**
+ * A worker not heard from for this long is not counted live: it heartbeats every third of its lease
+ * (5 s by default), so this is four missed heartbeats.
+ */
+export const WORKER_SILENCE_SECONDS = 20;
+
 /** What a handler is given for one task. */
 export interface TaskContext {
   /** Aborted when the task must stop: the worker stops, the task was cancelled, or its lease is lost. */

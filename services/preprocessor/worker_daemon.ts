@@ -8,12 +8,9 @@
  *
  * @module
  */
-import type { DaemonSpec } from "../../lib/daemon/mod.ts";
+import { type DaemonSpec, WORKER_SILENCE_SECONDS } from "../../lib/daemon/mod.ts";
 import type { Store, WorkerRecord } from "../../lib/store/mod.ts";
 import { startReductionWorker } from "./task_handler.ts";
-
-/** A worker not heard from for this long is no longer counted as live (it heartbeats every 5 s). */
-export const WORKER_SILENCE_SECONDS = 20;
 
 /** A live worker as `/health` shows it. */
 export interface LiveWorker {
