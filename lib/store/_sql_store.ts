@@ -28,6 +28,9 @@ import {
   type ProductInput,
   type ProductKind,
   type ProductRecord,
+  type QcOutcome,
+  type QcVerdictInput,
+  type QcVerdictRecord,
   type ReplaceProductOptions,
   type Store,
   type TaskChange,
@@ -314,13 +317,14 @@ export class SqlStore implements Store {
       // Upsert keeps the id, so products that used this master still point at it.
       const [row] = await tx.query(
         `INSERT INTO products (night_id, kind, path, filter, exposure_time, width, height, binning, n_combined, checksum,
-           date_obs, warnings, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           date_obs, warnings, created_at, temperature)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (path) DO UPDATE SET
            night_id = excluded.night_id, kind = excluded.kind, filter = excluded.filter,
            exposure_time = excluded.exposure_time, width = excluded.width, height = excluded.height,
            binning = excluded.binning, n_combined = excluded.n_combined, checksum = excluded.checksum,
-           date_obs = excluded.date_obs, warnings = excluded.warnings, created_at = excluded.created_at
+           date_obs = excluded.date_obs, warnings = excluded.warnings, created_at = excluded.created_at,
+           temperature = excluded.temperature
          RETURNING id`,
         [
           p.nightId,
@@ -336,6 +340,7 @@ export class SqlStore implements Store {
           p.dateObs,
           JSON.stringify(p.warnings),
           now(),
+          p.temperature ?? null,
         ],
       );
       const productId = num(row.id);
@@ -394,6 +399,7 @@ export class SqlStore implements Store {
         checksum: str(row.checksum),
         dateObs: str(row.date_obs),
         warnings: (json(row.warnings) as string[] | null) ?? [],
+        temperature: numOrNull(row.temperature),
         createdAt: String(row.created_at),
         inputs: inputs.filter((input) => num(input.product_id) === id).map((input) => ({
           exposureId: num(input.exposure_id),
@@ -461,6 +467,11 @@ export class SqlStore implements Store {
       conditions.push("p.night_id <> ?");
       params.push(query.excludeNightId);
     }
+    if (query.goodOnly) {
+      conditions.push(
+        "NOT EXISTS (SELECT 1 FROM qc_verdicts v WHERE v.product_id = p.id AND v.verdict <> 'pass')",
+      );
+    }
     const candidates = await this.#products(`WHERE ${conditions.join(" AND ")}`, params);
     if (candidates.length === 0) return null;
     const near = query.near ? Date.parse(query.near) : NaN;
@@ -472,10 +483,84 @@ export class SqlStore implements Store {
       query.kind === "master_dark" && query.exposureTime != null && p.exposureTime != null
         ? Math.abs(p.exposureTime - query.exposureTime)
         : 0;
+    // A dark of another temperature only when none within the tolerance is there.
+    const tolerance = query.temperatureTolerance ?? 0;
+    const otherTemperature = (p: ProductRecord) =>
+      query.temperature != null && p.temperature != null &&
+        Math.abs(p.temperature - query.temperature) > tolerance
+        ? 1
+        : 0;
     candidates.sort((a, b) =>
-      exposureDistance(a) - exposureDistance(b) || timeDistance(a) - timeDistance(b) || b.id - a.id
+      otherTemperature(a) - otherTemperature(b) || exposureDistance(a) - exposureDistance(b) ||
+      timeDistance(a) - timeDistance(b) || b.id - a.id
     );
     return candidates[0];
+  }
+
+  async replaceVerdicts(
+    nightId: number,
+    scope: { stage: string; subjects: string[] },
+    verdicts: QcVerdictInput[],
+  ): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      const subjects = [...new Set([...scope.subjects, ...verdicts.map((v) => v.subject)])];
+      for (let i = 0; i < subjects.length; i += 500) {
+        const chunk = subjects.slice(i, i + 500);
+        await tx.query(
+          `DELETE FROM qc_verdicts WHERE night_id = ? AND stage = ? AND subject IN (${
+            chunk.map(() => "?").join(", ")
+          })`,
+          [nightId, scope.stage, ...chunk],
+        );
+      }
+      const stamp = now();
+      for (const v of verdicts) {
+        await tx.query(
+          `INSERT INTO qc_verdicts (night_id, product_id, subject, stage, check_name, verdict, measured, limit_text,
+             reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          [
+            nightId,
+            v.productId ?? null,
+            v.subject,
+            v.stage,
+            v.check,
+            v.verdict,
+            v.measured,
+            v.limit,
+            v.reason,
+            stamp,
+          ],
+        );
+      }
+    });
+  }
+
+  async listVerdicts(filter: { nightId?: number; productId?: number }): Promise<QcVerdictRecord[]> {
+    const conditions: string[] = [];
+    const params: unknown[] = [];
+    if (filter.nightId !== undefined) {
+      conditions.push("night_id = ?");
+      params.push(filter.nightId);
+    }
+    if (filter.productId !== undefined) {
+      conditions.push("product_id = ?");
+      params.push(filter.productId);
+    }
+    const where = conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+    const rows = await this.#db.query(`SELECT * FROM qc_verdicts ${where} ORDER BY id`, params);
+    return rows.map((row) => ({
+      id: num(row.id),
+      nightId: num(row.night_id),
+      productId: numOrNull(row.product_id),
+      subject: String(row.subject),
+      stage: String(row.stage),
+      check: String(row.check_name),
+      verdict: String(row.verdict) as QcOutcome,
+      measured: numOrNull(row.measured),
+      limit: String(row.limit_text),
+      reason: String(row.reason),
+      createdAt: String(row.created_at),
+    }));
   }
 
   async enqueueJob(job: JobInput): Promise<{ job: JobRecord; created: boolean }> {

@@ -231,6 +231,28 @@ CREATE TABLE workers (
 );
 `,
   },
+  {
+    version: 8,
+    description: "quality-control verdicts of frames and products; a product's detector temperature",
+    sql: `
+CREATE TABLE qc_verdicts (
+  id {{id}},
+  night_id INTEGER NOT NULL REFERENCES nights(id) ON DELETE CASCADE,
+  product_id INTEGER REFERENCES products(id) ON DELETE CASCADE,
+  subject TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  check_name TEXT NOT NULL,
+  verdict TEXT NOT NULL,
+  measured DOUBLE PRECISION,
+  limit_text TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX qc_verdicts_night ON qc_verdicts (night_id, stage, subject);
+CREATE INDEX qc_verdicts_product ON qc_verdicts (product_id);
+ALTER TABLE products ADD COLUMN temperature DOUBLE PRECISION;
+`,
+  },
 ];
 
 /** The newest schema version this software knows. */

@@ -57,7 +57,12 @@ export interface ExposureRecord extends ExposureInput {
 }
 
 /** What kind of product a file is. */
-export type ProductKind = "master_bias" | "master_dark" | "master_flat" | "calibrated_light";
+export type ProductKind =
+  | "master_bias"
+  | "master_dark"
+  | "master_flat"
+  | "bad_pixel_map"
+  | "calibrated_light";
 
 /** What the pipeline records of one product. Keyed by `path`: recording the same path again replaces it. */
 export interface ProductInput {
@@ -82,11 +87,16 @@ export interface ProductInput {
   inputExposureIds: number[];
   /** Product ids of the masters it used. */
   usedProductIds: number[];
+  /** The detector's temperature (°C) when its inputs were taken (`CCD-TEMP`, else `SET-TEMP`), when known. */
+  temperature?: number | null;
 }
 
 /** A stored product with its provenance resolved. */
-export interface ProductRecord extends Omit<ProductInput, "inputExposureIds" | "usedProductIds"> {
+export interface ProductRecord
+  extends Omit<ProductInput, "inputExposureIds" | "usedProductIds" | "temperature"> {
   id: number;
+  /** The detector's temperature (°C) of its inputs, when known. */
+  temperature: number | null;
   createdAt: string;
   inputs: { exposureId: number; fileName: string }[];
   uses: { productId: number; kind: ProductKind; path: string }[];
@@ -94,7 +104,7 @@ export interface ProductRecord extends Omit<ProductInput, "inputExposureIds" | "
 
 /** Query for the closest-in-time matching master (used when a night lacks one). */
 export interface MasterQuery {
-  kind: "master_bias" | "master_dark" | "master_flat";
+  kind: "master_bias" | "master_dark" | "master_flat" | "bad_pixel_map";
   width: number;
   height: number;
   binning: string | null;
@@ -106,6 +116,47 @@ export interface MasterQuery {
   near: string | null;
   /** Do not return masters of this night. */
   excludeNightId?: number;
+  /** For darks: prefer masters within `temperatureTolerance` °C of this (a master of unknown temperature counts as within). */
+  temperature?: number | null;
+  /** °C (default 0). */
+  temperatureTolerance?: number;
+  /** Only masters no quality-control verdict found fault with (every verdict `pass`). */
+  goodOnly?: boolean;
+}
+
+/**
+ * A quality-control verdict's outcome: `pass`; `warning` (used, with a warning:
+ * a master of too few frames, a dark of another temperature); `rejected` (a
+ * frame kept out); `flagged` (a master unlike the previous one, still used);
+ * `borrowed` (another night's master used instead).
+ */
+export type QcOutcome = "pass" | "warning" | "rejected" | "flagged" | "borrowed";
+
+/** One quality-control verdict: which frame or product, which check, what was measured against what limit. */
+export interface QcVerdictInput {
+  /** A raw frame's file name, or a product's path. */
+  subject: string;
+  /** The product it is about, when it is one. */
+  productId?: number | null;
+  /** The stage that judged. */
+  stage: string;
+  /** What was checked, in words: `saturation`, `flat level`, `frame count`, `median ratio`. */
+  check: string;
+  verdict: QcOutcome;
+  /** The value measured (a percent, a level in ADU, a count), when there is one. */
+  measured: number | null;
+  /** The limit it was held to, in words: `< 5 %`, `1000-50000 ADU`, `>= 5 frames`. */
+  limit: string;
+  /** One sentence: what was found and what was done. */
+  reason: string;
+}
+
+/** A stored verdict. */
+export interface QcVerdictRecord extends QcVerdictInput {
+  id: number;
+  nightId: number;
+  productId: number | null;
+  createdAt: string;
 }
 
 /** Life cycle of a job. */
@@ -373,6 +424,19 @@ export interface Store {
   getProduct(productId: number): Promise<ProductRecord | null>;
   /** The closest-in-time matching master from other nights, or null. */
   findMaster(query: MasterQuery): Promise<ProductRecord | null>;
+
+  /**
+   * Records a stage's quality-control verdicts on a night, in one transaction: the verdicts that
+   * stage recorded before on the same `subjects` are replaced (a frame that passes now loses an
+   * old rejection).
+   */
+  replaceVerdicts(
+    nightId: number,
+    scope: { stage: string; subjects: string[] },
+    verdicts: QcVerdictInput[],
+  ): Promise<void>;
+  /** Verdicts of a night, or about a product, in the order recorded. */
+  listVerdicts(filter: { nightId?: number; productId?: number }): Promise<QcVerdictRecord[]>;
 
   /**
    * Enqueues a job unless its service has one with this work-order ID, or
