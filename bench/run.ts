@@ -13,6 +13,7 @@ export const BENCHMARKS: { name: string; file: string }[] = [
   { name: "reduce", file: "reduce_bench.ts" },
   { name: "rpc", file: "rpc_bench.ts" },
   { name: "web", file: "web_bench.ts" },
+  { name: "workers", file: "workers_bench.ts" },
 ];
 
 async function runBenchmarks(args: string[]): Promise<number> {

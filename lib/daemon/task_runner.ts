@@ -260,6 +260,7 @@ export class TaskRunner {
     const controller = new AbortController();
     this.#controller = controller;
     if (this.#stopping) controller.abort("stopping" satisfies StopReason);
+    // The worker's next heartbeat (within a third of the lease) names the task in `toros workers`.
     this.#current = {
       taskId: task.id,
       jobId: task.jobId,
@@ -268,7 +269,6 @@ export class TaskRunner {
       total: 0,
       step: "starting",
     };
-    void this.#beat();
     // The lease is sure until this instant by this host's clock: counted from the last renewal sent.
     let sureUntil = claimedAt + this.#leaseMs;
     const lose = (why: string) => {

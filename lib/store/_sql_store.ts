@@ -889,13 +889,16 @@ export class SqlStore implements Store {
            AND NOT EXISTS (SELECT 1 FROM task_dependencies d JOIN tasks p ON p.id = d.depends_on
              WHERE d.task_id = t.id AND p.status <> 'done')
            ORDER BY t.priority DESC, t.job_id, t.id LIMIT 1 ${lock})
-         RETURNING id`,
+         RETURNING *`,
         params,
       );
       if (!row) return null;
       await tx.notify(TASKS_CHANNEL, "changed" satisfies TaskChange);
-      const [task] = await this.#tasks(tx, "WHERE id = ?", [num(row.id)]);
-      return task;
+      const dependencies = await tx.query(
+        "SELECT depends_on FROM task_dependencies WHERE task_id = ? ORDER BY depends_on",
+        [num(row.id)],
+      );
+      return toTask(row, dependencies.map((d) => num(d.depends_on)));
     });
   }
 
