@@ -140,7 +140,13 @@ postgresTest(
       assertEquals(names.length, 1 + 1 + 2 + 20);
 
       const tasks = status.Tasks as Record<string, XmlRpcValue>[];
-      assertEquals(tasks.length, 1 + 1 + 1 + 2 + 3, "ingest, bias, dark, two flats, three chunks of lights");
+      const planned = planNightTasks(REDUCTION_STAGES.slice(1), await framesOf(night), { night, since: "" });
+      assertEquals(tasks.map((task) => task.Name), ["ingest", ...planned.map((task) => task.name)]);
+      assertEquals(
+        planned.filter((task) => task.kind === "calibrated_lights").length,
+        3,
+        "lights in 3 chunks",
+      );
       for (const task of tasks) {
         assertEquals([task.Status, task.Attempts], ["done", 1], String(task.Name));
         assert(String(task.Worker).startsWith(`${task.Host}:`), JSON.stringify(task));
@@ -205,7 +211,11 @@ postgresTest(
           Stages: { Name: string; Groups: number; Products: number }[];
         })
           .Stages;
-      assertEquals(stages.map((stage) => [stage.Name, stage.Groups, stage.Products]), [
+      // The stages of a night on one host, each counted once however many tasks it took.
+      const known = ["ingest", "master_bias", "master_darks", "master_flats", "calibrated_lights"];
+      const ours = <T extends { Name: string }>(list: T[]) =>
+        list.filter((stage) => known.includes(stage.Name));
+      assertEquals(ours(stages).map((stage) => [stage.Name, stage.Groups, stage.Products]), [
         ["ingest", 1, 0],
         ["master_bias", 1, 1],
         ["master_darks", 1, 1],
@@ -226,7 +236,7 @@ postgresTest(
       const second = (await catalog.getJob(Number(again.Job)))!;
       assertEquals(second.status, "done", second.error ?? "");
       const kept = (second.result as { Stages: { Name: string; Products: number; Reused: number }[] }).Stages;
-      assertEquals(kept.map((stage) => [stage.Name, stage.Products, stage.Reused]), [
+      assertEquals(ours(kept).map((stage) => [stage.Name, stage.Products, stage.Reused]), [
         ["ingest", 0, 0],
         ["master_bias", 1, 1],
         ["master_darks", 1, 1],

@@ -25,6 +25,9 @@ import { openStore, type Store, type TaskRecord } from "../lib/store/mod.ts";
 import { callXmlRpc, type XmlRpcValue } from "../lib/xmlrpc/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { preprocessorDaemon } from "../services/preprocessor/daemon.ts";
+import { inspectFrame, listFrameFiles, type RawFrame } from "../services/preprocessor/ingest.ts";
+import { planNightTasks } from "../services/preprocessor/night_tasks.ts";
+import { REDUCTION_STAGES } from "../services/preprocessor/pipeline.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CCDPROC = new URL("../bench/ccdproc_reduce.py", import.meta.url).pathname;
@@ -33,10 +36,6 @@ const BRIDGE_IP = `${SUBNET}.1`;
 const PG_PORT = 54329;
 const HOSTS = ["host1", "host2", "host3"];
 const NIGHT = { size: 128, bias: 3, darks: 3, flatsPerFilter: 3, lights: 60, filters: ["V", "R"] };
-/** bias, dark, two flats, 60 lights */
-const PRODUCTS = 1 + 1 + 2 + 60;
-/** ingest, bias, dark, two flats, lights in 8 chunks */
-const TASKS = 1 + 1 + 1 + 2 + 8;
 
 async function run(cmd: string, args: string[], options: { check?: boolean } = {}): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
@@ -173,10 +172,22 @@ async function finished(rpc: string, job: number): Promise<Record<string, XmlRpc
   });
 }
 
+async function framesOf(night: string): Promise<RawFrame[]> {
+  const frames: RawFrame[] = [];
+  for (const name of await listFrameFiles(night)) {
+    const file = await inspectFrame(night, name);
+    if (file.frame) frames.push(file.frame);
+  }
+  return frames;
+}
+
 const hostOf = (task: TaskRecord) => task.workerId?.slice(0, task.workerId.lastIndexOf(":")) ?? "";
 
-/** Every product of the night whole: its checksums right, and the catalog's checksum its own; one row each. */
-async function assertWhole(store: Store, night: string): Promise<Map<string, string>> {
+/**
+ * Every product of the night whole: its checksums right, and the catalog's checksum its own; one file and one
+ * row for each of the job's products.
+ */
+async function assertWhole(store: Store, night: string, products: string[]): Promise<Map<string, string>> {
   const dir = `${night}/products`;
   const names = [...Deno.readDirSync(dir)].map((entry) => entry.name);
   assertEquals(
@@ -184,12 +195,11 @@ async function assertWhole(store: Store, night: string): Promise<Map<string, str
     [],
     "nothing half-done left",
   );
-  const files = names.filter((name) => name.endsWith(".fits")).sort();
-  assertEquals(files.length, PRODUCTS);
+  const files = names.filter((name) => name.endsWith(".fits")).map((name) => `${dir}/${name}`).sort();
+  assertEquals(files, [...products].sort(), "the job's products, each once");
   const nightId = (await store.getNight(night))!.id;
   const rows = await store.listProducts({ nightId });
-  assertEquals(rows.length, PRODUCTS, "one row per product");
-  assertEquals(new Set(rows.map((row) => row.path)).size, PRODUCTS);
+  assertEquals(rows.map((row) => row.path).sort(), files, "one row per product");
   const checksums = new Map<string, string>();
   for (const row of rows) {
     const [hdu] = await readHdus(row.path);
@@ -271,16 +281,29 @@ Reduction: {Workers: 1, Band Rows: 2, Niceness: 0}
       const status = await finished(rpc, first);
       assertEquals(status.Status, "done", JSON.stringify(status.Errors));
       assertEquals(status.Errors, []);
-      assertEquals((status.Products as string[]).length, PRODUCTS);
+      assertEquals(
+        (status.Products as string[]).length,
+        1 + 1 + 2 + 60,
+        "bias, dark, two flats, 60 lights",
+      );
       const lines = status.Tasks as Record<string, XmlRpcValue>[];
-      assertEquals(lines.length, TASKS);
+      const planned = planNightTasks(REDUCTION_STAGES.slice(1), await framesOf(nights[0]), {
+        night: nights[0],
+        since: "",
+      });
+      assertEquals(lines.map((line) => line.Name), ["ingest", ...planned.map((task) => task.name)]);
+      assertEquals(
+        planned.filter((task) => task.kind === "calibrated_lights").length,
+        8,
+        "lights in 8 chunks",
+      );
       const tasks = await catalog.listTasks(first);
       assert(tasks.every((task) => task.status === "done" && task.attempts === 1), "every task ran once");
       const ranBy = Map.groupBy(tasks, hostOf);
       console.log(`Night 1: ${[...ranBy].map(([host, list]) => `${host} ran ${list.length}`).join(", ")}`);
       assertEquals([...ranBy.keys()].sort(), HOSTS, "each host ran some tasks");
       assertEquals(lines.map((line) => line.Host).sort(), tasks.map(hostOf).sort(), "job_status names them");
-      await assertWhole(catalog, nights[0]);
+      await assertWhole(catalog, nights[0], status.Products as string[]);
       const reference = `${site.root}/ccdproc`;
       const out = await new Deno.Command(PYTHON, {
         args: [CCDPROC, nights[0], reference, "0.01"],
@@ -342,7 +365,7 @@ Reduction: {Workers: 1, Band Rows: 2, Niceness: 0}
           story.join("\n"),
         );
       }
-      const checksums = await assertWhole(catalog, nights[1]);
+      const checksums = await assertWhole(catalog, nights[1], after.Products as string[]);
 
       // 3. The cut-off host comes back: its late work is refused, nothing changes.
       await run("ip", ["link", "set", site.links[1], "up"]);
@@ -350,7 +373,11 @@ Reduction: {Workers: 1, Band Rows: 2, Niceness: 0}
         const host2 = (await catalog.listWorkers()).find((worker) => worker.host === "host2");
         return host2 && host2.ageSeconds < 2 ? host2 : null;
       }, 60_000);
-      assertEquals(await assertWhole(catalog, nights[1]), checksums, "no product or row changed");
+      assertEquals(
+        await assertWhole(catalog, nights[1], after.Products as string[]),
+        checksums,
+        "no product or row changed",
+      );
       assertEquals(
         (await catalog.listTasks(second)).map((task) => task.attempts),
         tasksAfter.map((t) => t.attempts),
