@@ -76,7 +76,13 @@ Deno.test("a troubled night produces everything it can, with the reasons recorde
     assertStringIncludes(report.skipped.find((s) => s.fileName === "corrupt.fits")!.reason, "truncated");
     assertEquals(report.skipped.find((s) => s.fileName === "untyped.fits")!.reason, "no IMAGETYP card");
     const kinds = report.products.map((p) => p.kind).sort();
-    assertEquals(kinds, [...Array(4).fill("calibrated_light"), "master_bias", "master_flat"]);
+    // The bad-pixel map, made from the master flat, is a product too (Output: Format mef).
+    assertEquals(kinds, [
+      "bad_pixel_map",
+      ...Array(4).fill("calibrated_light"),
+      "master_bias",
+      "master_flat",
+    ]);
     const lights = report.products.filter((p) => p.kind === "calibrated_light");
     for (const light of lights) {
       assert(light.warnings.some((w) => w.includes("no master dark")), "no-dark warning on every light");
@@ -138,7 +144,13 @@ Deno.test("a night without calibrations borrows the closest matching masters fro
     const report = await reduceNight(`${dir}/2026-11-21`, { store, reduction, pool });
     const lights = report.products.filter((p) => p.kind === "calibrated_light");
     assertEquals(lights.length, 2);
-    assertEquals(lights[0].uses.sort(), ["master_bias.fits", "master_dark_60s.fits", "master_flat_V.fits"]);
+    // The other night's bad-pixel map too: a map is reused until a newer one exists.
+    assertEquals(lights[0].uses.sort(), [
+      "bad_pixel_map.fits",
+      "master_bias.fits",
+      "master_dark_60s.fits",
+      "master_flat_V.fits",
+    ]);
     for (const kind of ["bias", "dark", "flat"]) {
       assert(
         lights[0].warnings.some((w) =>
@@ -171,12 +183,12 @@ Deno.test("toros reduce exits 0 on a clean night, 3 when frames were skipped, 1 
     const clean = await run([`${dir}/night`, "--json"]);
     assertEquals(clean.code, 0, new TextDecoder().decode(clean.stderr));
     const report = JSON.parse(new TextDecoder().decode(clean.stdout));
-    assertEquals(report.products.length, 4);
+    assertEquals(report.products.length, 5, "bias, dark, flat, the bad-pixel map, the light");
     await Deno.writeTextFile(`${dir}/night/broken.fits`, "SIMPLE  =");
     const skipped = await run([`${dir}/night`, "--out", `${dir}/elsewhere`]);
     assertEquals(skipped.code, 3);
     assertStringIncludes(new TextDecoder().decode(skipped.stdout), "skipped    broken.fits");
-    assert([...Deno.readDirSync(`${dir}/elsewhere`)].length === 4);
+    assert([...Deno.readDirSync(`${dir}/elsewhere`)].length === 5);
     const missing = await run([`${dir}/nowhere`]);
     assertEquals(missing.code, 1);
     assertStringIncludes(new TextDecoder().decode(missing.stderr), "cannot be read");
@@ -239,59 +251,68 @@ Deno.test("frames with overscan and trim sections, and saturated pixels, reduce 
     for (let y = 5; y < 8; y++) light[y * rawWidth + 10] = 6000;
     await write("light_0.fits", "LIGHT", light, { SATURATE: 5000 });
 
-    const report = await reduceNight(night, { store, reduction: defaultConfig(dir).reduction, pool });
-    assertEquals(report.skipped, []);
+    // Saturated pixels: NaN in a single-HDU product, flagged in BPM (their values kept) in a MEF one.
+    for (const format of ["single", "mef"] as const) {
+      const reduction = { ...defaultConfig(dir).reduction, output: { format } };
+      const report = await reduceNight(night, { store, reduction, pool, force: true });
+      assertEquals(report.skipped, []);
 
-    // The reference: overscan row medians subtracted and trimmed, then the standard reduction, pixel by pixel.
-    const trimmed = (raw: Float32Array) => {
-      const out = new Float32Array(width * height);
-      for (let y = 0; y < height; y++) {
-        const level = medianOf(raw.subarray(y * rawWidth + width, (y + 1) * rawWidth));
-        for (let x = 0; x < width; x++) out[y * width + x] = raw[y * rawWidth + x] - level;
-      }
-      return out;
-    };
-    const pixelMedian = (frames: Float32Array[]) =>
-      Float32Array.from({ length: width * height }, (_, p) => medianOf(frames.map((f) => f[p])));
-    const bias = pixelMedian([0, 1, 2].map((i) => trimmed(raws[`bias_${i}`])));
-    const flats = [0, 1, 2].map((i) => {
-      const f = trimmed(raws[`flat_${i}`]).map((v, p) => v - bias[p]);
-      const m = medianOf(f);
-      return f.map((v) => v / m);
-    });
-    const flat = pixelMedian(flats);
-    const flatMean = flat.reduce((s, v) => s + Math.max(v, 0.01), 0) / flat.length;
-    const expected = trimmed(light).map((v, p) => (v - bias[p]) / (Math.max(flat[p], 0.01) / flatMean));
-
-    const product = await readImage(`${night}/products/calib_light_0.fits`);
-    assertEquals([product.width, product.height], [width, height]);
-    let saturated = 0;
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const p = y * width + x;
-        if (light[y * rawWidth + x] >= 5000) {
-          assert(Number.isNaN(product.data[p]), `saturated pixel ${x},${y} is NaN`);
-          saturated++;
-          continue;
+      // The reference: overscan row medians subtracted and trimmed, then the standard reduction, pixel by pixel.
+      const trimmed = (raw: Float32Array) => {
+        const out = new Float32Array(width * height);
+        for (let y = 0; y < height; y++) {
+          const level = medianOf(raw.subarray(y * rawWidth + width, (y + 1) * rawWidth));
+          for (let x = 0; x < width; x++) out[y * width + x] = raw[y * rawWidth + x] - level;
         }
-        const e = expected[p];
-        assert(
-          Math.abs(product.data[p] - e) <= 1e-4 * Math.abs(e),
-          `pixel ${x},${y}: ${product.data[p]} vs ${e}`,
+        return out;
+      };
+      const pixelMedian = (frames: Float32Array[]) =>
+        Float32Array.from({ length: width * height }, (_, p) => medianOf(frames.map((f) => f[p])));
+      const bias = pixelMedian([0, 1, 2].map((i) => trimmed(raws[`bias_${i}`])));
+      const flats = [0, 1, 2].map((i) => {
+        const f = trimmed(raws[`flat_${i}`]).map((v, p) => v - bias[p]);
+        const m = medianOf(f);
+        return f.map((v) => v / m);
+      });
+      const flat = pixelMedian(flats);
+      const flatMean = flat.reduce((s, v) => s + Math.max(v, 0.01), 0) / flat.length;
+      const expected = trimmed(light).map((v, p) => (v - bias[p]) / (Math.max(flat[p], 0.01) / flatMean));
+
+      const product = await readImage(`${night}/products/calib_light_0.fits`);
+      assertEquals([product.width, product.height], [width, height]);
+      const mask = format === "mef"
+        ? (await readImage(`${night}/products/calib_light_0.fits`, { hdu: 1 })).data
+        : null;
+      let saturated = 0;
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) {
+          const p = y * width + x;
+          if (light[y * rawWidth + x] >= 5000) {
+            if (mask) assertEquals(mask[p] & 2, 2, `saturated pixel ${x},${y} flagged`);
+            else assert(Number.isNaN(product.data[p]), `saturated pixel ${x},${y} is NaN`);
+            saturated++;
+            if (!mask) continue;
+          } else if (mask) assertEquals(mask[p] & 2, 0, `pixel ${x},${y} not flagged saturated`);
+          const e = expected[p];
+          assert(
+            Math.abs(product.data[p] - e) <= 1e-4 * Math.abs(e),
+            `pixel ${x},${y}: ${product.data[p]} vs ${e}`,
+          );
+        }
+      }
+      assertEquals(saturated, 3);
+      // Trimmed frames are hashed as their rows are read, with the header and padding around them.
+      for (const exposure of await store.listExposures(report.night.id)) {
+        assertEquals(
+          exposure.contentHash,
+          await sha256File(`${night}/${exposure.fileName}`),
+          exposure.fileName,
         );
       }
+      const summary = report.products.find((p) => p.kind === "calibrated_light")!;
+      const said = format === "mef" ? "3 saturated pixels flagged in BPM" : "3 saturated pixels set to NaN";
+      assert(summary.warnings.includes(said), JSON.stringify(summary.warnings));
     }
-    assertEquals(saturated, 3);
-    // Trimmed frames are hashed as their rows are read, with the header and padding around them.
-    for (const exposure of await store.listExposures(report.night.id)) {
-      assertEquals(
-        exposure.contentHash,
-        await sha256File(`${night}/${exposure.fileName}`),
-        exposure.fileName,
-      );
-    }
-    const summary = report.products.find((p) => p.kind === "calibrated_light")!;
-    assert(summary.warnings.includes("3 saturated pixels set to NaN"), JSON.stringify(summary.warnings));
   } finally {
     pool.close();
     await store.close();
@@ -398,6 +419,8 @@ Deno.test("toros reduce on a night without darks or flats lists each warning onc
       "master_bias",
       "master_darks",
       "master_flats",
+      "master_qc",
+      "bad_pixel_map",
       "calibrated_lights",
     ]);
   } finally {

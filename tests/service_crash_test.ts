@@ -94,17 +94,19 @@ Deno.test("kill -9 during a reduction, start again: the job completes, products 
     const names = [...Deno.readDirSync(productsDir)].map((e) => e.name).filter((n) => n !== ".previews")
       .sort();
     assertEquals(names.filter((n) => n.endsWith(".tmp")), [], "no half-written files left");
-    assertEquals(names.length, 3 + 16);
+    assertEquals(names.length, 3 + 1 + 16, "three masters, the bad-pixel map, the lights");
     for (const name of names) {
       const path = `${productsDir}/${name}`;
-      const [hdu] = await readHdus(path);
       const bytes = await Deno.readFile(path);
-      const sums = verifyChecksums(
-        bytes.subarray(0, hdu.dataOffset),
-        bytes.subarray(hdu.dataOffset),
-        hdu.header,
-      );
-      assertEquals(sums, { datasumOk: true, checksumOk: true }, name);
+      // Every HDU of the file (SCI, BPM, ERR) whole, each with its own checksums.
+      for (const hdu of await readHdus(path)) {
+        const sums = verifyChecksums(
+          bytes.subarray(hdu.headerOffset, hdu.dataOffset),
+          bytes.subarray(hdu.dataOffset, hdu.dataOffset + Math.ceil(hdu.dataBytes / 2880) * 2880),
+          hdu.header,
+        );
+        assertEquals(sums, { datasumOk: true, checksumOk: true }, `${name} ${hdu.name}`);
+      }
     }
     daemon.kill("SIGTERM");
     await daemon.status;
@@ -112,7 +114,7 @@ Deno.test("kill -9 during a reduction, start again: the job completes, products 
     try {
       const nights = await store.listNights();
       assertEquals(nights.length, 1);
-      assertEquals(nights[0].products, 19, "one row per product");
+      assertEquals(nights[0].products, 3 + 1 + 16, "one row per product (the bad-pixel map too)");
       assertEquals(nights[0].exposures, 3 + 3 + 3 + 16, "one row per raw file");
       assertEquals((await store.listJobs()).length, 1);
     } finally {

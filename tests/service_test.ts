@@ -99,7 +99,7 @@ await peerTest("Python's xmlrpc.client: the original work orders, resubmission, 
     }
     assertEquals(out.status.Status, "done", JSON.stringify(out.status));
     assertEquals(out.status.Progress, 1);
-    assertEquals(out.status.Products.length, 5);
+    assertEquals(out.status.Products.length, 6, "the masters, the bad-pixel map and the lights");
     assertEquals(out.by_id, 1);
     assertEquals(out.list, [1]);
     assertEquals(out.missing_job, 3);
@@ -177,7 +177,7 @@ Deno.test("while requests keep the desk busy the reduction gives way, and its jo
     };
     await Promise.all(Array.from({ length: 8 }, client));
     assertEquals(status.Status, "done", JSON.stringify(status));
-    assertEquals((status.Products as string[]).length, 1 + 1 + 1 + 12);
+    assertEquals((status.Products as string[]).length, 1 + 1 + 1 + 1 + 12, "masters, bad-pixel map, lights");
     health = await (await fetch(`${url}health`)).json();
     assert(health.reductionYield.naps > 0, JSON.stringify(health.reductionYield));
     assert(health.reductionYield.seconds > 0, JSON.stringify(health.reductionYield));

@@ -47,6 +47,18 @@ Deno.test("a night's tasks follow the stages: ingest, one per master group, ligh
       [`master_darks ${shape} 60 s`, 1, [`master_bias ${shape}`]],
       [`master_flats ${shape} R`, 1, [`master_bias ${shape}`, `master_darks ${shape} 60 s`]],
       [`master_flats ${shape} V`, 1, [`master_bias ${shape}`, `master_darks ${shape} 60 s`]],
+      // Quality control of the masters and the bad-pixel map: once a night, after the masters they read.
+      [`master_qc night`, 1, [
+        `master_bias ${shape}`,
+        `master_darks ${shape} 60 s`,
+        `master_flats ${shape} R`,
+        `master_flats ${shape} V`,
+      ]],
+      [`bad_pixel_map night`, 1, [
+        `master_darks ${shape} 60 s`,
+        `master_flats ${shape} R`,
+        `master_flats ${shape} V`,
+      ]],
       ...[1, 2, 3].map((i) => [
         `calibrated_lights ${shape} ${i}/3`,
         i < 3 ? 8 : 3,
@@ -55,6 +67,7 @@ Deno.test("a night's tasks follow the stages: ingest, one per master group, ligh
           `master_darks ${shape} 60 s`,
           `master_flats ${shape} R`,
           `master_flats ${shape} V`,
+          `bad_pixel_map night`,
         ],
       ]),
     ]);
@@ -137,7 +150,7 @@ postgresTest(
       const products = (status.Products as string[]).map((path) => path.slice(path.lastIndexOf("/") + 1))
         .sort();
       assertEquals(products, names, "the products of a single host's reduction");
-      assertEquals(names.length, 1 + 1 + 2 + 20);
+      assertEquals(names.length, 1 + 1 + 2 + 1 + 20, "bias, dark, two flats, the bad-pixel map, the lights");
 
       const tasks = status.Tasks as Record<string, XmlRpcValue>[];
       const planned = planNightTasks(REDUCTION_STAGES.slice(1), await framesOf(night), { night, since: "" });

@@ -1,6 +1,6 @@
 /**
  * The calibrated lights stage alone, with masters borrowed from another night's
- * catalog: (light − bias − dark·t_l/t_d) ÷ flat × mean(flat), saturated pixels NaN.
+ * catalog: (light − bias − dark·t_l/t_d) ÷ flat × mean(flat), saturated pixels flagged in BPM.
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { Header, readImage, writeImage } from "../lib/fits/mod.ts";
@@ -9,7 +9,7 @@ import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { calibratedLights, ingest } from "../services/preprocessor/stages/mod.ts";
 import { framesOf, runStages, withBench } from "./_stages.ts";
 
-Deno.test("calibrated lights use the closest masters of another night, scale the dark, floor the flat and NaN saturated pixels", async () => {
+Deno.test("calibrated lights use the closest masters of another night, scale the dark, floor the flat and flag saturated pixels", async () => {
   await withBench(async (bench) => {
     const size = 16;
     const elsewhere = `${bench.dir}/2026-11-20`;
@@ -68,12 +68,11 @@ Deno.test("calibrated lights use the closest masters of another night, scale the
         );
       }
       const calibrated = (await readImage(product.path)).data;
+      // Output: Format mef: saturated pixels are flagged in BPM (HDU 1) instead of NaN, their values kept.
+      const mask = (await readImage(product.path, { hdu: 1 })).data;
       for (let p = 0; p < raws[i].length; p++) {
         const raw = raws[i][p];
-        if (raw >= 65535) {
-          assert(Number.isNaN(calibrated[p]), `saturated pixel ${p}`);
-          continue;
-        }
+        assertEquals(mask[p] & 2, raw >= 65535 ? 2 : 0, `saturated pixel ${p} flagged, no other`);
         const expected = (raw - bias[p] - dark[p] * 0.5) / (floored[p] / flatMean);
         assert(Math.abs(calibrated[p] - expected) <= 1e-5 * Math.abs(expected), `pixel ${p}`);
       }

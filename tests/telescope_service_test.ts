@@ -33,6 +33,11 @@ function configFor(root: string, server: { host: string; port: number }, catalog
     retrySeconds: 1,
     calibration: { bias: 2, dark: 2, flat: 2, flatExposure: 1 },
   };
+  // The INDI CCD simulator's flats lie near its full well (65,000 ADU): let quality control take them.
+  config.reduction = {
+    ...config.reduction,
+    qualityControl: { ...config.reduction.qualityControl, flatMax: 65535 },
+  };
   return config;
 }
 

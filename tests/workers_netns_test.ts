@@ -283,8 +283,8 @@ Reduction: {Workers: 1, Band Rows: 2, Niceness: 0}
       assertEquals(status.Errors, []);
       assertEquals(
         (status.Products as string[]).length,
-        1 + 1 + 2 + 60,
-        "bias, dark, two flats, 60 lights",
+        1 + 1 + 2 + 1 + 60,
+        "bias, dark, two flats, the bad-pixel map, 60 lights",
       );
       const lines = status.Tasks as Record<string, XmlRpcValue>[];
       const planned = planNightTasks(REDUCTION_STAGES.slice(1), await framesOf(nights[0]), {

@@ -17,6 +17,15 @@ export {
 export { calibrateBand, type CalibrationTerms, divideInPlace, normalizeFlat } from "./arithmetic.ts";
 export { calibrateWithDeviation, type DeviationTerms } from "./deviation.ts";
 export { medianOf } from "./stats.ts";
+export {
+  BLOCK,
+  blockMedians,
+  flagHot,
+  flagLowResponse,
+  LOW_RESPONSE_BIT,
+  sampleDeviations,
+  sampleMedian,
+} from "./bad_pixels.ts";
 export { StreamingMedian } from "./streaming_median.ts";
 export { formatSection, parseSection, type Section, SectionError } from "./section.ts";
 export {

@@ -79,6 +79,8 @@ export const preprocessorDaemon: DaemonSpec = {
         ...result?.Warnings ?? [],
         ...(result?.Previews?.Failed ?? []).map((failed) => `no preview of ${failed.File}: ${failed.Reason}`),
       ],
+      // Quality control's verdicts: every master's, and every frame's that failed a check.
+      QC: (result?.QC ?? []) as unknown as XmlRpcValue,
       // A night shared by several hosts: each task with the host that runs or ran it.
       ...(tasks ? { Tasks: tasks as unknown as XmlRpcValue } : {}),
     } satisfies Record<string, XmlRpcValue>;

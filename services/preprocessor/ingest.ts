@@ -61,6 +61,14 @@ export interface RawFrame {
   trim: Section | null;
   /** SATURATE, when present. */
   saturate: number | null;
+  /** GAIN (e⁻/ADU), when present. */
+  gain: number | null;
+  /** RDNOISE (e⁻), when present. */
+  readNoise: number | null;
+  /** The detector's temperature (°C): CCD-TEMP, else SET-TEMP, when present. */
+  temperature: number | null;
+  /** The set point (°C), SET-TEMP, when present: darks of different set points are not combined together. */
+  setPoint: number | null;
   /** HDU holding the image. */
   hdu: number;
   /** What every product made from it carries (a file cut short in its last block's padding). */
@@ -176,6 +184,11 @@ export async function inspectFrame(nightDir: string, fileName: string): Promise<
   const width = trim ? trim.x1 - trim.x0 : rawWidth;
   const height = trim ? trim.y1 - trim.y0 : rawHeight;
   const saturateValue = lookup("SATURATE");
+  const numberOf = (key: string) => {
+    const value = lookup(key);
+    return typeof value === "number" && Number.isFinite(value) ? value : null;
+  };
+  const setPoint = numberOf("SET-TEMP");
   return {
     fileName,
     size,
@@ -195,6 +208,10 @@ export async function inspectFrame(nightDir: string, fileName: string): Promise<
       overscan,
       trim,
       saturate: typeof saturateValue === "number" ? saturateValue : null,
+      gain: numberOf("GAIN"),
+      readNoise: numberOf("RDNOISE"),
+      temperature: numberOf("CCD-TEMP") ?? setPoint,
+      setPoint,
       hdu: image.index,
       warnings,
     },

@@ -21,6 +21,7 @@ import type {
   NightRecord,
   ProductInput,
   ProductRecord,
+  QcVerdictInput,
   ReplaceProductOptions,
   Store,
 } from "../../lib/store/mod.ts";
@@ -264,5 +265,24 @@ export class NightCatalog {
   async recordSkipped(fileName: string, reason: string): Promise<void> {
     const [exposure] = await this.exposures([fileName]);
     await this.#store.upsertExposure({ ...exposure, status: "skipped", error: reason });
+  }
+
+  /**
+   * Records a stage's quality-control verdicts on the night, replacing what it said before of
+   * `subjects`; a product is named by its final path (see {@link Publication}) and linked when recorded.
+   */
+  async recordVerdicts(stage: string, subjects: string[], verdicts: QcVerdictInput[]): Promise<void> {
+    const place = (subject: string) => this.#publication ? this.#publication.finalPath(subject) : subject;
+    const unlinked = verdicts.some((verdict) => verdict.productId == null && verdict.subject.includes("/"));
+    const products = unlinked ? await this.#store.listProducts({ nightId: this.night.id }) : [];
+    const ids = new Map(products.map((product) => [product.path, product.id]));
+    await this.#store.replaceVerdicts(
+      this.night.id,
+      { stage, subjects: subjects.map(place) },
+      verdicts.map((verdict) => {
+        const subject = place(verdict.subject);
+        return { ...verdict, subject, productId: verdict.productId ?? ids.get(subject) ?? null };
+      }),
+    );
   }
 }

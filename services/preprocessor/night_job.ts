@@ -14,6 +14,7 @@ import type { JobRecord, Store, TaskListener, TaskRecord } from "../../lib/store
 import type { NightTaskResult, NightTaskSpec } from "./night_tasks.ts";
 import { REDUCTION_STAGES } from "./pipeline.ts";
 import type { JobResult, TaskLine } from "./reduction_handler.ts";
+import { qcLinesOf } from "./report.ts";
 import { REDUCTION_SERVICE } from "./task_handler.ts";
 
 /** Options of {@link followNightTasks}. */
@@ -77,6 +78,7 @@ export function jobResultOfTasks(tasks: TaskRecord[], seconds: number): JobResul
   });
   return {
     Products: results.flatMap((result) => result.products.map((product) => product.path)),
+    QC: qcLinesOf(results.flatMap((result) => result.qc ?? [])),
     Skipped: results.flatMap((result) => result.skipped.map((s) => ({ File: s.fileName, Reason: s.reason }))),
     Failed: results.flatMap((result) => result.failed.map((s) => ({ File: s.fileName, Reason: s.reason }))),
     Warnings: [...new Set(results.flatMap((result) => result.warnings))],

@@ -40,7 +40,7 @@ import type { Master, TonightMaster } from "./master_library.ts";
 import type { Publication } from "./night_catalog.ts";
 import { confinement, openNightDir, REDUCTION_STAGES, removeStaleTemporaries } from "./pipeline.ts";
 import { makePreviews, type PreviewsMade } from "./previews.ts";
-import type { ProductSummary, ReductionProgress, SkippedFrame, StageSummary } from "./report.ts";
+import type { ProductSummary, QcVerdict, ReductionProgress, SkippedFrame, StageSummary } from "./report.ts";
 import { type FrameGroup, groupFrames, NightRun, type Stage } from "./stages/mod.ts";
 import { shapeOf } from "./stages/stage.ts";
 
@@ -80,6 +80,8 @@ export interface NightTaskResult {
   warnings: string[];
   /** What its stage did (for this group, or chunk of one). */
   summary: StageSummary | null;
+  /** Quality control's verdicts (also in the catalog). */
+  qc?: QcVerdict[];
   /** Masters it made or kept, for the tasks that use them. */
   masters: TonightMaster[];
   /** Frames later tasks must leave out (rejected or failed here, or by what it depended on). */
@@ -417,6 +419,7 @@ async function runStageTask(
         failed: [...night.failed, ...failed, ...night.catalog.hashFailures],
         warnings: night.warnings,
         summary: summary && { ...summary, failed: summary.failed + failed.length },
+        qc: night.verdicts,
         masters,
         leftOut: [...new Set([...leftOut, ...rejectedOrFailed])],
         previews: await previewsOf(products, options.signal),

@@ -20,11 +20,13 @@ import type { Store } from "../../lib/store/mod.ts";
 import { getLogger, type Logger } from "../../lib/log.ts";
 import { assertStillInside, LocationError } from "../../lib/data_roots.ts";
 import {
+  badPixelMap,
   calibratedLights,
   ingest,
   masterBias,
   masterDarks,
   masterFlats,
+  masterQc,
   NightRun,
   type Stage,
 } from "./stages/mod.ts";
@@ -32,6 +34,7 @@ import { countWarnings, type ReductionProgress, type ReductionReport } from "./r
 
 export {
   type ProductSummary,
+  type QcVerdict,
   ReductionAborted,
   type ReductionProgress,
   type ReductionReport,
@@ -43,13 +46,17 @@ export {
 /**
  * The stages of a night, in the order they run. Each declares what it reads,
  * uses and writes, how it groups frames and which settings change its pixels;
- * a new step (a bad-pixel mask, quality control) is a new stage file placed here.
+ * a new step is a new stage file placed here. Quality control of frames runs
+ * inside the master stages (on the pixels they read anyway); of masters, in
+ * `master_qc`; the bad-pixel map is made from the masters before the lights use it.
  */
 export const REDUCTION_STAGES: readonly Stage[] = [
   ingest,
   masterBias,
   masterDarks,
   masterFlats,
+  masterQc,
+  badPixelMap,
   calibratedLights,
 ];
 
@@ -169,6 +176,7 @@ export async function reduceNight(nightDir: string, options: ReduceOptions): Pro
     warnings: night.warnings,
     warningCounts: countWarnings(night.warnings, night.products),
     stages: night.stages,
+    qc: night.verdicts,
     hashSeconds: night.catalog.hashSeconds,
     seconds: (performance.now() - started) / 1000,
   };

@@ -28,7 +28,19 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
-/** The end-of-run summary: frames, each stage's products and time, then every skip, failure and warning. */
+/** One quality-control verdict on a line: `qc rejected flat_V_003.fits  saturation 31.2 (< 5 %): ...`. */
+function verdictLine(verdict: ReductionReport["qc"][number]): string {
+  const measured = verdict.measured === null ? "" : ` ${Number(verdict.measured.toPrecision(4))}`;
+  return `qc ${verdict.verdict.padEnd(8)} ${
+    basename(verdict.subject)
+  }: ${verdict.check}${measured} (limit ${verdict.limit}): ${verdict.reason}`;
+}
+
+/**
+ * The end-of-run summary: frames, each stage's products and time, then every
+ * skip, failure, quality-control verdict that is not a pass (the passes
+ * counted; `--json` has them all) and warning.
+ */
 export function renderSummary(report: ReductionReport): string {
   const lines = [
     `Night      ${report.nightDir}`,
@@ -48,6 +60,12 @@ export function renderSummary(report: ReductionReport): string {
   ];
   for (const skip of report.skipped) lines.push(`skipped    ${skip.fileName}: ${skip.reason}`);
   for (const fail of report.failed) lines.push(`failed     ${fail.fileName}: ${fail.reason}`);
+  const qc = report.qc ?? [];
+  if (qc.length > 0) {
+    const passed = qc.filter((verdict) => verdict.verdict === "pass").length;
+    lines.push(`Quality    ${plural(qc.length, "verdict")}: ${passed} passed, ${qc.length - passed} not`);
+    for (const verdict of qc.filter((v) => v.verdict !== "pass")) lines.push(verdictLine(verdict));
+  }
   for (const { warning, products } of report.warningCounts) {
     lines.push(`warning    ${warning}${products > 0 ? ` (${plural(products, "product")})` : ""}`);
   }

@@ -13,6 +13,7 @@ import type { JsonValue } from "../../lib/work_order.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
 import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
 import type { ReductionReport } from "./pipeline.ts";
+import { type QcLine, qcLinesOf } from "./report.ts";
 import type { PreviewsMade } from "./previews.ts";
 import { followNightTasks } from "./night_job.ts";
 
@@ -53,6 +54,8 @@ export interface JobResult {
   Previews?: { Made: number; UpToDate: number; Failed: { File: string; Reason: string }[] };
   /** A night that several hosts shared: its tasks, each with the host that ran it. */
   Tasks?: TaskLine[];
+  /** Quality control's verdicts (see {@link qcLinesOf}). */
+  QC?: QcLine[];
 }
 
 /** What the handler needs. */
@@ -75,6 +78,7 @@ export function jobResultOf(report: ReductionReport & { previews?: PreviewsMade 
   const round = (seconds: number) => Math.round(seconds * 100) / 100;
   const result: JobResult = {
     Products: report.products.map((p) => p.path),
+    QC: qcLinesOf(report.qc ?? []),
     Skipped: report.skipped.map((s) => ({ File: s.fileName, Reason: s.reason })),
     Failed: report.failed.map((s) => ({ File: s.fileName, Reason: s.reason })),
     Warnings: report.warnings,

@@ -5,7 +5,13 @@
  *
  * @module
  */
-import type { NightRecord, ProductKind } from "../../lib/store/mod.ts";
+import type { NightRecord, ProductKind, QcVerdictInput } from "../../lib/store/mod.ts";
+
+/**
+ * A quality-control verdict: which frame (file name) or product (path), which
+ * stage and check, the outcome, the value measured, the limit and why.
+ */
+export type QcVerdict = Omit<QcVerdictInput, "productId">;
 
 /** Progress of a reduction, reported as each stage starts and after each product. */
 export interface ReductionProgress {
@@ -76,6 +82,11 @@ export interface ReductionReport {
   warningCounts: WarningCount[];
   /** The stages in the order they ran. */
   stages: StageSummary[];
+  /**
+   * Quality control's verdicts, in the order given: every check of a master, and
+   * every frame kept out or master made with a warning (a frame that passed gets none).
+   */
+  qc: QcVerdict[];
   /** Time spent hashing raw files, most of it inside the stages' reads (each frame hashed as first read). */
   hashSeconds: number;
   seconds: number;
@@ -114,4 +125,31 @@ export function countWarnings(nightWarnings: string[], products: ProductSummary[
   }));
   productWarnings.sort((a, b) => b.products - a.products);
   return [...new Set(nightWarnings)].map((warning) => ({ warning, products: 0 })).concat(productWarnings);
+}
+
+/** A quality-control verdict as `job_status` and the job's page show it. */
+export interface QcLine {
+  /** The frame's file name, or the product's path. */
+  Product: string;
+  Stage: string;
+  Check: string;
+  /** `pass`, `warning`, `rejected`, `flagged` or `borrowed`. */
+  Verdict: string;
+  /** The value measured, when there is one. */
+  Measured: number | null;
+  Limit: string;
+  Reason: string;
+}
+
+/** Quality control's verdicts for a job's result: each master's, and each frame's that failed a check. */
+export function qcLinesOf(verdicts: QcVerdict[]): QcLine[] {
+  return verdicts.map((verdict) => ({
+    Product: verdict.subject,
+    Stage: verdict.stage,
+    Check: verdict.check,
+    Verdict: verdict.verdict,
+    Measured: verdict.measured === null ? null : Number(verdict.measured.toPrecision(6)),
+    Limit: verdict.limit,
+    Reason: verdict.reason,
+  }));
 }

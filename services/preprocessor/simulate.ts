@@ -5,7 +5,10 @@
  * (BZERO = 32768) like real cameras, band by band so memory stays bounded.
  * On request: an overscan strip beside or below the image (with `BIASSEC`,
  * `TRIMSEC` and `DATASEC`) and a bias level that drifts from frame to frame and
- * along the readout, cosmic rays, and twilight flats that fade.
+ * along the readout, cosmic rays, twilight flats that fade, flats at other
+ * levels (one saturated, one far too faint), dead pixels and more hot ones
+ * ({@link simulatedDefects} says which), saturated pixels in the lights, and
+ * the detector's temperature (`SET-TEMP`, `CCD-TEMP`) by frame type.
  *
  * @module
  */
@@ -42,6 +45,47 @@ export interface SimulateOptions {
   cosmicRays?: number;
   /** Twilight flats: each filter's flats fade by this fraction from the first to the last (default 0). */
   flatFade?: number;
+  /** Each filter's i-th flat's level multiplied by `flatScales[i]` (default 1): 0.01 for a flat at 1 %, 10 to saturate one. */
+  flatScales?: number[];
+  /** The bias level in ADU (default 1000). */
+  biasLevel?: number;
+  /** Fraction of pixels with a dark current of 5-50 e⁻/s, the same in every frame (default 0.001). */
+  hotPixels?: number;
+  /** Fraction of pixels that are dead: 0-10 % of the light of their neighbours (default 0). */
+  deadPixels?: number;
+  /** Fraction of each light's pixels hit at saturation (default 0: only stars' cores saturate). */
+  saturatedPixels?: number;
+  /** The detector's set point (°C) by frame type, written as `SET-TEMP` and `CCD-TEMP` (within 0.2 °C of it); default none. */
+  setPoints?: Partial<Record<SimulatedFrame["imageType"], number>>;
+}
+
+/** Which pixels a simulated night made hot or dead, as masks of 0 and 1 (index y·size + x of the image). */
+export interface SimulatedDefects {
+  hot: Uint8Array;
+  dead: Uint8Array;
+}
+
+/** The hot and dead pixels {@link simulateNight} gives a night of these options. */
+export function simulatedDefects(options: SimulateOptions = {}): SimulatedDefects {
+  const size = options.size ?? 1024;
+  const seed = options.seed ?? 1;
+  const hot = new Uint8Array(size * size);
+  const dead = new Uint8Array(size * size);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      if (isHot(x, y, seed, options.hotPixels ?? 0.001)) hot[y * size + x] = 1;
+      if (isDead(x, y, seed, options.deadPixels ?? 0)) dead[y * size + x] = 1;
+    }
+  }
+  return { hot, dead };
+}
+
+function isHot(x: number, y: number, seed: number, fraction: number): boolean {
+  return hash01(x, y, seed + 11) < fraction;
+}
+
+function isDead(x: number, y: number, seed: number, fraction: number): boolean {
+  return fraction > 0 && hash01(x, y, seed + 29) < fraction;
 }
 
 /** One file written. */
@@ -181,7 +225,8 @@ export async function simulateNight(
         filter,
         t: flatExposure,
         label: "Flat Field",
-        level: 1 - (flatCount > 1 ? (fade * (i - 1)) / (flatCount - 1) : 0),
+        level: (1 - (flatCount > 1 ? (fade * (i - 1)) / (flatCount - 1) : 0)) *
+          (options.flatScales?.[i - 1] ?? 1),
       });
     }
   }
@@ -209,6 +254,15 @@ export async function simulateNight(
     header.set("GAIN", GAIN, "[e-/ADU]");
     header.set("RDNOISE", READ_NOISE_E, "[e-] read noise");
     header.set("SATURATE", SATURATE, "[ADU] saturation level");
+    const setPoint = options.setPoints?.[frame.type];
+    if (setPoint !== undefined) {
+      header.set("SET-TEMP", setPoint, "[C] detector set point");
+      header.set(
+        "CCD-TEMP",
+        Number((setPoint + 0.4 * (hash01(index, 0, seed + 37) - 0.5)).toFixed(2)),
+        "[C] detector",
+      );
+    }
     header.set("INSTRUME", "TOROS simulated CCD");
     header.set("TELESCOP", "TOROS");
     if (frame.type === "light") header.set("OBJECT", "SIM FIELD");
@@ -233,6 +287,10 @@ export async function simulateNight(
       overscan: strip,
       cosmicRays: options.cosmicRays ?? 0,
       level: frame.level ?? 1,
+      hotPixels: options.hotPixels ?? 0.001,
+      biasLevel: options.biasLevel ?? BIAS_LEVEL,
+      deadPixels: options.deadPixels ?? 0,
+      saturatedPixels: frame.type === "light" ? options.saturatedPixels ?? 0 : 0,
     });
     frames.push({ path, imageType: frame.type, filter: frame.filter, exposureTime: frame.t });
   }
@@ -250,6 +308,11 @@ interface FrameExtras {
   cosmicRays: number;
   /** A flat's level against its filter's first. */
   level: number;
+  biasLevel: number;
+  hotPixels: number;
+  deadPixels: number;
+  /** Fraction of pixels hit at saturation. */
+  saturatedPixels: number;
 }
 
 /** Cosmic-ray hits of one frame: raw pixel index → ADU added. Their own PRNG, so the rest of the frame is unchanged. */
@@ -327,7 +390,7 @@ async function writeFrame(
         const rowStars = type === "light" && y < size ? starsNear(stars, y) : [];
         const rowDrift = strip?.strip === "columns" ? drift(y) : 0;
         for (let x = 0; x < rawWidth; x++) {
-          const level = BIAS_LEVEL + (strip?.strip === "rows" ? drift(x) : rowDrift);
+          const level = extras.biasLevel + (strip?.strip === "rows" ? drift(x) : rowDrift);
           if (x >= size || y >= size) {
             // The overscan: the bias level and read noise, no charge.
             const adu = level + (READ_NOISE_E / GAIN) * normal() + (hits.get(y * rawWidth + x) ?? 0);
@@ -337,7 +400,7 @@ async function writeFrame(
           const columnOffset = columnOffsets[x];
           let electrons = 0;
           if (type !== "bias") {
-            const hot = hash01(x, y, seed + 11) < 0.001;
+            const hot = isHot(x, y, seed, extras.hotPixels);
             const darkRate = hot ? 5 + 45 * hash01(x, y, seed + 13) : 0.02 + 0.02 * hash01(x, y, seed + 17);
             electrons += darkRate * exposure;
           }
@@ -356,11 +419,16 @@ async function writeFrame(
                 sky += (star.flux * exposure / (Math.PI * s2)) * Math.exp(-(sx * sx + sy * sy) / s2);
               }
             }
-            electrons += sky * vignette * prnu;
+            const response = isDead(x, y, seed, extras.deadPixels) ? 0.1 * hash01(x, y, seed + 31) : 1;
+            electrons += sky * vignette * prnu * response;
           }
           const detected = poisson(electrons, random, normal);
           let adu = level + columnOffset + detected / GAIN + (READ_NOISE_E / GAIN) * normal();
           if (hits.size > 0) adu += hits.get(y * rawWidth + x) ?? 0;
+          // Their own pattern per frame, so the rest of the frame is unchanged.
+          if (extras.saturatedPixels > 0 && hash01(x + index * 7919, y, seed + 41) < extras.saturatedPixels) {
+            adu = SATURATE;
+          }
           band[r * rawWidth + x] = Math.min(SATURATE, Math.max(0, Math.round(adu)));
         }
       }

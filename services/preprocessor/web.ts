@@ -522,24 +522,25 @@ async function jobSections(job: JobRecord, context: DaemonContext): Promise<stri
       "stages",
     ));
   }
-  // Quality control will record its verdicts in the job's result (QC: [{Product, Check, Verdict, Reason}]).
-  const qc =
-    (result as { QC?: { Product?: string; Check?: string; Verdict?: string; Reason?: string }[] } | null)
-      ?.QC;
+  // Quality control's verdicts: every master's, and every frame's that failed a check.
+  const qc = result?.QC ?? [];
   parts.push(section(
     "Quality control",
-    qc && qc.length > 0
+    qc.length > 0
       ? table(
-        ["Product", "Check", "Verdict", "Why"],
+        ["Frame or product", "Check", "Verdict", { heading: "Measured", className: "num" }, "Limit", "Why"],
         qc.map((verdict) => [
           escapeHtml(baseName(verdict.Product ?? "")),
           escapeHtml(verdict.Check ?? ""),
           escapeHtml(verdict.Verdict ?? ""),
+          escapeHtml(
+            verdict.Measured === null || verdict.Measured === undefined ? "" : String(verdict.Measured),
+          ),
+          escapeHtml(verdict.Limit ?? ""),
           escapeHtml(verdict.Reason ?? ""),
         ]),
       )
-      : '<p class="empty">No verdicts: the reduction does not judge its products yet. Its quality control ' +
-        "verdicts will be listed here.</p>",
+      : '<p class="empty">No verdicts: no master was made in this job, and no frame failed a check.</p>',
     "qc",
   ));
   return parts.join("\n");

@@ -7,7 +7,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { addSums, FitsImageWriter, type Header } from "../../../lib/fits/mod.ts";
+import { addSums, type Header } from "../../../lib/fits/mod.ts";
 import {
   type BandTask,
   calibrateBand,
@@ -18,13 +18,15 @@ import {
   medianOf,
   StreamingMedian,
 } from "../../../lib/ccd/mod.ts";
-import type { ProductRecord } from "../../../lib/store/mod.ts";
+import type { ProductKind } from "../../../lib/store/mod.ts";
 import type { RawFrame } from "../ingest.ts";
 import { rowsPerBand, sweepBands, SweepInput } from "../band_sweep.ts";
 import { describeReadout } from "../frame_source.ts";
-import { flooredMean, type Master, type MasterKind } from "../master_library.ts";
+import { flooredMean, type Master, type MasterKey, type MasterKind } from "../master_library.ts";
+import { type ErrorNotes, ProductFile } from "../product_file.ts";
 import { meanDate, stampProduct } from "../products.ts";
-import type { StageContext } from "./stage.ts";
+import type { Judgement, StageContext } from "./stage.ts";
+import { frameCountVerdict, saturationVerdict } from "./_quality.ts";
 import { type Calibration, openMasters, readBands, termsOf, withMasters } from "./_sweep.ts";
 import { keptProduct } from "./_products.ts";
 
@@ -58,8 +60,14 @@ async function openCombineSources(
     for (const input of inputs) {
       const hash = context.catalog.claimHash(input.frame.fileName);
       const geometry = { ...input.frame, overscanMethod: context.reduction.overscan };
+      // Saturated pixels are left out of the combine (NaN), and counted for quality control.
+      const saturation = input.frame.saturate ?? context.reduction.saturation;
       frames.push(
-        await SweepInput.open(geometry, rows, context.arena, { hash, digest: context.pool.sha256 }),
+        await SweepInput.open(geometry, rows, context.arena, {
+          hash,
+          digest: context.pool.sha256,
+          saturation,
+        }),
       );
     }
   } catch (error) {
@@ -119,14 +127,23 @@ async function guessMedianBuckets(
  */
 const MEDIAN_BATCH = 8;
 
-/** Exact median of each input after calibration, streamed, {@link MEDIAN_BATCH} inputs at a time. */
-export async function inputMedians(context: StageContext, inputs: CombineInput[]): Promise<number[]> {
-  const medians: number[] = [];
+/** An input's level: its exact median after calibration, and how many of its pixels were saturated. */
+export interface InputLevel {
+  median: number;
+  saturated: number;
+}
+
+/**
+ * Exact median of each input after calibration (saturated pixels left out),
+ * streamed, {@link MEDIAN_BATCH} inputs at a time, with its saturated pixel count.
+ */
+export async function inputMedians(context: StageContext, inputs: CombineInput[]): Promise<InputLevel[]> {
+  const levels: InputLevel[] = [];
   for (let i = 0; i < inputs.length; i += MEDIAN_BATCH) {
     if (i > 0) context.checkAbort();
-    medians.push(...await batchMedians(context, inputs.slice(i, i + MEDIAN_BATCH)));
+    levels.push(...await batchMedians(context, inputs.slice(i, i + MEDIAN_BATCH)));
   }
-  return medians;
+  return levels;
 }
 
 /**
@@ -135,12 +152,13 @@ export async function inputMedians(context: StageContext, inputs: CombineInput[]
  * how many values lie below them; only an input whose guess missed (or that had
  * none) takes two more passes, a coarse one and a fine one.
  */
-async function batchMedians(context: StageContext, inputs: CombineInput[]): Promise<number[]> {
+async function batchMedians(context: StageContext, inputs: CombineInput[]): Promise<InputLevel[]> {
   const { width, height } = inputs[0].frame;
   const { arena, pool } = context;
   const rows = rowsPerBand(context.reduction.bandRows, inputs.length + 2, width);
   const { masters, frames, close } = await openCombineSources(context, inputs, rows);
   const medians = inputs.map(() => new StreamingMedian());
+  let saturated = inputs.map(() => 0);
   const workers = pool.size;
   const histograms: Uint32Array[] = [];
   try {
@@ -148,9 +166,10 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
     const pass = async (
       which: number[],
       histogram: (i: number) => HistogramPass,
-    ): Promise<{ finite: number[]; below: number[] }> => {
+    ): Promise<{ finite: number[]; below: number[]; saturated: number[] }> => {
       const finite = inputs.map(() => 0);
       const below = inputs.map(() => 0);
+      const saturated = inputs.map(() => 0);
       const swept = which.map((i) => frames[i]);
       await sweepBands(height, rows, {
         read: (y0, n, slot) => readBands([...masters.values(), ...swept], y0, n, slot),
@@ -169,12 +188,13 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
             which.forEach((i, j) => {
               finite[i] += slice.finite[masters.size + j];
               below[i] += slice.below[masters.size + j];
+              saturated[i] += slice.saturated[masters.size + j];
             });
           }
         },
         write: () => Promise.resolve(),
       }, context.gate);
-      return { finite, below };
+      return { finite, below, saturated };
     };
     const guesses = await guessMedianBuckets(inputs, frames, masters, width, height);
     const guessed = guesses.map((buckets) => arena.counts(workers * buckets.length * HISTOGRAM_BINS));
@@ -185,6 +205,7 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
       fine: { buckets: guesses[i], bins: guessed[i] },
       countBelow: true,
     }));
+    saturated = first.saturated;
     const missed = all.filter((i) =>
       guesses[i].length === 0 ||
       !medians[i].mergeBracket(first.finite[i], first.below[i], guessed[i], guesses[i])
@@ -218,7 +239,7 @@ async function batchMedians(context: StageContext, inputs: CombineInput[]): Prom
     close();
     arena.release(...histograms);
   }
-  return medians.map((median) => median.median());
+  return medians.map((median, i) => ({ median: median.median(), saturated: saturated[i] }));
 }
 
 /** The HISTORY words of the combine's clipping, in the order it is applied (see `lib/ccd/combine.ts`). */
@@ -237,17 +258,43 @@ function rejections(reduction: StageContext["reduction"]): string[] {
   return words;
 }
 
-/** Combines calibrated inputs band by band into a new master file; returns the mean of max(value, floor). */
+/** The `ERR` header's words for a master of the configured combine (ccdproc's `Combiner`). */
+function combineErrorNotes(reduction: StageContext["reduction"]): ErrorNotes {
+  const spread = {
+    median: "1.4826 * MAD / sqrt(n), MAD the median absolute deviation",
+    average: "std / sqrt(n), std the population standard deviation",
+    sum: "std * sqrt(n), std the population standard deviation",
+  }[reduction.combine];
+  return {
+    formula: [
+      `ERR = ${spread} of the n values combined at each pixel (after rejection and scaling),`,
+      "as ccdproc's Combiner gives a combined image's uncertainty.",
+    ],
+  };
+}
+
+/** What combining gave: the file's checksum, the mean of max(value, floor), each input's saturated pixels. */
+interface Combined {
+  checksum: string;
+  mean: number;
+  saturated: number[];
+}
+
+/**
+ * Combines calibrated inputs band by band into a new master file (with its BPM
+ * and ERR for `Output: Format: mef`).
+ */
 async function combineToFile(
   context: StageContext,
   inputs: CombineInput[],
   path: string,
   header: Header,
   floorForMean: number,
-): Promise<{ checksum: string; mean: number }> {
+): Promise<Combined> {
   const { width, height } = inputs[0].frame;
   const { arena, pool, reduction } = context;
-  const rows = rowsPerBand(reduction.bandRows, inputs.length + 3, width);
+  const mef = reduction.output.format === "mef";
+  const rows = rowsPerBand(reduction.bandRows, inputs.length + (mef ? 5 : 3), width);
   const options: CombineOptions = {
     method: reduction.combine,
     sigmaClip: reduction.sigmaClip,
@@ -255,23 +302,38 @@ async function combineToFile(
     scales: inputs.every((input) => input.scale === 1) ? null : inputs.map((input) => input.scale),
   };
   const { masters, frames, close } = await openCombineSources(context, inputs, rows);
-  const out = [arena.float32(rows * width), arena.float32(rows * width)];
-  const encoded = [arena.bytes(rows * width * 4), arena.bytes(rows * width * 4)];
+  const two = <T>(make: () => T): [T, T] => [make(), make()];
+  const out = two(() => arena.float32(rows * width));
+  const encoded = two(() => arena.bytes(rows * width * 4));
+  const deviation = mef ? two(() => arena.float32(rows * width)) : null;
+  const deviationEncoded = mef ? two(() => arena.bytes(rows * width * 4)) : null;
+  const mask = mef ? two(() => arena.bytes(rows * width)) : null;
   const sums = [0, 0];
-  let writer: FitsImageWriter | null = null;
+  const deviationSums = [0, 0];
+  const saturated = inputs.map(() => 0);
+  let file: ProductFile | null = null;
   let sum = 0;
   let count = 0;
   try {
-    writer = await FitsImageWriter.create(path, header, { width, height });
+    file = await ProductFile.create(path, header, {
+      width,
+      height,
+      format: reduction.output.format,
+      error: combineErrorNotes(reduction),
+    });
     const frameIndices = frames.map((_, i) => masters.size + i);
     await sweepBands(height, rows, {
       read: (y0, n, slot) => readBands([...masters.values(), ...frames], y0, n, slot),
       compute: async (_y0, n, slot) => {
+        const flags = mask?.[slot] ?? null;
         const task: BandTask = {
           inputs: withMasters(
             masters,
             slot,
-            frames.map((frame, i) => frame.input(slot, { terms: termsOf(inputs[i], masters, slot) })),
+            frames.map((frame, i) => ({
+              ...frame.input(slot, { terms: termsOf(inputs[i], masters, slot) }),
+              flags,
+            })),
           ),
           combine: {
             options,
@@ -279,117 +341,260 @@ async function combineToFile(
             out: out[slot],
             encoded: encoded[slot],
             floor: floorForMean,
+            deviation: deviation?.[slot] ?? null,
+            deviationEncoded: deviationEncoded?.[slot] ?? null,
+            mask: flags,
           },
         };
         let slotSum = 0;
+        let slotDeviationSum = 0;
         for (const slice of await pool.run(task, n * width)) {
           slotSum = addSums(slotSum, slice.combineSum);
+          slotDeviationSum = addSums(slotDeviationSum, slice.combineDeviationSum);
           sum += slice.combineFlooredSum;
           count += slice.combineCount;
+          frames.forEach((_, i) => (saturated[i] += slice.saturated[masters.size + i]));
         }
         sums[slot] = slotSum;
+        deviationSums[slot] = slotDeviationSum;
       },
       write: (_y0, n, slot) => {
-        writer!.writeEncodedSync(encoded[slot].subarray(0, n * width * 4), sums[slot]);
+        file!.writeScience(encoded[slot].subarray(0, n * width * 4), sums[slot]);
+        if (mask && deviationEncoded) {
+          file!.writeMask(mask[slot].subarray(0, n * width));
+          file!.writeError(deviationEncoded[slot].subarray(0, n * width * 4), deviationSums[slot]);
+        }
         return Promise.resolve();
       },
     }, context.gate);
     const closing = performance.now();
-    const written = await writer.close();
+    const written = await file.close();
     context.addFsync((performance.now() - closing) / 1000);
-    return { checksum: written.checksum, mean: count > 0 ? sum / count : NaN };
+    return { checksum: written.checksum, mean: count > 0 ? sum / count : NaN, saturated };
   } catch (error) {
-    await writer?.abort();
+    await file?.abort();
     throw error;
   } finally {
     close();
-    arena.release(...out, ...encoded);
+    arena.release(...out, ...encoded, ...deviation ?? [], ...deviationEncoded ?? [], ...mask ?? []);
   }
+}
+
+/** What a master stage asks of {@link buildMaster}. */
+export interface MasterPlan {
+  kind: MasterKind;
+  fileName: string;
+  inputs: CombineInput[];
+  /** Warnings its products carry (a master of another night used to make it, ...). */
+  warnings: string[];
+  /** What it is made of, for its HISTORY: `bias frames`. */
+  describe: string;
+  /** What it is for (filter, exposure time, set point): the key of another night's stand-in. */
+  key?: MasterKey;
+  /**
+   * Quality control's look at the inputs before they are combined, only when
+   * the master is made (a flat's level and saturation, in the pass that finds its
+   * scale): the verdicts of the inputs to keep out.
+   */
+  screen?: (inputs: CombineInput[], path: string) => Promise<Judgement[]>;
+}
+
+/** The mean detector temperature of frames that have one, or null. */
+function meanTemperature(frames: RawFrame[]): number | null {
+  const known = frames.map((frame) => frame.temperature).filter((t): t is number => t !== null);
+  return known.length > 0 ? known.reduce((a, b) => a + b, 0) / known.length : null;
+}
+
+/** A master's header: its first frame's, stamped, with its inputs, clipping, quality control and warnings. */
+function masterHeader(
+  context: StageContext,
+  plan: MasterPlan,
+  inputs: CombineInput[],
+  uses: Master[],
+  warnings: string[],
+  judged: Judgement[],
+): Header {
+  const frames = inputs.map((input) => input.frame);
+  const header = frames[0].header.clone();
+  stampProduct(header, plan.kind, context.fingerprint);
+  header.set("NCOMBINE", frames.length, "number of frames combined");
+  header.set("COMBINE", context.reduction.combine, "combine method");
+  header.set(
+    "DATE-OBS",
+    meanDate(frames.map((f) => f.dateObs)) ?? frames[0].dateObs ?? null,
+    "mean of the inputs",
+  );
+  const temperature = meanTemperature(frames);
+  if (temperature !== null) header.set("CCD-TEMP", Number(temperature.toFixed(2)), "[C] mean of the inputs");
+  for (const master of uses) {
+    header.set(
+      master.kind === "master_bias" ? "MBIAS" : "MDARK",
+      basename(master.path),
+      `${master.kind} used`,
+    );
+  }
+  describeReadout(header, frames[0], context.reduction.overscan);
+  header.addHistory(
+    history("combine", `${context.reduction.combine} of ${frames.length} frames: ${plan.describe}`),
+  );
+  for (const rejection of rejections(context.reduction)) header.addHistory(history("combine", rejection));
+  for (const frame of frames) header.addHistory(history("input", frame.fileName));
+  for (const verdict of judged) {
+    header.addHistory(history("quality_control", `${verdict.subject}: ${verdict.check}: ${verdict.reason}`));
+  }
+  for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
+  return header;
 }
 
 /**
  * Makes (or keeps, when up to date) one master, records it and reports it;
- * returns it to calibrate with. `prepare` runs only when the master is made
- * (a flat's inputs are scaled by their medians there).
+ * returns it to calibrate with. When it is made, quality control keeps out the
+ * frames `screen` finds fault with and those saturated over `Max Saturated`
+ * percent (found as they are combined: the master is then combined again
+ * without them), and holds its frame count to `Min Frames`: under it the master
+ * is made with a warning, or, with `Few Frames: borrow`, the closest good master
+ * of another night is returned instead. Null when no frame is left.
  */
-export async function buildMaster(
-  context: StageContext,
-  kind: MasterKind,
-  fileName: string,
-  inputs: CombineInput[],
-  warnings: string[],
-  describe: string,
-  prepare?: () => Promise<void>,
-): Promise<Master> {
+export async function buildMaster(context: StageContext, plan: MasterPlan): Promise<Master | null> {
   context.checkAbort();
+  const { kind, fileName, describe, key = {} } = plan;
+  const { reduction } = context;
   const path = `${context.outDir}/${fileName}`;
-  const frames = inputs.map((input) => input.frame);
-  warnings = [...warnings, ...frames.flatMap((frame) => frame.warnings)];
+  const allFrames = plan.inputs.map((input) => input.frame);
   const uses = [
-    ...new Map(inputs.flatMap((i) => [i.bias, i.dark]).filter((m): m is Master => !!m).map((m) => [m.id, m]))
-      .values(),
+    ...new Map(
+      plan.inputs.flatMap((i) => [i.bias, i.dark]).filter((m): m is Master => !!m).map((m) => [m.id, m]),
+    ).values(),
   ];
-  const exposureTime = frames[0].exposureTime;
-  const floor = kind === "master_flat" ? context.reduction.flatFloor : -Infinity;
-  const kept = await keptProduct(context, path, frames, uses);
-  let record: ProductRecord;
-  let mean: number;
+  const exposureTime = allFrames[0].exposureTime;
+  const floor = kind === "master_flat" ? reduction.flatFloor : -Infinity;
+  const kept = await keptProduct(context, path, allFrames, uses);
   if (kept) {
-    record = kept;
-    mean = kind === "master_flat" ? await flooredMean(path, floor, context.reduction.bandRows) : NaN;
+    const warnings = [...plan.warnings, ...allFrames.flatMap((frame) => frame.warnings)];
+    const mean = kind === "master_flat" ? await flooredMean(path, floor, reduction.bandRows) : NaN;
     context.log.info(`Kept up-to-date ${fileName}`);
-  } else {
-    const header = frames[0].header.clone();
-    stampProduct(header, kind, context.fingerprint);
-    header.set("NCOMBINE", frames.length, "number of frames combined");
-    header.set("COMBINE", context.reduction.combine, "combine method");
-    header.set(
-      "DATE-OBS",
-      meanDate(frames.map((f) => f.dateObs)) ?? frames[0].dateObs ?? null,
-      "mean of the inputs",
-    );
-    for (const master of uses) {
-      header.set(
-        master.kind === "master_bias" ? "MBIAS" : "MDARK",
-        basename(master.path),
-        `${master.kind} used`,
-      );
-    }
-    describeReadout(header, frames[0], context.reduction.overscan);
-    header.addHistory(
-      history("combine", `${context.reduction.combine} of ${frames.length} frames: ${describe}`),
-    );
-    for (const rejection of rejections(context.reduction)) header.addHistory(history("combine", rejection));
-    for (const frame of frames) header.addHistory(history("input", frame.fileName));
-    for (const warning of warnings) header.addComment(`WARNING: ${warning}`);
-    await prepare?.();
-    await context.confine();
-    const result = await combineToFile(context, inputs, path, header, floor);
-    mean = result.mean;
-    record = await context.catalog.recordProduct({
+    produced(context, kind, path, allFrames, uses, warnings, true);
+    return {
+      id: kept.id,
       kind,
       path,
-      filter: frames[0].filter,
-      exposureTime: kind === "master_bias" ? null : exposureTime,
-      width: frames[0].width,
-      height: frames[0].height,
-      binning: frames[0].binning,
-      nCombined: frames.length,
-      checksum: result.checksum,
-      dateObs: meanDate(frames.map((f) => f.dateObs)),
-      warnings,
-      inputs: frames.map((frame) => frame.fileName),
-      usedProductIds: uses.map((m) => m.id),
-    });
-    context.log.info(`Wrote ${fileName} (${describe})`);
+      exposureTime,
+      mean,
+      borrowed: null,
+      remade: false,
+      temperature: kept.temperature,
+    };
   }
-  context.produced({
+  const subjects = [...allFrames.map((frame) => frame.fileName), path];
+  const judged: Judgement[] = [];
+  let inputs = plan.inputs;
+  const leaveOut = (verdicts: Judgement[]) => {
+    const out = new Set(verdicts.map((verdict) => verdict.subject));
+    for (const verdict of verdicts) {
+      judged.push(verdict);
+      const frame = allFrames.find((f) => f.fileName === verdict.subject)!;
+      context.reject(frame, `quality control: ${verdict.check}: ${verdict.reason}`);
+    }
+    inputs = inputs.filter((input) => !out.has(input.frame.fileName));
+  };
+  const nothingLeft = (): null => {
+    context.judge(subjects, judged);
+    context.warn(`${fileName} not made: quality control kept every frame out`);
+    return null;
+  };
+  if (plan.screen) leaveOut(await plan.screen(inputs, path));
+  if (inputs.length === 0) return nothingLeft();
+  if (inputs.length < reduction.qualityControl.minFrames && reduction.qualityControl.fewFrames === "borrow") {
+    const standIn = await context.masters.goodElsewhere(kind, inputs[0].frame, key);
+    if (standIn) {
+      judged.push(frameCountVerdict(path, inputs.length, reduction, standIn.path));
+      for (const input of inputs) {
+        context.reject(
+          input.frame,
+          `quality control: only ${inputs.length} frames for ${fileName}: ${standIn.path} used instead`,
+        );
+      }
+      context.judge(subjects, judged);
+      return standIn;
+    }
+  }
+  let result: Combined;
+  for (;;) {
+    context.checkAbort();
+    const count = frameCountVerdict(path, inputs.length, reduction);
+    const frames = inputs.map((input) => input.frame);
+    const warnings = [...plan.warnings, ...frames.flatMap((frame) => frame.warnings)];
+    const header = masterHeader(
+      context,
+      plan,
+      inputs,
+      uses,
+      warnings,
+      count.verdict === "pass" ? judged : [...judged, count],
+    );
+    await context.confine();
+    result = await combineToFile(context, inputs, path, header, floor);
+    const over = inputs.flatMap((input, i) =>
+      saturationVerdict(input.frame, result.saturated[i], reduction, path) ?? []
+    );
+    if (over.length === 0) break;
+    leaveOut(over);
+    if (inputs.length === 0) {
+      await Deno.remove(path).catch(() => {});
+      return nothingLeft();
+    }
+    context.log.info(`Combining ${fileName} again without ${over.map((v) => v.subject).join(", ")}`);
+  }
+  const frames = inputs.map((input) => input.frame);
+  const warnings = [...plan.warnings, ...frames.flatMap((frame) => frame.warnings)];
+  judged.push(frameCountVerdict(path, frames.length, reduction));
+  const temperature = meanTemperature(frames);
+  const record = await context.catalog.recordProduct({
     kind,
+    path,
+    filter: frames[0].filter,
+    exposureTime: kind === "master_bias" ? null : exposureTime,
+    width: frames[0].width,
+    height: frames[0].height,
+    binning: frames[0].binning,
+    nCombined: frames.length,
+    checksum: result.checksum,
+    dateObs: meanDate(frames.map((f) => f.dateObs)),
+    warnings,
+    inputs: frames.map((frame) => frame.fileName),
+    usedProductIds: uses.map((m) => m.id),
+    temperature,
+  });
+  context.judge(subjects, judged);
+  context.log.info(`Wrote ${fileName} (${describe})`);
+  produced(context, kind, path, frames, uses, warnings, false);
+  return {
+    id: record.id,
+    kind,
+    path,
+    exposureTime,
+    mean: result.mean,
+    borrowed: null,
+    remade: true,
+    temperature,
+  };
+}
+
+function produced(
+  context: StageContext,
+  kind: MasterKind,
+  path: string,
+  frames: RawFrame[],
+  uses: Master[],
+  warnings: string[],
+  reused: boolean,
+): void {
+  context.produced({
+    kind: kind as ProductKind,
     path,
     inputs: frames.map((f) => f.fileName),
     uses: uses.map((m) => basename(m.path)),
     warnings,
-    reused: !!kept,
+    reused,
   });
-  return { id: record.id, kind, path, exposureTime, mean, borrowed: null, remade: !kept };
 }

@@ -35,7 +35,8 @@ export async function keptProduct(
   const exposures = await context.catalog.exposures(frames.map((frame) => frame.fileName));
   if (!sameSet(record.inputs.map((i) => i.exposureId), exposures.map((e) => e.id))) return null;
   try {
-    const [hdu] = await readHdus(path);
+    // The file the record names (a task of a shared night writes its products elsewhere until they are in place).
+    const [hdu] = await readHdus(record.path);
     if (hdu.header.getString("REDFPRNT") !== context.fingerprint) return null;
     if (hdu.header.getString("CHECKSUM") !== record.checksum) return null;
     return record;

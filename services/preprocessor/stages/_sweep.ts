@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { BandInput, CalibrationTerms } from "../../../lib/ccd/mod.ts";
+import type { BandInput, CalibrationTerms, DeviationTerms } from "../../../lib/ccd/mod.ts";
+import { readHdus } from "../../../lib/fits/mod.ts";
 import { type SharedArena, SweepInput } from "../band_sweep.ts";
 import type { Master } from "../master_library.ts";
 
@@ -16,17 +17,36 @@ export interface Calibration {
   flat?: Master | null;
 }
 
-/** Opens each distinct master once, for bands of `rows` rows. */
+/** The key of a master's uncertainty among the open masters. */
+function errorKey(master: Master): string {
+  return `${master.path}[ERR]`;
+}
+
+/** The index of a product's `ERR` HDU, or null (a product of `Output: Format: single`, or an older one). */
+export async function errorHduOf(path: string): Promise<number | null> {
+  const index = (await readHdus(path)).findIndex((hdu) => hdu.name === "ERR");
+  return index < 0 ? null : index;
+}
+
+/**
+ * Opens each distinct master once, for bands of `rows` rows; with `errors`, each
+ * master's `ERR` HDU too when it has one (read beside it, under its own key).
+ */
 export async function openMasters(
   arena: SharedArena,
   masters: (Master | null)[],
   rows: number,
+  options: { errors?: boolean } = {},
 ): Promise<Map<string, SweepInput>> {
   const opened = new Map<string, SweepInput>();
   try {
     for (const master of masters) {
       if (master && !opened.has(master.path)) {
         opened.set(master.path, await SweepInput.open(master, rows, arena));
+        const hdu = options.errors && master.kind !== "bad_pixel_map" ? await errorHduOf(master.path) : null;
+        if (hdu !== null) {
+          opened.set(errorKey(master), await SweepInput.open({ ...master, hdu }, rows, arena));
+        }
       }
     }
   } catch (error) {
@@ -53,6 +73,27 @@ export async function readBands(
   slot: number,
 ): Promise<void> {
   for (const input of inputs) await input.read(y0, rows, slot);
+}
+
+/**
+ * A frame's uncertainty terms with its masters' uncertainty bands of a slot (none
+ * for a master without `ERR`): what `calibrateWithDeviation` carries through.
+ */
+export function deviationOf(
+  calibration: Calibration,
+  masters: Map<string, SweepInput>,
+  slot: number,
+  noise: { gain: number; readNoise: number },
+): DeviationTerms {
+  const band = (master: Master | null | undefined) =>
+    master ? masters.get(errorKey(master))?.band(slot) ?? null : null;
+  return {
+    gain: noise.gain,
+    readNoise: noise.readNoise,
+    biasError: band(calibration.bias),
+    darkError: band(calibration.dark),
+    flatError: band(calibration.flat),
+  };
 }
 
 /** A frame's calibration with its masters' bands of a slot; null when it has no master. */

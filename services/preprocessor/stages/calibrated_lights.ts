@@ -1,9 +1,16 @@
 /**
- * Stage: every light calibrated with its shape's masters, saturated pixels set
- * to NaN, as ccdproc's `subtract_bias`, `subtract_dark(scale=True)` and
- * `flat_correct(min_value)`:
+ * Stage: every light calibrated with its shape's masters, as ccdproc's
+ * `subtract_bias`, `subtract_dark(scale=True)` and `flat_correct(min_value)`:
  *
  *   light' = (light − bias − dark·t_l/t_d) ÷ flat × mean(flat)
+ *
+ * With `Output: Format: mef` each product has its bad-pixel mask (the bad-pixel
+ * map's bits, saturation, no usable value) and its uncertainty, made by
+ * `create_deviation` from `GAIN` and `RDNOISE` (or `Reduction: Gain`, `Read
+ * Noise`) and carried through the masters' own (see `lib/ccd/deviation.ts`);
+ * saturated pixels keep their values and are flagged. With `single`, saturated
+ * pixels are set to NaN. A dark of another temperature is used only with a
+ * warning and a quality-control verdict.
  *
  * Lights go in batches that share each master band read, and each batch's
  * products reach the disk while the next batch is computed.
@@ -11,7 +18,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { addSums, FitsImageWriter, type Header } from "../../../lib/fits/mod.ts";
+import { addSums, type Header } from "../../../lib/fits/mod.ts";
 import { type BandTask, history } from "../../../lib/ccd/mod.ts";
 import type { ProductRecord } from "../../../lib/store/mod.ts";
 import type { RawFrame } from "../ingest.ts";
@@ -19,9 +26,11 @@ import { rowsPerBand, sweepBands, SweepInput } from "../band_sweep.ts";
 import type { Master } from "../master_library.ts";
 import { calibratedName, stampProduct } from "../products.ts";
 import { describeReadout } from "../frame_source.ts";
-import type { Stage, StageContext } from "./stage.ts";
-import { openMasters, readBands, termsOf, withMasters } from "./_sweep.ts";
+import { type ErrorNotes, ProductFile } from "../product_file.ts";
+import type { Judgement, Stage, StageContext } from "./stage.ts";
+import { deviationOf, openMasters, readBands, termsOf, withMasters } from "./_sweep.ts";
 import { keptProduct } from "./_products.ts";
+import { temperatureVerdict } from "./_quality.ts";
 
 /** Lights calibrated together: each master band is read once per batch, not once per light. */
 const LIGHT_BATCH = 8;
@@ -30,10 +39,10 @@ const LIGHT_BATCH = 8;
 export const calibratedLights: Stage = {
   name: "calibrated_lights",
   reads: ["light"],
-  uses: ["master_bias", "master_dark", "master_flat"],
+  uses: ["master_bias", "master_dark", "master_flat", "bad_pixel_map"],
   writes: ["calibrated_light"],
   groupBy: ["shape"],
-  settings: ["flatFloor", "saturation", "overscan"],
+  settings: ["flatFloor", "saturation", "overscan", "output", "gain", "readNoise", "temperatureTolerance"],
   products: (group) => group.frames.length,
   async run(group, context) {
     const plans: LightPlan[] = [];
@@ -63,9 +72,15 @@ interface LightPlan {
   dark: Master | null;
   darkScale: number;
   flat: Master | null;
+  /** The bad-pixel map (for `mef`). */
+  badPixels: Master | null;
   masters: Master[];
   warnings: string[];
   saturation: number | null;
+  /** Gain (e⁻/ADU) and read noise (e⁻) for ERR, and where each came from. */
+  noise: { gain: number; readNoise: number; gainFrom: string; readNoiseFrom: string };
+  /** The dark's and the frame's temperatures, when beyond the tolerance. */
+  darkTemperature: { frame: number; master: number } | null;
   kept: ProductRecord | null;
 }
 
@@ -74,11 +89,13 @@ async function planLight(context: StageContext, frame: RawFrame): Promise<LightP
   const { master: bias, note: biasNote } = await context.masters.bias(frame);
   if (!bias) warnings.push("no master bias: bias not subtracted");
   else if (biasNote) warnings.push(biasNote);
-  const { master: dark, note: darkNote } = await context.masters.dark(frame, frame.exposureTime);
+  const { master: dark, note: darkNote, temperature } = await context.masters.dark(frame, frame.exposureTime);
   if (darkNote) warnings.push(darkNote);
   const { master: flat, note: flatNote } = await context.masters.flat(frame);
   if (flatNote) warnings.push(flatNote);
-  const masters = [bias, dark, flat].filter((m): m is Master => !!m);
+  const mef = context.reduction.output.format === "mef";
+  const badPixels = mef ? await context.masters.badPixels(frame) : null;
+  const masters = [bias, dark, flat, badPixels].filter((m): m is Master => !!m);
   const path = `${context.outDir}/${calibratedName(frame.fileName)}`;
   return {
     frame,
@@ -87,10 +104,37 @@ async function planLight(context: StageContext, frame: RawFrame): Promise<LightP
     dark,
     darkScale: dark ? frame.exposureTime / dark.exposureTime : 0,
     flat,
+    badPixels,
     masters,
     warnings,
     saturation: frame.saturate ?? context.reduction.saturation,
+    noise: {
+      gain: frame.gain ?? context.reduction.gain,
+      readNoise: frame.readNoise ?? context.reduction.readNoise,
+      gainFrom: frame.gain !== null ? "the frame's GAIN" : "Reduction: Gain (the frame has no GAIN card)",
+      readNoiseFrom: frame.readNoise !== null
+        ? "the frame's RDNOISE"
+        : "Reduction: Read Noise (the frame has no RDNOISE card)",
+    },
+    darkTemperature: dark ? temperature ?? null : null,
     kept: await keptProduct(context, path, [frame], masters),
+  };
+}
+
+/** The `ERR` header's words for a light: the formula, and the gain and read noise used. */
+function lightErrorNotes(plan: LightPlan): ErrorNotes {
+  const { gain, readNoise, gainFrom, readNoiseFrom } = plan.noise;
+  return {
+    formula: [
+      "ERR^2 = max(GAIN*(x - B), 0)/GAIN^2 + (RDNOISE/GAIN)^2 + ERR_B^2 + (s*ERR_D)^2, then through",
+      "the flat: ERR'^2 = (ERR/f)^2 + (v*ERR_F/mean/f^2)^2 (x raw after overscan, B, D, F the",
+      "masters and ERR_* their ERR, s = t_light/t_dark, f = max(F, floor)/mean, v = x - B - s*D):",
+      "ccdproc's create_deviation of the signal above the bias, then its arithmetic.",
+    ],
+    cards: [
+      { key: "GAIN", value: gain, comment: `[e-/ADU] for ERR: ${gainFrom}`.slice(0, 60) },
+      { key: "RDNOISE", value: readNoise, comment: `[e-] for ERR: ${readNoiseFrom}`.slice(0, 60) },
+    ],
   };
 }
 
@@ -118,8 +162,15 @@ function lightHeader(context: StageContext, plan: LightPlan): Header {
     header.set("MFLAT", basename(flat.path), "master flat used");
     header.addHistory(history("flat_correct", `${basename(flat.path)}, mean ${flat.mean.toPrecision(8)}`));
   }
+  if (plan.badPixels) {
+    header.set("MBPM", basename(plan.badPixels.path), "bad-pixel map used");
+    header.addHistory(history("bad_pixel_mask", `${basename(plan.badPixels.path)} ORed into BPM`));
+  }
   if (plan.saturation !== null) {
-    header.addHistory(history("saturation", `raw >= ${plan.saturation} ADU set to NaN`));
+    const mef = context.reduction.output.format === "mef";
+    header.addHistory(
+      history("saturation", `raw >= ${plan.saturation} ADU ${mef ? "flagged in BPM (bit 2)" : "set to NaN"}`),
+    );
   }
   for (const warning of plan.warnings) header.addComment(`WARNING: ${warning}`);
   return header;
@@ -143,10 +194,17 @@ function failLight(context: StageContext, plan: LightPlan, error: unknown): void
 interface OpenLight {
   plan: LightPlan;
   input: SweepInput;
-  writer: FitsImageWriter;
+  file: ProductFile;
   /** Encoded output bands, one per slot, and their word sums. */
   encoded: [Uint8Array, Uint8Array];
   sums: [number, number];
+  /** For `mef`: the mask bands, the uncertainty bands, encoded, and their word sums. */
+  planes: {
+    mask: [Uint8Array, Uint8Array];
+    deviation: [Float32Array, Float32Array];
+    encoded: [Uint8Array, Uint8Array];
+    sums: [number, number];
+  } | null;
   saturated: number;
   failed: boolean;
 }
@@ -162,14 +220,21 @@ async function calibrateBatch(
 ): Promise<{ finished: Promise<void> }> {
   const { width, height } = plans[0].frame;
   const { arena, pool } = context;
-  const rows = rowsPerBand(context.reduction.bandRows, plans.length + 3, width);
+  const mef = context.reduction.output.format === "mef";
+  // A light of a mef product also has its mask and uncertainty bands: about twice the buffers of one.
+  const rows = rowsPerBand(context.reduction.bandRows, (mef ? 2 : 1) * plans.length + 3, width);
   await context.confine();
-  const masters = await openMasters(arena, plans.flatMap((plan) => [plan.bias, plan.dark, plan.flat]), rows);
+  const masters = await openMasters(
+    arena,
+    plans.flatMap((plan) => [plan.bias, plan.dark, plan.flat, plan.badPixels]),
+    rows,
+    { errors: mef },
+  );
   const open: OpenLight[] = [];
   const fail = async (light: OpenLight, error: unknown) => {
     if (light.failed) return;
     light.failed = true;
-    await light.writer.abort();
+    await light.file.abort();
     failLight(context, light.plan, error);
   };
   try {
@@ -186,13 +251,26 @@ async function calibrateBatch(
             digest: pool.sha256,
           },
         );
-        const writer = await FitsImageWriter.create(plan.path, lightHeader(context, plan), { width, height });
+        const file = await ProductFile.create(plan.path, lightHeader(context, plan), {
+          width,
+          height,
+          format: context.reduction.output.format,
+          error: lightErrorNotes(plan),
+        });
         open.push({
           plan,
           input,
-          writer,
+          file,
           encoded: [arena.bytes(rows * width * 4), arena.bytes(rows * width * 4)],
           sums: [0, 0],
+          planes: mef
+            ? {
+              mask: [arena.bytes(rows * width), arena.bytes(rows * width)],
+              deviation: [arena.float32(rows * width), arena.float32(rows * width)],
+              encoded: [arena.bytes(rows * width * 4), arena.bytes(rows * width * 4)],
+              sums: [0, 0],
+            }
+            : null,
           saturated: 0,
           failed: false,
         });
@@ -215,30 +293,54 @@ async function calibrateBatch(
             inputs: withMasters(
               masters,
               slot,
-              lights.map((light) =>
-                light.input.input(slot, {
+              lights.map((light) => {
+                const input = light.input.input(slot, {
                   terms: termsOf(light.plan, masters, slot, context.reduction.flatFloor),
                   encoded: light.encoded[slot],
-                })
-              ),
+                });
+                const planes = light.planes;
+                if (!planes) return input;
+                const badPixels = light.plan.badPixels;
+                return {
+                  ...input,
+                  keepSaturated: true,
+                  mask: {
+                    out: planes.mask[slot],
+                    badPixels: badPixels ? masters.get(badPixels.path)!.band(slot) : null,
+                  },
+                  deviation: {
+                    out: planes.deviation[slot],
+                    encoded: planes.encoded[slot],
+                    terms: deviationOf(light.plan, masters, slot, light.plan.noise),
+                  },
+                };
+              }),
             ),
             combine: null,
           };
           const slices = await pool.run(task, n * width);
           lights.forEach((light, j) => {
             let sum = 0;
+            let deviationSum = 0;
             for (const slice of slices) {
               sum = addSums(sum, slice.sums[masters.size + j]);
+              deviationSum = addSums(deviationSum, slice.deviationSums[masters.size + j]);
               light.saturated += slice.saturated[masters.size + j];
             }
             light.sums[slot] = sum;
+            if (light.planes) light.planes.sums[slot] = deviationSum;
           });
         },
         write: async (_y0, n, slot) => {
           for (const light of open) {
             if (light.failed) continue;
             try {
-              light.writer.writeEncodedSync(light.encoded[slot].subarray(0, n * width * 4), light.sums[slot]);
+              light.file.writeScience(light.encoded[slot].subarray(0, n * width * 4), light.sums[slot]);
+              const planes = light.planes;
+              if (planes) {
+                light.file.writeMask(planes.mask[slot].subarray(0, n * width));
+                light.file.writeError(planes.encoded[slot].subarray(0, n * width * 4), planes.sums[slot]);
+              }
             } catch (error) {
               await fail(light, error);
             }
@@ -253,6 +355,9 @@ async function calibrateBatch(
     for (const light of open) {
       light.input.close();
       arena.release(...light.encoded);
+      if (light.planes) {
+        arena.release(...light.planes.mask, ...light.planes.deviation, ...light.planes.encoded);
+      }
     }
     for (const master of masters.values()) master.close();
   }
@@ -268,7 +373,7 @@ async function finishLights(
 ): Promise<void> {
   // The fsyncs run side by side.
   const closing = performance.now();
-  const closed = await Promise.allSettled(open.map((light) => light.failed ? null : light.writer.close()));
+  const closed = await Promise.allSettled(open.map((light) => light.failed ? null : light.file.close()));
   context.addFsync((performance.now() - closing) / 1000);
   for (let i = 0; i < open.length; i++) {
     const light = open[i];
@@ -279,7 +384,9 @@ async function finishLights(
       continue;
     }
     const warnings = [...light.plan.warnings];
-    if (light.saturated > 0) warnings.push(`${light.saturated} saturated pixels set to NaN`);
+    if (light.saturated > 0) {
+      warnings.push(`${light.saturated} saturated pixels ${light.planes ? "flagged in BPM" : "set to NaN"}`);
+    }
     await context.catalog.recordProduct({
       kind: "calibrated_light",
       path: light.plan.path,
@@ -294,8 +401,16 @@ async function finishLights(
       warnings,
       inputs: [light.plan.frame.fileName],
       usedProductIds: light.plan.masters.map((m) => m.id),
+      temperature: light.plan.frame.temperature,
     });
     context.log.info(`Wrote ${basename(light.plan.path)}`);
     produced(context, light.plan, warnings);
   }
+  // A dark of another temperature is never used silently: a verdict on each light it calibrated.
+  const judged: Judgement[] = open.filter((light) => !light.failed && light.plan.darkTemperature).map((
+    light,
+  ) =>
+    temperatureVerdict(light.plan.path, light.plan.darkTemperature!, light.plan.dark!.path, context.reduction)
+  );
+  context.judge(open.filter((light) => !light.failed).map((light) => light.plan.path), judged);
 }

@@ -5,10 +5,19 @@
  *
  * @module
  */
-export { type FrameAttribute, type FrameGroup, groupFrames, type Stage, type StageContext } from "./stage.ts";
+export {
+  type FrameAttribute,
+  type FrameGroup,
+  groupFrames,
+  type Judgement,
+  type Stage,
+  type StageContext,
+} from "./stage.ts";
 export { NightRun, type NightRunOptions } from "./runner.ts";
 export { ingest } from "./ingest.ts";
 export { masterBias } from "./master_bias.ts";
 export { masterDarks } from "./master_darks.ts";
 export { masterFlats } from "./master_flats.ts";
+export { masterQc } from "./master_qc.ts";
+export { badPixelMap } from "./bad_pixel_map.ts";
 export { calibratedLights } from "./calibrated_lights.ts";

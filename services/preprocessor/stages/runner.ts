@@ -22,6 +22,7 @@ import { MasterLibrary } from "../master_library.ts";
 import { reductionFingerprint } from "../products.ts";
 import {
   type ProductSummary,
+  type QcVerdict,
   ReductionAborted,
   type ReductionProgress,
   type SkippedFrame,
@@ -66,6 +67,8 @@ export class NightRun {
   /** Warnings about the whole night. */
   readonly warnings: string[] = [];
   readonly stages: StageSummary[] = [];
+  /** Quality control's verdicts, in the order the stages gave them. */
+  readonly verdicts: QcVerdict[] = [];
   readonly #options: NightRunOptions;
   readonly #arena = new SharedArena();
   #severalShapes = false;
@@ -85,6 +88,7 @@ export class NightRun {
     this.masters = new MasterLibrary(this.catalog, {
       flatFloor: options.reduction.flatFloor,
       bandRows: options.reduction.bandRows,
+      temperatureTolerance: options.reduction.temperatureTolerance,
       warn: (warning) => this.warnings.push(warning),
     });
   }
@@ -204,6 +208,16 @@ export class NightRun {
         leaveOut(frame, reason, this.failed, "could not use");
       },
       warn: (warning) => this.warnings.push(warning),
+      judge: (subjects, judgements) => {
+        const verdicts = judgements.map((judgement) => ({ ...judgement, stage: stage.name }));
+        this.verdicts.push(...verdicts);
+        for (const verdict of verdicts.filter((v) => v.verdict !== "pass")) {
+          options.log.warning(`${stage.name} quality control: ${verdict.subject}: ${verdict.reason}`);
+        }
+        const write = this.catalog.recordVerdicts(stage.name, subjects, verdicts);
+        write.catch(() => {}); // awaited at the group's end; handled until then
+        this.#writes.push(write);
+      },
       addFsync: (seconds) => (summary.fsyncSeconds += seconds),
       addFrames: (frames: RawFrame[], unusable: InspectedFile[]) => {
         this.frames.push(...frames);

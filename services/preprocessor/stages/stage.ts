@@ -17,11 +17,17 @@ import type { InspectedFile, RawFrame } from "../ingest.ts";
 import type { SharedArena } from "../band_sweep.ts";
 import type { NightCatalog } from "../night_catalog.ts";
 import type { MasterKind, MasterLibrary } from "../master_library.ts";
-import type { ProductSummary } from "../report.ts";
+import type { ProductSummary, QcVerdict } from "../report.ts";
+
+/** A quality-control verdict as a stage gives it (the runner adds the stage's name). */
+export type Judgement = Omit<QcVerdict, "stage">;
 import { safeName } from "../products.ts";
 
-/** Frame attributes a stage may group by (with the shape, every stage does). */
-export type FrameAttribute = "shape" | "filter" | "exposureTime";
+/**
+ * Frame attributes a stage may group by (with the shape, every stage does): the
+ * set point is the detector's `SET-TEMP` (frames without one share a group).
+ */
+export type FrameAttribute = "shape" | "filter" | "exposureTime" | "setPoint";
 
 /** Frames a stage works on together: one run of the stage. */
 export interface FrameGroup {
@@ -87,6 +93,11 @@ export interface StageContext {
   fail(frame: RawFrame, reason: string): void;
   /** A warning about the whole night (a calibration type missing). */
   warn(warning: string): void;
+  /**
+   * Records quality-control verdicts (in the report and the catalog), replacing
+   * what this stage said before of `subjects` (the frames and products it judged).
+   */
+  judge(subjects: string[], verdicts: Judgement[]): void;
   /** Adds time spent waiting for products to reach the disk. */
   addFsync(seconds: number): void;
   /** For ingest: the night's usable frames and the files that are not usable frames. */
@@ -106,6 +117,7 @@ export function shapeSuffix(shape: string): string {
 function attributeOf(frame: RawFrame, attribute: FrameAttribute): string {
   if (attribute === "shape") return shapeOf(frame);
   if (attribute === "filter") return frame.filter ?? "";
+  if (attribute === "setPoint") return frame.setPoint === null ? "" : `${frame.setPoint} C`;
   return `${frame.exposureTime} s`;
 }
 
