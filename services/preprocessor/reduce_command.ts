@@ -28,9 +28,13 @@ function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? "" : "s"}`;
 }
 
-/** One quality-control verdict on a line: `qc rejected flat_V_003.fits  saturation 31.2 (< 5 %): ...`. */
+/** One quality-control verdict on a line: `qc rejected flat_V_003.fits: saturation 31.2 % (limit < 5 %): ...`. */
 function verdictLine(verdict: ReductionReport["qc"][number]): string {
-  const measured = verdict.measured === null ? "" : ` ${Number(verdict.measured.toPrecision(4))}`;
+  // The value is in the limit's unit (a percent, ADU, frames, °C), when it has one.
+  const unit = /(%|ADU|frames|°C)$/.exec(verdict.limit)?.[1];
+  const measured = verdict.measured === null
+    ? ""
+    : ` ${Number(verdict.measured.toPrecision(4))}${unit ? ` ${unit}` : ""}`;
   return `qc ${verdict.verdict.padEnd(8)} ${
     basename(verdict.subject)
   }: ${verdict.check}${measured} (limit ${verdict.limit}): ${verdict.reason}`;
