@@ -20,6 +20,12 @@ Options (the TOROS config each matches):
                                      TOROS' order) instead of combine(scale=...) (ccdproc's: clipping before scaling)
   --overscan median|mean|clipped-mean   Reduction: Overscan: Estimate (clipped-mean is BANZAI's, in numpy here)
   --overscan-model N                 Reduction: Overscan: Model: polynomial N (Polynomial1D(N), LinearLSQFitter)
+  --uncertainty                      each light's uncertainty too, as Output: Format mef's ERR: create_deviation of the
+                                     signal above the master bias (GAIN, RDNOISE; else --gain, --readnoise,
+                                     disregard_nan=True), carried through subtract_bias, subtract_dark and flat_correct
+                                     with the masters' own (ccdproc's combine always gives those); every product
+                                     written with its uncertainty in an ERR extension
+  --gain G, --readnoise R            Reduction: Gain (e-/ADU) and Read Noise (e-) for frames without the cards
 """
 import argparse
 import glob
@@ -43,6 +49,9 @@ parser.add_argument("--minmax", default=None)
 parser.add_argument("--flats-scaled-first", action="store_true")
 parser.add_argument("--overscan", default="median", choices=["median", "mean", "clipped-mean"])
 parser.add_argument("--overscan-model", type=int, default=0)
+parser.add_argument("--uncertainty", action="store_true")
+parser.add_argument("--gain", type=float, default=1.0)
+parser.add_argument("--readnoise", type=float, default=10.0)
 args = parser.parse_args()
 night, out, floor = args.night, args.out, args.floor
 os.makedirs(out, exist_ok=True)
@@ -114,7 +123,23 @@ def read(path):
 
 
 def save(ccd, name):
-    fits.writeto(os.path.join(out, name), np.asarray(ccd.data, dtype=np.float32), overwrite=True)
+    data = fits.PrimaryHDU(np.asarray(ccd.data, dtype=np.float32))
+    if args.uncertainty and ccd.uncertainty is not None:
+        error = fits.ImageHDU(np.asarray(ccd.uncertainty.array, dtype=np.float32), name="ERR")
+        fits.HDUList([data, error]).writeto(os.path.join(out, name), overwrite=True)
+    else:
+        data.writeto(os.path.join(out, name), overwrite=True)
+
+
+def with_deviation(ccd):
+    """The light's own uncertainty: create_deviation of its signal above the master bias (TOROS' ERR)."""
+    gain = float(ccd.header.get("GAIN", args.gain))
+    readnoise = float(ccd.header.get("RDNOISE", args.readnoise))
+    signal = ccd.subtract(CCDData(bias.data, unit="adu")) if bias is not None else ccd
+    deviation = ccdproc.create_deviation(signal, gain=gain * u.electron / u.adu, readnoise=readnoise * u.electron,
+                                         disregard_nan=True)
+    ccd.uncertainty = deviation.uncertainty
+    return ccd
 
 
 def seconds(t):
@@ -165,7 +190,10 @@ for name, paths in sorted(by_filter.items()):
     save(flats[name], f"master_flat_{name or 'nofilter'}.fits")
 
 for p in frames["light"]:
-    ccd = calibrate(read(p))
+    ccd = read(p)
+    if args.uncertainty:
+        ccd = with_deviation(ccd)
+    ccd = calibrate(ccd)
     flat = flats.get(str(ccd.header.get("FILTER", "")).strip())
     if flat is not None:
         ccd = ccdproc.flat_correct(ccd, flat, min_value=floor)

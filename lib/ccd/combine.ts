@@ -248,6 +248,13 @@ function redoPixelsWithNaN(
 /** Pixels per block of the SIMD network: rows of 8 KiB, so n rows stay in the L2 cache. */
 const SIMD_BLOCK = 2048;
 
+/** Scratch of the thread: a block's medians in double precision (for the median absolute deviation). */
+let centers: Float64Array | null = null;
+
+function centerScratch(): Float64Array {
+  return centers ??= new Float64Array(SIMD_BLOCK);
+}
+
 /**
  * Median over frames by a sorting network run across a block of pixels at once,
  * the comparators four pixels at a time in WebAssembly: each is a branch-free
@@ -280,6 +287,7 @@ function medianByNetwork(
   const floats = new Float32Array(memory, rowsAt, n * SIMD_BLOCK);
   const middle = (n >> 1) * SIMD_BLOCK;
   const even = n % 2 === 0;
+  const centers = deviation ? centerScratch() : null!;
   for (let b0 = start; b0 < end; b0 += SIMD_BLOCK) {
     const len = Math.min(SIMD_BLOCK, end - b0);
     const padded = (len + 3) & ~3;
@@ -304,12 +312,30 @@ function medianByNetwork(
       out.set(floats.subarray(middle, middle + len), b0);
     }
     if (deviation) {
-      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone below).
+      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone below),
+      // about the median in double precision (ccdproc's): the input value each middle key was made from.
+      const middles = even ? [middle - SIMD_BLOCK, middle] : [middle];
+      for (let p = 0; p < len; p++) {
+        let center = 0;
+        for (const row of middles) {
+          const key = floats[row + p];
+          let value = key;
+          for (let i = 0; i < n; i++) {
+            const v = inputs[i][b0 + p] * (scales ? scales[i] : 1);
+            if (Math.fround(v) === key) {
+              value = v;
+              break;
+            }
+          }
+          center += value;
+        }
+        centers[p] = center / middles.length;
+      }
       for (let i = 0; i < n; i++) {
         const base = i * SIMD_BLOCK;
         const source = inputs[i];
         const scale = scales ? scales[i] : 1;
-        for (let p = 0; p < len; p++) floats[base + p] = Math.abs(source[b0 + p] * scale - out[b0 + p]);
+        for (let p = 0; p < len; p++) floats[base + p] = Math.abs(source[b0 + p] * scale - centers[p]);
         for (let p = len; p < padded; p++) floats[base + p] = 0;
       }
       simd.keys(rowsAt, n, rowBytes, padded * 4);
