@@ -1,5 +1,6 @@
 import { assert, assertAlmostEquals, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
 import {
+  addSums,
   checksumOf,
   encodeChecksum,
   FitsError,
@@ -8,6 +9,7 @@ import {
   formatCard,
   Header,
   parseValue,
+  positionedSum,
   readHdus,
   readImage,
   verifyChecksums,
@@ -114,6 +116,33 @@ Deno.test("the FITS checksum encoding matches the standard's example", () => {
   assertEquals(checksumOf(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 2])), 3);
   // Carries wrap around (ones' complement): 0xFFFFFFFF + 1 = 1.
   assertEquals(checksumOf(new Uint8Array([255, 255, 255, 255, 0, 0, 0, 1])), 1);
+});
+
+Deno.test("positionedSum: the sums of pieces of any length, each at its place in the data unit, add up to the whole's", () => {
+  // A uint8 mask of odd width is written band by band, and the workers sum slices of bands: no piece need
+  // start or end on a 4-byte word.
+  const bytes = new Uint8Array(1001);
+  let seed = 7;
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (seed = (seed * 1103515245 + 12345) % 2147483648) >> 23;
+  const whole = checksumOf(bytes);
+  assertEquals(positionedSum(bytes, 0, bytes.length, 0), whole);
+  for (const cuts of [[1, 2, 3], [5, 333, 334, 998], [4, 8, 999], [500]]) {
+    let sum = 0;
+    const edges = [0, ...cuts, bytes.length];
+    for (let k = 0; k + 1 < edges.length; k++) {
+      sum = addSums(sum, positionedSum(bytes, edges[k], edges[k + 1], edges[k]));
+    }
+    assertEquals(sum, whole, `cut at ${cuts}`);
+  }
+  // A piece given alone (its own array) counts from its position, not from its index.
+  const piece = bytes.slice(333, 700);
+  assertEquals(
+    addSums(
+      addSums(positionedSum(bytes, 0, 333, 0), positionedSum(piece, 0, piece.length, 333)),
+      positionedSum(bytes, 700, bytes.length, 700),
+    ),
+    whole,
+  );
 });
 
 for (const bitpix of [8, 16, 32, -32, -64] as const) {

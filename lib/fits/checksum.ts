@@ -115,3 +115,33 @@ export function encodeChecksum(sum: number, complement = true): string {
   // The encoded bytes are rotated one place right so they line up with word boundaries in the card.
   return String.fromCharCode(...ascii.map((_, i) => ascii[(i + 15) % 16]));
 }
+
+/**
+ * The ones' complement sum of `bytes[start, end)` as they lie in a data unit,
+ * `bytes[start]` at byte `position` of it: each byte counted in its place in
+ * the data unit's 32-bit words, so the sums of consecutive pieces of any length
+ * (a uint8 image's bands, slices of them) add up with {@link addSums} to the
+ * sum of the whole.
+ */
+export function positionedSum(bytes: Uint8Array, start: number, end: number, position: number): number {
+  let hi = 0;
+  let lo = 0;
+  let i = start;
+  // Up to the next word boundary, byte by byte; then whole words.
+  for (; i < end && (position + i - start) % 4 !== 0; i++) {
+    const lane = (position + i - start) % 4;
+    if (lane === 1) hi += bytes[i];
+    else if (lane === 2) lo += bytes[i] << 8;
+    else lo += bytes[i];
+  }
+  for (; i + 4 <= end; i += 4) {
+    hi += (bytes[i] << 8) | bytes[i + 1];
+    lo += (bytes[i + 2] << 8) | bytes[i + 3];
+  }
+  for (let lane = 0; i < end; i++, lane++) {
+    if (lane === 0) hi += bytes[i] << 8;
+    else if (lane === 1) hi += bytes[i];
+    else lo += bytes[i] << 8;
+  }
+  return foldSum(hi, lo);
+}

@@ -34,6 +34,6 @@ export {
   type WrittenImage,
 } from "./writer.ts";
 export { FitsMultiImageWriter, type HduPlan, type WrittenHdus } from "./multi_writer.ts";
-export { addSums, checksumOf, encodeChecksum } from "./checksum.ts";
+export { addSums, checksumOf, encodeChecksum, positionedSum } from "./checksum.ts";
 export { convertBigEndian, encodeFloat32BigEndian, type PixelEncoding } from "./encoding.ts";
 export { sha256File } from "../file_hash.ts";

@@ -24,7 +24,7 @@
  */
 import { FitsError } from "./errors.ts";
 import { BLOCK_SIZE, type Header } from "./header.ts";
-import { addSums, checksumOf, encodeChecksum, OnesComplementSum } from "./checksum.ts";
+import { addSums, checksumOf, encodeChecksum, positionedSum } from "./checksum.ts";
 import { encodeFloat32BigEndian } from "./encoding.ts";
 import { outputHeader, type WriteImageOptions } from "./writer.ts";
 
@@ -49,7 +49,8 @@ interface HduState {
   pixelBytes: number;
   dataBytes: number;
   written: number;
-  sum: OnesComplementSum;
+  /** The ones' complement sum of the data written so far. */
+  sum: number;
 }
 
 function padded(bytes: number): number {
@@ -110,7 +111,7 @@ export class FitsMultiImageWriter {
         pixelBytes,
         dataBytes,
         written: 0,
-        sum: new OnesComplementSum(),
+        sum: 0,
       });
       offset += headerBytes + padded(dataBytes);
     }
@@ -147,7 +148,9 @@ export class FitsMultiImageWriter {
 
   /**
    * Appends whole rows of HDU `index`, already encoded big-endian as its BITPIX,
-   * with the ones' complement sum of their words when known (worked out here otherwise).
+   * with their ones' complement sum when known (worked out here otherwise): the
+   * sum of the bytes as they lie in the data unit (`positionedSum` at the HDU's
+   * bytes written so far; for whole words at a word boundary, their plain word sum).
    */
   writeEncodedSync(index: number, bytes: Uint8Array, sum?: number): void {
     if (this.#finished) throw new FitsError(this.path, index, "writer already closed");
@@ -159,9 +162,7 @@ export class FitsMultiImageWriter {
     if (hdu.written + bytes.length > hdu.dataBytes) {
       throw new FitsError(this.path, index, `more pixels than the image holds (${hdu.dataBytes} bytes)`);
     }
-    // A word sum given for bytes that start on a word boundary of the data unit; anything else is summed here.
-    if (sum !== undefined && hdu.written % 4 === 0 && bytes.length % 4 === 0) hdu.sum.addWordSum(sum);
-    else hdu.sum.update(bytes);
+    hdu.sum = addSums(hdu.sum, sum ?? positionedSum(bytes, 0, bytes.length, hdu.written));
     this.#writeAt(hdu.dataOffset + hdu.written, bytes);
     hdu.written += bytes.length;
   }
@@ -195,7 +196,7 @@ export class FitsMultiImageWriter {
             `only ${hdu.written / hdu.pixelBytes} of ${hdu.dataBytes / hdu.pixelBytes} pixels were written`,
           );
         }
-        const datasum = hdu.sum.value();
+        const datasum = hdu.sum;
         hdu.header.set("DATASUM", String(datasum));
         hdu.header.set("CHECKSUM", "0000000000000000");
         const checksum = encodeChecksum(addSums(checksumOf(hdu.header.toBytes()), datasum));
