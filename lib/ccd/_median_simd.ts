@@ -64,6 +64,8 @@ const op = {
   i32x4ShrS: [0xfd, 0xac, 0x01],
   i32x4MinS: [0xfd, 0xb6, 0x01],
   i32x4MaxS: [0xfd, 0xb8, 0x01],
+  f32x4Abs: [0xfd, 0xe0, 0x01],
+  f32x4Sub: [0xfd, 0xe5, 0x01],
 };
 
 /** `for (i = 0; i < bytes; i += 16) body` with i in local `i`, bytes in local `bytes`. */
@@ -218,6 +220,49 @@ function unkeyBody(): number[] {
   ]);
 }
 
+/**
+ * absdiff(row, rows, stride, center, bytes): |value − center| in place, float32,
+ * over `rows` rows from `row` (each `stride` bytes apart) against the row at
+ * `center`. Locals: 5 i (i32).
+ */
+function absdiffBody(): number[] {
+  const [row, rows, stride, center, bytes, i] = [0, 1, 2, 3, 4, 5];
+  return [
+    ...op.block,
+    ...op.loop,
+    ...op.get(rows),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...forEachVector(i, bytes, [
+      ...op.get(row),
+      ...op.get(i),
+      ...op.i32Add,
+      ...op.get(row),
+      ...op.get(i),
+      ...op.i32Add,
+      ...op.v128Load,
+      ...op.get(center),
+      ...op.get(i),
+      ...op.i32Add,
+      ...op.v128Load,
+      ...op.f32x4Sub,
+      ...op.f32x4Abs,
+      ...op.v128Store,
+    ]),
+    ...op.get(row),
+    ...op.get(stride),
+    ...op.i32Add,
+    ...op.set(row),
+    ...op.get(rows),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.set(rows),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
 function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
@@ -242,6 +287,7 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
     [0x60, ...vec([[I32], [I32], [I32]]), ...vec([])], // net
     [0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([[I32]])], // keys
     [0x60, ...vec([[I32], [I32]]), ...vec([])], // unkey
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])], // absdiff
   ];
   return new Uint8Array([
     0x00,
@@ -253,7 +299,7 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
     0x00,
     0x00,
     ...section(1, vec(types)),
-    ...section(3, vec([[0], [1], [2]])),
+    ...section(3, vec([[0], [1], [2], [3]])),
     ...section(5, vec([[0x00, ...uleb(2)]])),
     ...section(
       7,
@@ -261,6 +307,7 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
         [...name("net"), 0x00, 0],
         [...name("keys"), 0x00, 1],
         [...name("unkey"), 0x00, 2],
+        [...name("absdiff"), 0x00, 3],
         [...name("memory"), 0x02, 0],
       ]),
     ),
@@ -270,6 +317,7 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
         func([[3, I32], [2, V128]], netBody()),
         func([[1, I32], [2, V128]], keysBody()),
         func([[1, I32], [1, V128]], unkeyBody()),
+        func([[1, I32]], absdiffBody()),
       ]),
     ),
   ]);
@@ -281,6 +329,7 @@ export interface MedianSimd {
   net(pairs: number, count: number, bytes: number): void;
   keys(row: number, rows: number, stride: number, bytes: number): number;
   unkey(row: number, bytes: number): void;
+  absdiff(row: number, rows: number, stride: number, center: number, bytes: number): void;
 }
 
 let instance: MedianSimd | null | undefined;

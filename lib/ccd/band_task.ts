@@ -13,11 +13,16 @@ import { encodeFloat32BigEndian } from "../fits/encoding.ts";
 import { calibrateBand, type CalibrationTerms, normalizeFlat } from "./arithmetic.ts";
 import { combineBand, type CombineOptions } from "./combine.ts";
 import { type OverscanEstimate, overscanEstimate, type OverscanLevels } from "./overscan.ts";
-import { flagSaturation } from "./saturation.ts";
-import { calibrateWithDeviation, type DeviationTerms } from "./deviation.ts";
+import { flagSaturation, SATURATED_BIT } from "./saturation.ts";
+import {
+  calibrateWithDeviation,
+  type DeviationTerms,
+  type PreparedDeviation,
+  prepareDeviation,
+} from "./deviation.ts";
 import type { Section } from "./section.ts";
 import { StreamingMedian } from "./streaming_median.ts";
-import { addSums } from "../fits/checksum.ts";
+import { addSums, positionedSum } from "../fits/checksum.ts";
 
 /** Bins of one histogram block: a coarse histogram, or one bucket of a fine one. */
 export const HISTOGRAM_BINS = 65536;
@@ -68,6 +73,11 @@ export interface BandMask {
   out: Uint8Array;
   /** The bad-pixel map's band (an input earlier in the task, its values the bits), or none. */
   badPixels: Float32Array | null;
+  /**
+   * Where the band's first byte lies in the mask's data unit (its first row times
+   * the width): the returned sum counts each byte in its place there.
+   */
+  position?: number;
 }
 
 /** An input's uncertainty: made from its values and carried through its calibration (see `deviation.ts`). */
@@ -132,6 +142,8 @@ export interface BandCombine {
    * the combined value is NaN; the inputs' saturation is ORed in when they name it as their `flags`.
    */
   mask?: Uint8Array | null;
+  /** Where the mask band's first byte lies in its data unit (see {@link BandMask.position}). */
+  maskPosition?: number;
 }
 
 /** The work of one band. */
@@ -146,6 +158,8 @@ export interface BandSliceResult {
   sums: number[];
   /** Per input: word sum of its encoded uncertainty slice (0 when none). */
   deviationSums: number[];
+  /** Per input: ones' complement sum of its mask slice as it lies in the data unit (0 when none). */
+  maskSums: number[];
   /** Per input: pixels set to NaN for saturation. */
   saturated: number[];
   /** Per input: finite values counted by a coarse histogram pass (or a pass counting below). */
@@ -156,6 +170,8 @@ export interface BandSliceResult {
   combineSum: number;
   /** Word sum of the encoded uncertainty of the combined slice. */
   combineDeviationSum: number;
+  /** Ones' complement sum of the combine's mask slice as it lies in the data unit. */
+  combineMaskSum: number;
   /** Sum of max(value, floor) over the finite combined values, and their count. */
   combineFlooredSum: number;
   combineCount: number;
@@ -166,26 +182,28 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   const result: BandSliceResult = {
     sums: [],
     deviationSums: [],
+    maskSums: [],
     saturated: [],
     finite: [],
     below: [],
     combineSum: 0,
     combineDeviationSum: 0,
+    combineMaskSum: 0,
     combineFlooredSum: 0,
     combineCount: 0,
   };
-  // Each master flat is normalized once for the band's pixels here, not once a light.
+  // Each master flat is normalized once for the band's pixels here, not once a light; so are the
+  // uncertainty terms the lights of the band share.
   const normalized = new Map<Float32Array, Float64Array>();
+  const prepared: { key: unknown[]; terms: PreparedDeviation }[] = [];
   task.combine?.mask?.fill(0, start, end);
   for (const input of task.inputs) {
     const band = input.band;
     const mask = input.mask ?? null;
-    if (mask) {
-      const { out, badPixels } = mask;
-      if (badPixels) { for (let i = start; i < end; i++) out[i] = badPixels[i] & 0xff; }
-      else out.fill(0, start, end);
-    }
-    result.saturated.push(decodeSlice(input, start, end, mask?.out ?? input.flags ?? null));
+    // A light's mask starts from the bad-pixel map as its band is decoded (saturation added there).
+    const flags = mask?.out ?? input.flags ?? null;
+    const base = mask ? { from: mask.badPixels } : null;
+    result.saturated.push(decodeSlice(input, start, end, flags, base));
     const terms = input.terms;
     let divisor: Float64Array | undefined;
     if (terms?.flat) {
@@ -198,14 +216,42 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     }
     const deviation = input.deviation ?? null;
     if (deviation) {
-      calibrateWithDeviation(band, deviation.out, terms, deviation.terms, start, end, divisor);
-    } else if (terms) {
-      calibrateBand(band, terms, start, end, divisor);
+      const d = deviation.terms;
+      const key = [
+        terms?.bias,
+        terms?.dark,
+        terms?.darkScale,
+        terms?.flat,
+        d.biasError,
+        d.darkError,
+        d.flatError,
+      ];
+      let shared = prepared.find((entry) => entry.key.every((k, i) => k === key[i]))?.terms;
+      if (!shared) {
+        shared = prepareDeviation(
+          terms,
+          d,
+          divisor ?? null,
+          deviationScratch(prepared.length, end),
+          start,
+          end,
+        );
+        prepared.push({ key, terms: shared });
+      }
+      calibrateWithDeviation(band, deviation.out, terms, d, start, end, {
+        normalizedFlat: divisor,
+        prepared: shared,
+        mask: mask?.out,
+        badBit: BAD_PIXEL_BIT,
+      });
+    } else {
+      if (terms) calibrateBand(band, terms, start, end, divisor);
+      if (mask) {
+        const out = mask.out;
+        for (let i = start; i < end; i++) if (!Number.isFinite(band[i])) out[i] |= BAD_PIXEL_BIT;
+      }
     }
-    if (mask) {
-      const out = mask.out;
-      for (let i = start; i < end; i++) if (!Number.isFinite(band[i])) out[i] |= BAD_PIXEL_BIT;
-    }
+    result.maskSums.push(mask ? positionedSum(mask.out, start, end, (mask.position ?? 0) + start) : 0);
     result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
     result.deviationSums.push(
       deviation?.encoded ? encodeFloat32BigEndian(deviation.out, deviation.encoded, start, end) : 0,
@@ -239,6 +285,7 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     if (combine.mask) {
       const mask = combine.mask;
       for (let i = start; i < end; i++) if (out[i] !== out[i]) mask[i] |= BAD_PIXEL_BIT;
+      result.combineMaskSum = positionedSum(mask, start, end, (combine.maskPosition ?? 0) + start);
     }
     if (deviation && combine.deviationEncoded) {
       result.combineDeviationSum = encodeFloat32BigEndian(deviation, combine.deviationEncoded, start, end);
@@ -259,6 +306,23 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
   return result;
 }
 
+/** Scratch of the thread running slices: the shared uncertainty terms (one set per combination of masters). */
+const deviationScratches: { variance: Float64Array; inverse: Float64Array; flat: Float64Array }[] = [];
+
+function deviationScratch(
+  which: number,
+  length: number,
+): { variance: Float64Array; inverse: Float64Array; flat: Float64Array } {
+  if (!deviationScratches[which] || deviationScratches[which].variance.length < length) {
+    deviationScratches[which] = {
+      variance: new Float64Array(length),
+      inverse: new Float64Array(length),
+      flat: new Float64Array(length),
+    };
+  }
+  return deviationScratches[which];
+}
+
 /** Scratch of the thread running slices: normalized flats (one per master flat of a task). */
 const flatScratches: Float64Array[] = [];
 
@@ -277,15 +341,26 @@ let overscanScratch = new Float64Array(0);
  * Decodes pixels `[start, end)` of an input's band from its stored bytes, flags
  * saturation from the stored values (into `flags`, and as NaN unless the input
  * keeps them), and subtracts the overscan; returns how many pixels were
- * saturated. The one place saturation is flagged.
+ * saturated. The one place saturation is flagged. With `base`, `flags` is set
+ * (to the base's bits, saturation added) rather than ORed into.
  */
-function decodeSlice(input: BandInput, start: number, end: number, flags: Uint8Array | null): number {
+function decodeSlice(
+  input: BandInput,
+  start: number,
+  end: number,
+  flags: Uint8Array | null,
+  base: { from: Float32Array | null } | null,
+): number {
   const { raw, encoding, band } = input;
-  const level = input.saturation ?? null;
   const layout = input.layout ?? null;
   const keep = input.keepSaturated ?? false;
-  const saturate = (values: Float32Array, level: number, from: number, to: number) =>
-    flagSaturation(values, level, flags, keep, from, to);
+  // A mask to start gets every pixel set, saturated or not: with no level, nothing is.
+  const level = input.saturation ?? (base ? Infinity : null);
+  const saturate = base
+    ? (values: Float32Array, level: number, from: number, to: number) =>
+      startMask(values, level, flags!, base.from, keep, from, to)
+    : (values: Float32Array, level: number, from: number, to: number) =>
+      flagSaturation(values, level, flags, keep, from, to);
   if (!raw || !encoding) return level === null ? 0 : saturate(band, level, start, end);
   const size = Math.abs(encoding.bitpix) / 8;
   const decode = (from: number, to: number, out: Float32Array, at: number) =>
@@ -349,12 +424,14 @@ function mergeSliceResults(a: BandSliceResult, b: BandSliceResult): void {
   for (let i = 0; i < a.sums.length; i++) {
     a.sums[i] = addSums(a.sums[i], b.sums[i]);
     a.deviationSums[i] = addSums(a.deviationSums[i], b.deviationSums[i]);
+    a.maskSums[i] = addSums(a.maskSums[i], b.maskSums[i]);
     a.saturated[i] += b.saturated[i];
     a.finite[i] += b.finite[i];
     a.below[i] += b.below[i];
   }
   a.combineSum = addSums(a.combineSum, b.combineSum);
   a.combineDeviationSum = addSums(a.combineDeviationSum, b.combineDeviationSum);
+  a.combineMaskSum = addSums(a.combineMaskSum, b.combineMaskSum);
   a.combineFlooredSum += b.combineFlooredSum;
   a.combineCount += b.combineCount;
 }
@@ -381,4 +458,31 @@ export function runBandSliceInPieces(
     between();
   }
   return result ?? runBandSlice(task, start, end, worker);
+}
+
+/**
+ * Sets `mask[start, end)` to the bad-pixel map's bits (`from`, or 0) with
+ * {@link SATURATED_BIT} where the value is at or above `level`, the value NaN
+ * there unless `keep`; returns how many were saturated.
+ */
+function startMask(
+  values: Float32Array,
+  level: number,
+  mask: Uint8Array,
+  from: Float32Array | null,
+  keep: boolean,
+  start: number,
+  end: number,
+): number {
+  let flagged = 0;
+  for (let i = start; i < end; i++) {
+    let bits = from ? from[i] & 0xff : 0;
+    if (values[i] >= level) {
+      bits |= SATURATED_BIT;
+      if (!keep) values[i] = NaN;
+      flagged++;
+    }
+    mask[i] = bits;
+  }
+  return flagged;
 }

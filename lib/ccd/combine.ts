@@ -248,7 +248,7 @@ function redoPixelsWithNaN(
 /** Pixels per block of the SIMD network: rows of 8 KiB, so n rows stay in the L2 cache. */
 const SIMD_BLOCK = 2048;
 
-/** Scratch of the thread: a block's medians in double precision (for the median absolute deviation). */
+/** Scratch of the thread: a block's medians in double precision (for a scaled combine's deviations). */
 let centers: Float64Array | null = null;
 
 function centerScratch(): Float64Array {
@@ -277,17 +277,17 @@ function medianByNetwork(
   const rowBytes = SIMD_BLOCK * 4;
   // The module's memory: the comparator table (byte offsets of rows), then the rows.
   const rowsAt = (network.length * 4 + 15) & ~15;
-  const needed = rowsAt + n * rowBytes;
+  // One more row: the medians, for the absolute deviations.
+  const needed = rowsAt + (n + 1) * rowBytes;
   if (simd.memory.buffer.byteLength < needed) {
     simd.memory.grow(Math.ceil((needed - simd.memory.buffer.byteLength) / 65536));
   }
   const memory = simd.memory.buffer;
   const pairs = new Int32Array(memory, 0, network.length);
   for (let c = 0; c < network.length; c++) pairs[c] = rowsAt + network[c] * rowBytes;
-  const floats = new Float32Array(memory, rowsAt, n * SIMD_BLOCK);
+  const floats = new Float32Array(memory, rowsAt, (n + 1) * SIMD_BLOCK);
   const middle = (n >> 1) * SIMD_BLOCK;
   const even = n % 2 === 0;
-  const centers = deviation ? centerScratch() : null!;
   for (let b0 = start; b0 < end; b0 += SIMD_BLOCK) {
     const len = Math.min(SIMD_BLOCK, end - b0);
     const padded = (len + 3) & ~3;
@@ -312,31 +312,50 @@ function medianByNetwork(
       out.set(floats.subarray(middle, middle + len), b0);
     }
     if (deviation) {
-      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone below),
-      // about the median in double precision (ccdproc's): the input value each middle key was made from.
-      const middles = even ? [middle - SIMD_BLOCK, middle] : [middle];
-      for (let p = 0; p < len; p++) {
-        let center = 0;
-        for (const row of middles) {
-          const key = floats[row + p];
-          let value = key;
-          for (let i = 0; i < n; i++) {
-            const v = inputs[i][b0 + p] * (scales ? scales[i] : 1);
-            if (Math.fround(v) === key) {
-              value = v;
-              break;
-            }
+      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone
+      // below). Unscaled inputs are float32 values, and so are their medians (of an even count, the mean
+      // of two, within half a unit of its last place): the differences are taken four at a time. Scaled
+      // ones (flats) are taken in double precision about the median in double precision, ccdproc's: the
+      // input each middle key came from (float32 values of about 1 differ by less than their rounding).
+      const centerRow = n * SIMD_BLOCK;
+      if (!scales) {
+        if (even) {
+          for (let p = 0; p < len; p++) {
+            floats[centerRow + p] = (floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2;
           }
-          center += value;
+        } else floats.copyWithin(centerRow, middle, middle + len);
+        for (let p = len; p < padded; p++) floats[centerRow + p] = 0;
+        for (let i = 0; i < n; i++) {
+          const base = i * SIMD_BLOCK;
+          floats.set(inputs[i].subarray(b0, b0 + len), base);
+          for (let p = len; p < padded; p++) floats[base + p] = 0;
         }
-        centers[p] = center / middles.length;
-      }
-      for (let i = 0; i < n; i++) {
-        const base = i * SIMD_BLOCK;
-        const source = inputs[i];
-        const scale = scales ? scales[i] : 1;
-        for (let p = 0; p < len; p++) floats[base + p] = Math.abs(source[b0 + p] * scale - centers[p]);
-        for (let p = len; p < padded; p++) floats[base + p] = 0;
+        simd.absdiff(rowsAt, n, rowBytes, rowsAt + centerRow * 4, padded * 4);
+      } else {
+        const centers = centerScratch();
+        for (let p = 0; p < len; p++) {
+          let center = 0;
+          for (let m = even ? 0 : 1; m < 2; m++) {
+            const key = floats[middle - (1 - m) * SIMD_BLOCK + p];
+            let value = key;
+            for (let i = 0; i < n; i++) {
+              const v = inputs[i][b0 + p] * scales[i];
+              if (Math.fround(v) === key) {
+                value = v;
+                break;
+              }
+            }
+            center += value;
+          }
+          centers[p] = even ? center / 2 : center;
+        }
+        for (let i = 0; i < n; i++) {
+          const base = i * SIMD_BLOCK;
+          const source = inputs[i];
+          const scale = scales[i];
+          for (let p = 0; p < len; p++) floats[base + p] = Math.abs(source[b0 + p] * scale - centers[p]);
+          for (let p = len; p < padded; p++) floats[base + p] = 0;
+        }
       }
       simd.keys(rowsAt, n, rowBytes, padded * 4);
       simd.net(0, network.length >> 1, padded * 4);

@@ -38,9 +38,68 @@ export interface DeviationTerms {
 }
 
 /**
+ * What the lights of a band share of their uncertainty's arithmetic, worked out
+ * once per band for the masters they have in common (see {@link prepareDeviation}).
+ */
+export interface PreparedDeviation {
+  /** σ_B² + (s·σ_D)² per pixel, or null when neither master has an uncertainty. */
+  masterVariance: Float64Array | null;
+  /** 1 / f² per pixel (f the normalized, floored flat), or null without a flat. */
+  inverseFlatSquared: Float64Array | null;
+  /** (σ_F / mean) / f² per pixel, or null without a flat's uncertainty. */
+  flatTerm: Float64Array | null;
+}
+
+/**
+ * Works out, over `[start, end)`, the terms every light calibrated with these
+ * masters (and this dark scale) shares, into the `scratch` arrays (each at least
+ * `end` long); `normalizedFlat` is `normalizeFlat`'s divisor for the same pixels.
+ */
+export function prepareDeviation(
+  terms: CalibrationTerms | null,
+  deviation: DeviationTerms,
+  normalizedFlat: Float64Array | null,
+  scratch: { variance: Float64Array; inverse: Float64Array; flat: Float64Array },
+  start: number,
+  end: number,
+): PreparedDeviation {
+  const biasError = terms?.bias ? deviation.biasError ?? null : null;
+  const darkError = terms?.dark ? deviation.darkError ?? null : null;
+  const flat = terms?.flat ?? null;
+  const flatError = flat ? deviation.flatError ?? null : null;
+  const darkScale = terms?.darkScale ?? 1;
+  const flatMean = terms?.flatMean ?? 1;
+  const floor = terms?.flatFloor ?? -Infinity;
+  let masterVariance: Float64Array | null = null;
+  if (biasError || darkError) {
+    masterVariance = scratch.variance;
+    for (let i = start; i < end; i++) {
+      const b = biasError ? biasError[i] : 0;
+      const d = darkError ? darkError[i] * darkScale : 0;
+      masterVariance[i] = b * b + d * d;
+    }
+  }
+  let inverseFlatSquared: Float64Array | null = null;
+  let flatTerm: Float64Array | null = null;
+  if (flat) {
+    inverseFlatSquared = scratch.inverse;
+    if (flatError) flatTerm = scratch.flat;
+    for (let i = start; i < end; i++) {
+      const f = normalizedFlat ? normalizedFlat[i] : (flat[i] < floor ? floor : flat[i]) / flatMean;
+      const inverse = 1 / (f * f);
+      inverseFlatSquared[i] = inverse;
+      if (flatTerm) flatTerm[i] = (flatError![i] / flatMean) * inverse;
+    }
+  }
+  return { masterVariance, inverseFlatSquared, flatTerm };
+}
+
+/**
  * Calibrates `light` in place as `calibrateBand` does and writes each pixel's
- * propagated 1σ uncertainty to `error`, over `[start, end)`. `normalizedFlat`,
- * when given, holds `normalizeFlat`'s divisor for the same pixels.
+ * propagated 1σ uncertainty to `error`, over `[start, end)`; with `mask`, ORs
+ * `badBit` where the calibrated value is not finite. `normalizedFlat`, when
+ * given, holds `normalizeFlat`'s divisor for the same pixels, and `prepared`
+ * the terms {@link prepareDeviation} worked out for them (made here when absent).
  */
 export function calibrateWithDeviation(
   light: Float32Array,
@@ -49,7 +108,12 @@ export function calibrateWithDeviation(
   deviation: DeviationTerms,
   start = 0,
   end = light.length,
-  normalizedFlat?: Float64Array,
+  options: {
+    normalizedFlat?: Float64Array | null;
+    prepared?: PreparedDeviation;
+    mask?: Uint8Array | null;
+    badBit?: number;
+  } = {},
 ): void {
   const bias = terms?.bias ?? null;
   const dark = terms?.dark ?? null;
@@ -57,36 +121,61 @@ export function calibrateWithDeviation(
   const darkScale = terms?.darkScale ?? 1;
   const flatMean = terms?.flatMean ?? 1;
   const floor = terms?.flatFloor ?? -Infinity;
-  const biasError = bias ? deviation.biasError ?? null : null;
-  const darkError = dark ? deviation.darkError ?? null : null;
-  const flatError = flat ? deviation.flatError ?? null : null;
+  const normalizedFlat = options.normalizedFlat ?? null;
+  const prepared = options.prepared ?? prepareDeviation(
+    terms,
+    deviation,
+    normalizedFlat,
+    {
+      variance: new Float64Array(end),
+      inverse: new Float64Array(end),
+      flat: new Float64Array(end),
+    },
+    start,
+    end,
+  );
+  const { masterVariance, inverseFlatSquared, flatTerm } = prepared;
+  const mask = options.mask ?? null;
+  const badBit = options.badBit ?? 1;
   const gain = deviation.gain;
+  const perElectron = 1 / (gain * gain);
   const readVariance = (deviation.readNoise / gain) ** 2;
+  if (bias && dark && normalizedFlat && masterVariance && flatTerm && mask) {
+    // The usual light (every master with its uncertainty, a mask): one loop without a branch to predict.
+    const inverse = inverseFlatSquared!;
+    for (let i = start; i < end; i++) {
+      const signal = light[i] - bias[i];
+      const v = signal - dark[i] * darkScale;
+      const t = v * flatTerm[i];
+      const r = v / normalizedFlat[i];
+      const variance =
+        (Math.max(gain * signal, 0) * perElectron + readVariance + masterVariance[i]) * inverse[i] +
+        t * t;
+      light[i] = r;
+      error[i] = Math.sqrt(variance);
+      if (r - r !== 0) mask[i] |= badBit;
+    }
+    return;
+  }
   for (let i = start; i < end; i++) {
     const x = light[i];
     let v = bias ? x - bias[i] : x;
     const electrons = gain * v;
-    let variance = (electrons > 0 ? electrons / (gain * gain) : 0) + readVariance;
-    if (biasError) variance += biasError[i] * biasError[i];
-    if (dark) {
-      v -= dark[i] * darkScale;
-      if (darkError) variance += (darkError[i] * darkScale) ** 2;
-    }
+    let variance = (electrons > 0 ? electrons * perElectron : 0) + readVariance;
+    if (masterVariance) variance += masterVariance[i];
+    if (dark) v -= dark[i] * darkScale;
     if (flat) {
-      let f: number;
-      if (normalizedFlat) f = normalizedFlat[i];
-      else {
-        const raised = flat[i] < floor ? floor : flat[i];
-        f = raised / flatMean;
+      // The same division calibrateBand does, so the values are the same to the bit.
+      const r = normalizedFlat ? v / normalizedFlat[i] : v / ((flat[i] < floor ? floor : flat[i]) / flatMean);
+      variance *= inverseFlatSquared![i];
+      if (flatTerm) {
+        const t = v * flatTerm[i];
+        variance += t * t;
       }
-      const left = variance / (f * f);
-      if (flatError) {
-        const sigmaF = flatError[i] / flatMean;
-        variance = left + (v * sigmaF / (f * f)) ** 2;
-      } else variance = left;
-      v = v / f;
+      v = r;
     }
     light[i] = v;
     error[i] = Math.sqrt(variance);
+    if (mask && v - v !== 0) mask[i] |= badBit;
   }
 }

@@ -108,9 +108,12 @@ export class ProductFile {
     else this.#multi!.writeEncodedSync(HDU.SCI, bytes, sum);
   }
 
-  /** Appends rows of BPM, one byte a pixel (`mef` only). */
-  writeMask(bytes: Uint8Array): void {
-    this.#multi?.writeEncodedSync(HDU.BPM, bytes);
+  /**
+   * Appends rows of BPM, one byte a pixel (`mef` only), with their ones'
+   * complement sum as they lie in the data unit when known (`positionedSum`).
+   */
+  writeMask(bytes: Uint8Array, sum?: number): void {
+    this.#multi?.writeEncodedSync(HDU.BPM, bytes, sum);
   }
 
   /** Appends rows of ERR, encoded big-endian float32, with their word sum (`mef` only). */

@@ -310,6 +310,7 @@ async function combineToFile(
   const mask = mef ? two(() => arena.bytes(rows * width)) : null;
   const sums = [0, 0];
   const deviationSums = [0, 0];
+  const maskSums = [0, 0];
   const saturated = inputs.map(() => 0);
   let file: ProductFile | null = null;
   let sum = 0;
@@ -324,7 +325,7 @@ async function combineToFile(
     const frameIndices = frames.map((_, i) => masters.size + i);
     await sweepBands(height, rows, {
       read: (y0, n, slot) => readBands([...masters.values(), ...frames], y0, n, slot),
-      compute: async (_y0, n, slot) => {
+      compute: async (y0, n, slot) => {
         const flags = mask?.[slot] ?? null;
         const task: BandTask = {
           inputs: withMasters(
@@ -344,24 +345,28 @@ async function combineToFile(
             deviation: deviation?.[slot] ?? null,
             deviationEncoded: deviationEncoded?.[slot] ?? null,
             mask: flags,
+            maskPosition: y0 * width,
           },
         };
         let slotSum = 0;
         let slotDeviationSum = 0;
+        let slotMaskSum = 0;
         for (const slice of await pool.run(task, n * width)) {
           slotSum = addSums(slotSum, slice.combineSum);
           slotDeviationSum = addSums(slotDeviationSum, slice.combineDeviationSum);
+          slotMaskSum = addSums(slotMaskSum, slice.combineMaskSum);
           sum += slice.combineFlooredSum;
           count += slice.combineCount;
           frames.forEach((_, i) => (saturated[i] += slice.saturated[masters.size + i]));
         }
         sums[slot] = slotSum;
         deviationSums[slot] = slotDeviationSum;
+        maskSums[slot] = slotMaskSum;
       },
       write: (_y0, n, slot) => {
         file!.writeScience(encoded[slot].subarray(0, n * width * 4), sums[slot]);
         if (mask && deviationEncoded) {
-          file!.writeMask(mask[slot].subarray(0, n * width));
+          file!.writeMask(mask[slot].subarray(0, n * width), maskSums[slot]);
           file!.writeError(deviationEncoded[slot].subarray(0, n * width * 4), deviationSums[slot]);
         }
         return Promise.resolve();

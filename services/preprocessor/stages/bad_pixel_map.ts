@@ -31,8 +31,8 @@ import { MASK_BITS } from "../product_file.ts";
 import { shapeSuffix, type Stage, type StageContext } from "./stage.ts";
 import { keptProduct } from "./_products.ts";
 
-/** Pixels of a dark sampled for its robust σ: about this many, evenly spread. */
-const SAMPLE = 1 << 18;
+/** Bands of a dark (of `BLOCK` rows, spread over it) whose pixels give its robust σ. */
+const SAMPLE_BANDS = 8;
 
 /** Makes one bad-pixel map per shape of tonight's masters. */
 export const badPixelMap: Stage = {
@@ -122,16 +122,20 @@ async function makeMap(
     const band = new Float32Array(BLOCK * width);
     const levels = new Float32Array(Math.ceil(width / BLOCK));
     const scratch = new Float32Array(BLOCK * BLOCK);
-    // A dark's σ: the robust spread of its pixels about their blocks' medians, from an even sample.
+    // A dark's σ: the robust spread of its pixels about their blocks' medians, in bands spread over it.
+    const bands = Math.ceil(height / BLOCK);
+    const count = Math.min(SAMPLE_BANDS, bands);
+    const sampled = [
+      ...new Set(Array.from({ length: count }, (_, i) => Math.floor(((i + 0.5) * bands) / count))),
+    ];
     for (const dark of sources.filter(({ master }) => master.kind === "master_dark")) {
-      const sample = new Float32Array(Math.min(SAMPLE, width * height));
-      const stride = Math.max(1, Math.floor((width * height) / sample.length));
+      const sample = new Float32Array(sampled.length * BLOCK * width);
       let n = 0;
-      for (let y0 = 0; y0 < height; y0 += BLOCK) {
-        const rows = Math.min(BLOCK, height - y0);
-        await dark.source.readBand(y0, rows, band);
+      for (const b of sampled) {
+        const rows = Math.min(BLOCK, height - b * BLOCK);
+        await dark.source.readBand(b * BLOCK, rows, band);
         blockMedians(band, width, rows, levels, scratch);
-        n = sampleDeviations(band, width, rows, levels, stride, sample, n);
+        n = sampleDeviations(band, width, rows, levels, 1, sample, n);
       }
       dark.hotLimit = hotSigma * MAD_TO_SIGMA * sampleMedian(sample, n);
     }
@@ -151,14 +155,8 @@ async function makeMap(
           blockMedians(band, width, rows, levels, scratch);
           if (master.kind === "master_dark") counts.hot += flagHot(band, width, rows, levels, hotLimit, mask);
           else {
-            const found = flagLowResponse(
-              band,
-              width,
-              rows,
-              levels,
-              { dead: deadResponse, low: lowResponse },
-              mask,
-            );
+            const limits = { dead: deadResponse, low: lowResponse };
+            const found = flagLowResponse(band, width, rows, levels, limits, mask);
             counts.dead += found.dead;
             counts.low += found.low;
           }

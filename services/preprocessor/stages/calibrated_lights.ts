@@ -204,6 +204,7 @@ interface OpenLight {
     deviation: [Float32Array, Float32Array];
     encoded: [Uint8Array, Uint8Array];
     sums: [number, number];
+    maskSums: [number, number];
   } | null;
   saturated: number;
   failed: boolean;
@@ -221,8 +222,9 @@ async function calibrateBatch(
   const { width, height } = plans[0].frame;
   const { arena, pool } = context;
   const mef = context.reduction.output.format === "mef";
-  // A light of a mef product also has its mask and uncertainty bands: about twice the buffers of one.
-  const rows = rowsPerBand(context.reduction.bandRows, (mef ? 2 : 1) * plans.length + 3, width);
+  // A light of a mef product also has its mask and uncertainty bands: half as many buffers again as
+  // `rowsPerBand` counts for an input (whose raw bytes it takes at 8 a pixel, twice a uint16 frame's).
+  const rows = rowsPerBand(context.reduction.bandRows, Math.ceil((mef ? 1.5 : 1) * plans.length) + 3, width);
   await context.confine();
   const masters = await openMasters(
     arena,
@@ -269,6 +271,7 @@ async function calibrateBatch(
               deviation: [arena.float32(rows * width), arena.float32(rows * width)],
               encoded: [arena.bytes(rows * width * 4), arena.bytes(rows * width * 4)],
               sums: [0, 0],
+              maskSums: [0, 0],
             }
             : null,
           saturated: 0,
@@ -287,7 +290,7 @@ async function calibrateBatch(
             if (!light.failed) await light.input.read(y0, n, slot).catch((error) => fail(light, error));
           }
         },
-        compute: async (_y0, n, slot) => {
+        compute: async (y0, n, slot) => {
           const lights = open.filter((light) => !light.failed);
           const task: BandTask = {
             inputs: withMasters(
@@ -307,6 +310,7 @@ async function calibrateBatch(
                   mask: {
                     out: planes.mask[slot],
                     badPixels: badPixels ? masters.get(badPixels.path)!.band(slot) : null,
+                    position: y0 * width,
                   },
                   deviation: {
                     out: planes.deviation[slot],
@@ -322,13 +326,18 @@ async function calibrateBatch(
           lights.forEach((light, j) => {
             let sum = 0;
             let deviationSum = 0;
+            let maskSum = 0;
             for (const slice of slices) {
               sum = addSums(sum, slice.sums[masters.size + j]);
               deviationSum = addSums(deviationSum, slice.deviationSums[masters.size + j]);
+              maskSum = addSums(maskSum, slice.maskSums[masters.size + j]);
               light.saturated += slice.saturated[masters.size + j];
             }
             light.sums[slot] = sum;
-            if (light.planes) light.planes.sums[slot] = deviationSum;
+            if (light.planes) {
+              light.planes.sums[slot] = deviationSum;
+              light.planes.maskSums[slot] = maskSum;
+            }
           });
         },
         write: async (_y0, n, slot) => {
@@ -338,7 +347,7 @@ async function calibrateBatch(
               light.file.writeScience(light.encoded[slot].subarray(0, n * width * 4), light.sums[slot]);
               const planes = light.planes;
               if (planes) {
-                light.file.writeMask(planes.mask[slot].subarray(0, n * width));
+                light.file.writeMask(planes.mask[slot].subarray(0, n * width), planes.maskSums[slot]);
                 light.file.writeError(planes.encoded[slot].subarray(0, n * width * 4), planes.sums[slot]);
               }
             } catch (error) {
