@@ -82,6 +82,11 @@ const COMMANDS: Record<string, CommandEntry> = {
     usage: "toros products [NIGHT] [--json]",
     load: async () => (await import("./lib/store/cli.ts")).productsCommand,
   },
+  qc: {
+    summary: "list quality control's verdicts on a night's frames and masters, from the catalog",
+    usage: "toros qc [NIGHT] [--all] [--json]",
+    load: async () => (await import("./lib/store/cli.ts")).qcCommand,
+  },
   nights: {
     summary: "list the nights in the catalog",
     usage: "toros nights [--json]",

@@ -113,6 +113,27 @@ Deno.test("toros reduce says which frames quality control rejected and why, in i
     } finally {
       await store.close();
     }
+
+    // Later, from the catalog alone: toros qc says the same, and --all adds the passes.
+    const qc = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", MAIN, "qc", ...args, "--config", config],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const listed = await qc([night]);
+    assertEquals(listed.code, 0, new TextDecoder().decode(listed.stderr));
+    const listedText = new TextDecoder().decode(listed.stdout);
+    assertEquals(summaryLines(listedText), lines, listedText);
+    const counted = /(\d+) of (\d+) checks passed/.exec(listedText);
+    assert(counted && Number(counted[2]) - Number(counted[1]) === 3, listedText);
+    const all = JSON.parse(new TextDecoder().decode((await qc([night, "--all", "--json"])).stdout));
+    assertEquals(all.verdicts.length, all.checks);
+    assertEquals(all.checks - all.passed, 3);
+    assert(all.verdicts.some((v: { verdict: string }) => v.verdict === "pass"), "--all lists the passes");
+    const unknown = await qc([`${dir}/no-such-night`]);
+    assertEquals(unknown.code, 1);
+    assertStringIncludes(new TextDecoder().decode(unknown.stderr), "no night");
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { basename } from "node:path";
+import { verdictLine } from "../../lib/store/verdict_line.ts";
 import { type GlobalOptions, parseCommandArgs, UsageError } from "../../lib/cli.ts";
 import { loadConfigOrThrow } from "../../lib/config.ts";
 import { configureLogging, getLogger, shutdownLogging } from "../../lib/log.ts";
@@ -26,18 +27,6 @@ function progressBar(progress: ReductionProgress): string {
 
 function plural(n: number, what: string): string {
   return `${n} ${what}${n === 1 ? "" : "s"}`;
-}
-
-/** One quality-control verdict on a line: `qc rejected flat_V_003.fits: saturation 31.2 % (limit < 5 %): ...`. */
-function verdictLine(verdict: ReductionReport["qc"][number]): string {
-  // The value is in the limit's unit (a percent, ADU, frames, °C), when it has one.
-  const unit = /(%|ADU|frames|°C)$/.exec(verdict.limit)?.[1];
-  const measured = verdict.measured === null
-    ? ""
-    : ` ${Number(verdict.measured.toPrecision(4))}${unit ? ` ${unit}` : ""}`;
-  return `qc ${verdict.verdict.padEnd(8)} ${
-    basename(verdict.subject)
-  }: ${verdict.check}${measured} (limit ${verdict.limit}): ${verdict.reason}`;
 }
 
 /**
