@@ -4,7 +4,9 @@
  * reduced by `bench/ccdproc_reduce.py` and by `toros reduce`, each several times
  * in turn (`--runs=N`, default 3), timed with peak RSS (GNU time's maximum
  * resident set size); toros' wall time is broken down by stage from its
- * `--json` report. Then the same night doubled in frame count and in frame size,
+ * `--json` report. toros runs twice a turn, with `Output: Format: single` (SCI
+ * only) and `mef` (SCI, BPM and ERR, the default), for what the mask and the
+ * uncertainty cost; ccdproc once more with `--uncertainty` (its lights' ERR). Then the same night doubled in frame count and in frame size,
  * to show toros' RSS stays flat. `--quick`: 512×512, one run, no doubling.
  *
  * @module
@@ -54,9 +56,15 @@ async function timed(command: string, args: string[]): Promise<Run & { stdout: s
   return { seconds, rssMiB: rss, load, stdout: new TextDecoder().decode(out.stdout) };
 }
 
-async function toros(nightDir: string, workDir: string): Promise<Run> {
+/** Products as `Reduction: Output: Format` makes them. */
+type Format = "mef" | "single";
+
+async function toros(nightDir: string, workDir: string, format: Format = "mef"): Promise<Run> {
   const config = `${workDir}/toros.conf.yaml`;
-  await Deno.writeTextFile(config, `Database: {File: ${workDir}/toros.sqlite3}\nLogging: {File: ""}\n`);
+  await Deno.writeTextFile(
+    config,
+    `Database: {File: ${workDir}/toros.sqlite3}\nLogging: {File: ""}\nReduction: {Output: {Format: ${format}}}\n`,
+  );
   await Deno.remove(`${nightDir}/products`, { recursive: true }).catch(() => {});
   const run = await timed(Deno.execPath(), [
     "run",
@@ -72,8 +80,14 @@ async function toros(nightDir: string, workDir: string): Promise<Run> {
   return { seconds: run.seconds, rssMiB: run.rssMiB, load: run.load, report: JSON.parse(run.stdout) };
 }
 
-async function ccdproc(nightDir: string, workDir: string): Promise<Run> {
-  const run = await timed("/usr/bin/python3", [SCRIPT, nightDir, `${workDir}/ccdproc-products`, "0.01"]);
+async function ccdproc(nightDir: string, workDir: string, uncertainty = false): Promise<Run> {
+  const run = await timed("/usr/bin/python3", [
+    SCRIPT,
+    nightDir,
+    `${workDir}/ccdproc-products`,
+    "0.01",
+    ...(uncertainty ? ["--uncertainty"] : []),
+  ]);
   return { seconds: run.seconds, rssMiB: run.rssMiB, load: run.load };
 }
 
@@ -96,32 +110,47 @@ function medianRun(runs: Run[]): Run {
   return sorted[(sorted.length - 1) >> 1];
 }
 
-/** Where toros' wall time went in one run, by stage, from its report. */
-function breakdown(run: Run): string[] {
-  const report = run.report!;
-  const rows = report.stages.map((stage) => {
-    const note = stage.name === "ingest"
-      ? "headers read, frames classified, night and files recorded"
-      : stage.name === "calibrated_lights"
-      ? `${stage.products} lights; fsync of each batch overlaps the next batch`
-      : `${stage.frames} frames combined`;
-    return `| ${stage.name} | ${stage.seconds.toFixed(2)} s | ${stage.fsyncSeconds.toFixed(2)} s | ${note} |`;
-  });
-  const inStages = report.stages.reduce((sum, stage) => sum + stage.seconds, 0);
+/** What a stage did, in the table of where the time goes. */
+function stageNote(stage: ReductionReport["stages"][number]): string {
+  switch (stage.name) {
+    case "ingest":
+      return "headers read, frames classified, night and files recorded";
+    case "calibrated_lights":
+      return `${stage.products} lights; fsync of each batch overlaps the next batch`;
+    case "master_qc":
+      return "each new master against the previous of its kind";
+    case "bad_pixel_map":
+      return "hot pixels from the master dark, dead and low from the flat";
+    default:
+      return `${stage.frames} frames combined`;
+  }
+}
+
+/** Where toros' wall time went in a mef run and a single run, by stage, from their reports. */
+function breakdown(mef: Run, single: Run): string[] {
+  const [a, b] = [mef.report!, single.report!];
+  const seconds = (report: ReductionReport, name: string) =>
+    report.stages.find((stage) => stage.name === name)?.seconds ?? 0;
+  const rows = a.stages.map((stage) =>
+    `| ${stage.name} | ${stage.seconds.toFixed(2)} s | ${stage.fsyncSeconds.toFixed(2)} s | ${
+      seconds(b, stage.name).toFixed(2)
+    } s | ${stageNote(stage)} |`
+  );
+  const inStages = (report: ReductionReport) => report.stages.reduce((sum, stage) => sum + stage.seconds, 0);
   return [
-    "| part of the run | wall | of which fsync | |",
-    "|---|---|---|---|",
+    "| part of the run | mef | of which fsync | single | |",
+    "|---|---|---|---|---|",
     `| start-up (Deno, modules, pixel workers, catalog) and exit | ${
-      (run.seconds - report.seconds).toFixed(2)
-    } s | | outside reduceNight |`,
+      (mef.seconds - a.seconds).toFixed(2)
+    } s | | ${(single.seconds - b.seconds).toFixed(2)} s | outside reduceNight |`,
     `| set-up (night checked, products directory, stale files) | ${
-      (report.seconds - inStages).toFixed(2)
-    } s | | |`,
+      (a.seconds - inStages(a)).toFixed(2)
+    } s | | ${(b.seconds - inStages(b)).toFixed(2)} s | |`,
     ...rows,
-    `| **whole command** | **${run.seconds.toFixed(2)} s** | | |`,
-    `| hashing (SHA-256 of every raw file) | ${
-      report.hashSeconds.toFixed(2)
-    } s | | inside the stages: each frame hashed as it is first read |`,
+    `| **whole command** | **${mef.seconds.toFixed(2)} s** | | **${single.seconds.toFixed(2)} s** | |`,
+    `| hashing (SHA-256 of every raw file) | ${a.hashSeconds.toFixed(2)} s | | ${
+      b.hashSeconds.toFixed(2)
+    } s | inside the stages: each frame hashed as it is first read |`,
   ];
 }
 
@@ -135,17 +164,26 @@ async function main(): Promise<void> {
     await simulateNight(base, { size, bias: 11, darks: 11, flatsPerFilter: 11, lights: 20 });
     const references: Run[] = [];
     const ours: Run[] = [];
+    const singles: Run[] = [];
     for (let i = 0; i < RUNS; i++) {
       console.log(`run ${i + 1} of ${RUNS}: ccdproc...`);
       references.push(await ccdproc(base, root));
       console.log(
-        `  ${references[i].seconds.toFixed(1)} s, ${references[i].rssMiB.toFixed(0)} MiB; toros...`,
+        `  ${references[i].seconds.toFixed(1)} s, ${references[i].rssMiB.toFixed(0)} MiB; toros single...`,
       );
-      ours.push(await toros(base, root));
+      singles.push(await toros(base, root, "single"));
+      console.log(`  ${singles[i].seconds.toFixed(2)} s, ${singles[i].rssMiB.toFixed(0)} MiB; toros mef...`);
+      ours.push(await toros(base, root, "mef"));
       console.log(
         `  ${ours[i].seconds.toFixed(2)} s, ${ours[i].rssMiB.toFixed(0)} MiB (load ${ours[i].load})`,
       );
     }
+    console.log("ccdproc with --uncertainty...");
+    const referenceWithErrors = await ccdproc(base, root, true);
+    console.log(
+      `  ${referenceWithErrors.seconds.toFixed(1)} s, ${referenceWithErrors.rssMiB.toFixed(0)} MiB`,
+    );
+    const costs = ours.map((run, i) => run.seconds / singles[i].seconds);
     const ratios = references.map((reference, i) => reference.seconds / ours[i].seconds);
     const rss = (runs: Run[]) => `${Math.max(...runs.map((run) => run.rssMiB)).toFixed(0)} MiB`;
     rows.push(
@@ -158,6 +196,26 @@ async function main(): Promise<void> {
       } |`,
     );
     const typical = medianRun(ours);
+    const typicalSingle = medianRun(singles);
+    const seconds = (runs: Run[]) => runs.map((run) => run.seconds);
+    const cost = [
+      "",
+      `What the mask and the uncertainty cost (${size}² night, the same runs): \`single\` writes SCI only, saturated`,
+      "pixels NaN; `mef` (the default) SCI, BPM and ERR, with the bad-pixel map stage. ccdproc with",
+      "`--uncertainty` gives its lights create_deviation carried through its arithmetic and writes every product",
+      "with an ERR extension (no mask), one run.",
+      "",
+      "| products | toros | toros mef ÷ single | toros peak RSS | ccdproc | ccdproc peak RSS |",
+      "|---|---|---|---|---|---|",
+      `| single: SCI | ${spread(seconds(singles), 2)} | | ${rss(singles)} | ${
+        spread(seconds(references), 1)
+      } | ${rss(references)} |`,
+      `| mef: SCI + BPM + ERR | ${spread(seconds(ours), 2)} | **${
+        (median(seconds(ours)) / median(seconds(singles))).toFixed(2)
+      }×** (${Math.min(...costs).toFixed(2)}-${Math.max(...costs).toFixed(2)}) | ${rss(ours)} | ${
+        referenceWithErrors.seconds.toFixed(1)
+      } s (with ERR) | ${referenceWithErrors.rssMiB.toFixed(0)} MiB |`,
+    ];
     const scaling: string[] = [];
     if (!quick) {
       const doubleCount = `${root}/night-x2`;
@@ -220,13 +278,16 @@ async function main(): Promise<void> {
         ]
         : []),
       "",
+      "toros makes its default products (`mef`: SCI, BPM, ERR); ccdproc its SCI only.",
+      "",
       "| night | ccdproc | toros | speed-up | ccdproc peak RSS | toros peak RSS |",
       "|---|---|---|---|---|---|",
       ...rows,
       "",
       `Where toros' time goes (${size}² night, the run of median wall time, from \`toros reduce --json\`):`,
       "",
-      ...breakdown(typical),
+      ...breakdown(typical, typicalSingle),
+      ...cost,
       ...scaling,
     ].join("\n");
     console.log(markdown);
