@@ -117,7 +117,9 @@ export async function qcCommand(args: string[], options: GlobalOptions): Promise
       console.log("No nights.");
     } else {
       console.log(
-        found.map(({ directory, verdicts }) => `${directory}\n${renderVerdicts(verdicts, values.all)}`).join(
+        found.map(({ directory, verdicts }) =>
+          `${directory}\n${renderVerdicts(verdicts, values.all === true)}`
+        ).join(
           "\n\n",
         ),
       );
