@@ -1,0 +1,120 @@
+/**
+ * A small WebAssembly assembler: the numbers, opcodes and sections our SIMD
+ * kernels (`lib/ccd/_median_simd.ts`, `lib/fits/_encode_simd.ts`) are written
+ * in, so each module is assembled from its instructions at start-up, with no
+ * binary blob and no build step.
+ *
+ * @module
+ */
+
+/** Value type i32. */
+export const I32 = 0x7f;
+/** Value type v128. */
+export const V128 = 0x7b;
+
+/** Unsigned LEB128. */
+export function uleb(value: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = value & 0x7f;
+    value >>>= 7;
+    if (value !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (value !== 0);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+export function sleb(value: number): number[] {
+  const out: number[] = [];
+  for (;;) {
+    const byte = value & 0x7f;
+    value >>= 7;
+    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** Instructions, as the bytes they encode to (the text format's names in camel case). */
+export const op = {
+  block: [0x02, 0x40],
+  loop: [0x03, 0x40],
+  end: [0x0b],
+  br: (depth: number) => [0x0c, ...uleb(depth)],
+  brIf: (depth: number) => [0x0d, ...uleb(depth)],
+  get: (local: number) => [0x20, ...uleb(local)],
+  set: (local: number) => [0x21, ...uleb(local)],
+  i32Load: (offset: number) => [0x28, 0x02, ...uleb(offset)],
+  i32Const: (value: number) => [0x41, ...sleb(value)],
+  i32Eqz: [0x45],
+  i32GeU: [0x4f],
+  i32Add: [0x6a],
+  i32Sub: [0x6b],
+  v128Load: [0xfd, 0x00, 0x04, 0x00],
+  v128Store: [0xfd, 0x0b, 0x04, 0x00],
+  v128StoreAt: (offset: number) => [0xfd, 0x0b, 0x04, ...uleb(offset)],
+  i32x4Splat: [0xfd, 0x11],
+  f32x4Ne: [0xfd, 0x42],
+  v128And: [0xfd, 0x4e],
+  v128Or: [0xfd, 0x50],
+  v128Xor: [0xfd, 0x51],
+  v128AnyTrue: [0xfd, 0x53],
+  i8x16Shuffle: (lanes: number[]) => [0xfd, 0x0d, ...lanes],
+  i32x4ShrS: [0xfd, 0xac, 0x01],
+  i32x4ShrU: [0xfd, 0xad, 0x01],
+  i32x4Add: [0xfd, 0xae, 0x01],
+  i32x4MinS: [0xfd, 0xb6, 0x01],
+  i32x4MaxS: [0xfd, 0xb8, 0x01],
+  f32x4Abs: [0xfd, 0xe0, 0x01],
+  f32x4Sub: [0xfd, 0xe5, 0x01],
+};
+
+/** `for (i = 0; i < bytes; i += 16) body` with i in local `i`, bytes in local `bytes`. */
+export function forEachVector(i: number, bytes: number, body: number[]): number[] {
+  return [
+    ...op.i32Const(0),
+    ...op.set(i),
+    ...op.block,
+    ...op.loop,
+    ...op.get(i),
+    ...op.get(bytes),
+    ...op.i32GeU,
+    ...op.brIf(1),
+    ...body,
+    ...op.get(i),
+    ...op.i32Const(16),
+    ...op.i32Add,
+    ...op.set(i),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
+/** A module section: its id and its content's length before it. */
+export function section(id: number, content: number[]): number[] {
+  return [id, ...uleb(content.length), ...content];
+}
+
+/** A vector: its length, then its items. */
+export function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** A name: its UTF-8 length, then its bytes. */
+export function name(text: string): number[] {
+  const bytes = [...new TextEncoder().encode(text)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+/** A function body: its locals (count, type) and its code, ended. */
+export function func(locals: [number, number][], body: number[]): number[] {
+  const content = [...vec(locals.map(([count, type]) => [...uleb(count), type])), ...body, ...op.end];
+  return [...uleb(content.length), ...content];
+}
+
+/** The module header: magic number and version 1. */
+export const MODULE_HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
