@@ -3,6 +3,7 @@ import {
   addSums,
   checksumOf,
   encodeChecksum,
+  encodeFloat32BigEndian,
   FitsError,
   FitsImageReader,
   FitsImageWriter,
@@ -143,6 +144,32 @@ Deno.test("positionedSum: the sums of pieces of any length, each at its place in
     ),
     whole,
   );
+});
+
+Deno.test("encodeFloat32BigEndian: the bytes and checksum DataView and checksumOf give, for runs of any length and start (SIMD and JavaScript paths)", () => {
+  const values = new Float32Array(200_003);
+  let seed = 11;
+  for (let i = 0; i < values.length; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    values[i] = (seed / 2147483648 - 0.3) * 1e5;
+  }
+  values[5] = NaN;
+  values[6] = -Infinity;
+  values[7] = -0;
+  // Below the SIMD threshold, across it, across a 65,536-word chunk, not a multiple of 4, at an offset.
+  for (
+    const [start, end] of [[0, 7], [3, 300], [0, 65_536], [1, 65_541], [17, 200_003], [100_000, 100_257]]
+  ) {
+    const out = new Uint8Array(values.length * 4).fill(0xee);
+    const sum = encodeFloat32BigEndian(values, out, start, end);
+    const expected = new Uint8Array((end - start) * 4);
+    const view = new DataView(expected.buffer);
+    for (let i = start; i < end; i++) view.setFloat32((i - start) * 4, values[i]);
+    assertEquals(out.subarray(start * 4, end * 4), expected, `bytes of [${start}, ${end})`);
+    assertEquals(out[start * 4 - 1] ?? 0xee, 0xee, "nothing written before the run");
+    assertEquals(out[end * 4] ?? 0xee, 0xee, "nothing written after the run");
+    assertEquals(sum, checksumOf(expected), `sum of [${start}, ${end})`);
+  }
 });
 
 for (const bitpix of [8, 16, 32, -32, -64] as const) {

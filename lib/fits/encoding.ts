@@ -7,6 +7,10 @@
  * @module
  */
 import { foldSum } from "./checksum.ts";
+import { encodeFloat32Simd } from "./_encode_simd.ts";
+
+/** Pixels from which encoding goes through WebAssembly SIMD (below, the copies cost more than they save). */
+const SIMD_FROM = 256;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -135,6 +139,11 @@ export function encodeFloat32BigEndian(
   start = 0,
   end: number = values.length,
 ): number {
+  // Long runs go through WebAssembly SIMD where the host has it (the same bytes and sum).
+  if (LITTLE_ENDIAN && end - start >= SIMD_FROM) {
+    const sum = encodeFloat32Simd(values, out, start, end);
+    if (sum !== null) return sum;
+  }
   const words = new Uint32Array(out.buffer, out.byteOffset + start * 4, end - start);
   const floats = new Float32Array(out.buffer, out.byteOffset + start * 4, end - start);
   floats.set(values.subarray(start, end));
