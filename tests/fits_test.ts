@@ -2,6 +2,7 @@ import { assert, assertAlmostEquals, assertEquals, assertMatch, assertRejects } 
 import {
   addSums,
   checksumOf,
+  convertBigEndian,
   encodeChecksum,
   encodeFloat32BigEndian,
   FitsError,
@@ -170,6 +171,45 @@ Deno.test("encodeFloat32BigEndian: the bytes and checksum DataView and checksumO
     assertEquals(out[end * 4] ?? 0xee, 0xee, "nothing written after the run");
     assertEquals(sum, checksumOf(expected), `sum of [${start}, ${end})`);
   }
+});
+
+Deno.test("convertBigEndian: int16 with an integer BZERO and float32, long runs (SIMD) equal to DataView's values", () => {
+  const count = 70_001; // past one chunk of the SIMD path, not a multiple of 8
+  const shorts = new Uint8Array(count * 2);
+  const floats = new Uint8Array(count * 4);
+  const shortView = new DataView(shorts.buffer);
+  const floatView = new DataView(floats.buffer);
+  let seed = 5;
+  for (let i = 0; i < count; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    shortView.setInt16(i * 2, (seed >> 8) - 32768);
+    floatView.setFloat32(i * 4, (seed / 2147483648 - 0.5) * 3e4);
+  }
+  floatView.setFloat32(4, NaN);
+  floatView.setFloat32(8, -Infinity);
+  shortView.setInt16(0, -32768);
+  shortView.setInt16(2, 32767);
+  for (const bzero of [32768, 0, -1000]) {
+    const out = new Float32Array(count);
+    convertBigEndian(shorts.slice(), 16, out, count, 1, bzero);
+    for (let i = 0; i < count; i++) {
+      if (out[i] !== shortView.getInt16(i * 2) + bzero) {
+        throw new Error(`int16 pixel ${i} with BZERO ${bzero}: ${out[i]}`);
+      }
+    }
+  }
+  const out = new Float32Array(count);
+  convertBigEndian(floats.slice(), -32, out, count);
+  for (let i = 0; i < count; i++) {
+    const expected = floatView.getFloat32(i * 4);
+    if (!Object.is(out[i], expected)) throw new Error(`float32 pixel ${i}: ${out[i]} not ${expected}`);
+  }
+  // An unaligned run: the bytes copied, not viewed in place.
+  const shifted = new Uint8Array(count * 2 + 1);
+  shifted.set(shorts, 1);
+  const fromShifted = new Float32Array(count);
+  convertBigEndian(shifted.subarray(1), 16, fromShifted, count, 1, 32768);
+  assertEquals(fromShifted[12345], shortView.getInt16(12345 * 2) + 32768);
 });
 
 for (const bitpix of [8, 16, 32, -32, -64] as const) {

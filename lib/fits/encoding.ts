@@ -7,9 +7,9 @@
  * @module
  */
 import { foldSum } from "./checksum.ts";
-import { encodeFloat32Simd } from "./_encode_simd.ts";
+import { decodeFloat32Simd, decodeInt16Simd, encodeFloat32Simd } from "./_simd.ts";
 
-/** Pixels from which encoding goes through WebAssembly SIMD (below, the copies cost more than they save). */
+/** Pixels from which encoding and decoding go through WebAssembly SIMD (below, the copies cost more than they save). */
 const SIMD_FROM = 256;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -69,6 +69,10 @@ export function convertBigEndian(
       return;
     }
     case 16: {
+      if (
+        blank === undefined && bscale === 1 && Number.isInteger(bzero) && Math.abs(bzero) <= 1 << 23 &&
+        LITTLE_ENDIAN && count >= SIMD_FROM && decodeInt16Simd(bytes, out, count, bzero)
+      ) return;
       if (blank === undefined && bscale === 1) {
         // The common camera case (uint16 via BZERO = 32768) without a multiply,
         // one 16-bit load per pixel when the bytes are aligned for it.
@@ -111,6 +115,7 @@ export function convertBigEndian(
       return;
     }
     case -32: {
+      if (identity && LITTLE_ENDIAN && count >= SIMD_FROM && decodeFloat32Simd(bytes, out, count)) return;
       swapInPlace(bytes.subarray(0, count * 4), 4);
       const floats = new Float32Array(bytes.buffer, bytes.byteOffset, count);
       if (identity) out.set(floats);
