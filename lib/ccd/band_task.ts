@@ -71,8 +71,11 @@ export const BAD_PIXEL_BIT = 1;
 export interface BandMask {
   /** The mask band: one byte a pixel, written here. */
   out: Uint8Array;
-  /** The bad-pixel map's band (an input earlier in the task, its values the bits), or none. */
-  badPixels: Float32Array | null;
+  /**
+   * The bad-pixel map's band, or none: its stored bytes (BITPIX 8, one a pixel,
+   * copied as they are) or its values (an input earlier in the task, the bits).
+   */
+  badPixels: Uint8Array | Float32Array | null;
   /**
    * Where the band's first byte lies in the mask's data unit (its first row times
    * the width): the returned sum counts each byte in its place there.
@@ -349,7 +352,7 @@ function decodeSlice(
   start: number,
   end: number,
   flags: Uint8Array | null,
-  base: { from: Float32Array | null } | null,
+  base: { from: Uint8Array | Float32Array | null } | null,
 ): number {
   const { raw, encoding, band } = input;
   const layout = input.layout ?? null;
@@ -469,11 +472,17 @@ function startMask(
   values: Float32Array,
   level: number,
   mask: Uint8Array,
-  from: Float32Array | null,
+  from: Uint8Array | Float32Array | null,
   keep: boolean,
   start: number,
   end: number,
 ): number {
+  if (!(from instanceof Float32Array)) {
+    // The map's bytes are the bits: copied, then saturation ORed in where there is any.
+    if (from) mask.set(from.subarray(start, end), start);
+    else mask.fill(0, start, end);
+    return level === Infinity ? 0 : flagSaturation(values, level, mask, keep, start, end);
+  }
   let flagged = 0;
   for (let i = start; i < end; i++) {
     let bits = from ? from[i] & 0xff : 0;

@@ -309,7 +309,7 @@ async function calibrateBatch(
                   keepSaturated: true,
                   mask: {
                     out: planes.mask[slot],
-                    badPixels: badPixels ? masters.get(badPixels.path)!.band(slot) : null,
+                    badPixels: badPixels ? mapBand(masters.get(badPixels.path)!, slot) : null,
                     position: y0 * width,
                   },
                   deviation: {
@@ -422,4 +422,10 @@ async function finishLights(
     temperatureVerdict(light.plan.path, light.plan.darkTemperature!, light.plan.dark!.path, context.reduction)
   );
   context.judge(open.filter((light) => !light.failed).map((light) => light.plan.path), judged);
+}
+
+/** The bad-pixel map's band of a slot: its stored bytes when they are the bits (BITPIX 8), else its values. */
+function mapBand(map: SweepInput, slot: number): Uint8Array | Float32Array {
+  const input = map.input(slot);
+  return input.encoding?.bitpix === 8 && !input.layout && input.raw ? input.raw : input.band;
 }
