@@ -255,6 +255,73 @@ function centerScratch(): Float64Array {
   return centers ??= new Float64Array(SIMD_BLOCK);
 }
 
+/** Scratch of the thread: the lower middle's values of an even count. */
+let otherCenters: Float64Array | null = null;
+
+function otherCenterScratch(): Float64Array {
+  return otherCenters ??= new Float64Array(SIMD_BLOCK);
+}
+
+/**
+ * For each of `len` pixels, the scaled input value (in double precision) whose
+ * float32 rounding is the key at `keys[at + p]`: the first input that gives it,
+ * or the key itself when none does. Input by input over the block (streaming,
+ * the rare match the only branch) rather than pixel by pixel.
+ */
+function centerOfKeys(
+  keys: Float32Array,
+  at: number,
+  len: number,
+  inputs: Float32Array[],
+  scales: ArrayLike<number>,
+  from: number,
+  out: Float64Array,
+): void {
+  for (let p = 0; p < len; p++) out[p] = keys[at + p];
+  // Last input first, so that the first one to match is the one kept.
+  for (let i = inputs.length - 1; i >= 0; i--) matchKeys(keys, at, len, inputs[i], scales[i], from, out);
+}
+
+function matchKeys(
+  keys: Float32Array,
+  at: number,
+  len: number,
+  source: Float32Array,
+  scale: number,
+  from: number,
+  out: Float64Array,
+): void {
+  for (let p = 0; p < len; p++) {
+    const v = source[from + p] * scale;
+    if (Math.fround(v) === keys[at + p]) out[p] = v;
+  }
+}
+
+/** `out[at + p] = source[from + p] · scale` for `len` pixels (its own function: a loop the JIT keeps tight). */
+function scaleInto(
+  out: Float32Array,
+  at: number,
+  source: Float32Array,
+  from: number,
+  len: number,
+  scale: number,
+): void {
+  for (let p = 0; p < len; p++) out[at + p] = source[from + p] * scale;
+}
+
+/** `out[at + p] = |source[from + p] · scale − centers[p]|` for `len` pixels, in double precision. */
+function deviationsInto(
+  out: Float32Array,
+  at: number,
+  source: Float32Array,
+  from: number,
+  len: number,
+  scale: number,
+  centers: Float64Array,
+): void {
+  for (let p = 0; p < len; p++) out[at + p] = Math.abs(source[from + p] * scale - centers[p]);
+}
+
 /**
  * Median over frames by a sorting network run across a block of pixels at once,
  * the comparators four pixels at a time in WebAssembly: each is a branch-free
@@ -296,7 +363,7 @@ function medianByNetwork(
       if (scales) {
         const source = inputs[i];
         const scale = scales[i];
-        for (let p = 0; p < len; p++) floats[base + p] = source[b0 + p] * scale;
+        scaleInto(floats, base, source, b0, len, scale);
       } else {
         floats.set(inputs[i].subarray(b0, b0 + len), base);
       }
@@ -333,27 +400,17 @@ function medianByNetwork(
         simd.absdiff(rowsAt, n, rowBytes, rowsAt + centerRow * 4, padded * 4);
       } else {
         const centers = centerScratch();
-        for (let p = 0; p < len; p++) {
-          let center = 0;
-          for (let m = even ? 0 : 1; m < 2; m++) {
-            const key = floats[middle - (1 - m) * SIMD_BLOCK + p];
-            let value = key;
-            for (let i = 0; i < n; i++) {
-              const v = inputs[i][b0 + p] * scales[i];
-              if (Math.fround(v) === key) {
-                value = v;
-                break;
-              }
-            }
-            center += value;
-          }
-          centers[p] = even ? center / 2 : center;
+        const other = even ? otherCenterScratch() : null;
+        centerOfKeys(floats, middle, len, inputs, scales, b0, centers);
+        if (other) {
+          centerOfKeys(floats, middle - SIMD_BLOCK, len, inputs, scales, b0, other);
+          for (let p = 0; p < len; p++) centers[p] = (other[p] + centers[p]) / 2;
         }
         for (let i = 0; i < n; i++) {
           const base = i * SIMD_BLOCK;
           const source = inputs[i];
           const scale = scales[i];
-          for (let p = 0; p < len; p++) floats[base + p] = Math.abs(source[b0 + p] * scale - centers[p]);
+          deviationsInto(floats, base, source, b0, len, scale, centers);
           for (let p = len; p < padded; p++) floats[base + p] = 0;
         }
       }
