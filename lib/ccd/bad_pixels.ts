@@ -94,14 +94,19 @@ export function flagHot(
   mask: Uint8Array,
 ): number {
   let hot = 0;
+  // Block by block along each row: the block's level fetched once, no division a pixel.
   for (let y = 0; y < rows; y++) {
-    for (let x = 0; x < width; x++) {
-      const p = y * width + x;
-      const v = band[p];
-      if (v !== v) mask[p] |= BAD_PIXEL_BIT;
-      else if (v - levels[Math.floor(x / BLOCK)] > limit) {
-        mask[p] |= BAD_PIXEL_BIT;
-        hot++;
+    const row = y * width;
+    for (let bx = 0, x0 = 0; x0 < width; bx++, x0 += BLOCK) {
+      const level = levels[bx];
+      const x1 = Math.min(width, x0 + BLOCK);
+      for (let p = row + x0; p < row + x1; p++) {
+        const v = band[p];
+        if (v !== v) mask[p] |= BAD_PIXEL_BIT;
+        else if (v - level > limit) {
+          mask[p] |= BAD_PIXEL_BIT;
+          hot++;
+        }
       }
     }
   }
@@ -124,21 +129,24 @@ export function flagLowResponse(
   let dead = 0;
   let low = 0;
   for (let y = 0; y < rows; y++) {
-    for (let x = 0; x < width; x++) {
-      const p = y * width + x;
-      const v = band[p];
-      const level = levels[Math.floor(x / BLOCK)];
-      if (v !== v) {
-        mask[p] |= BAD_PIXEL_BIT;
-        continue;
-      }
-      const response = v / level;
-      if (response < limits.dead) {
-        mask[p] |= BAD_PIXEL_BIT;
-        dead++;
-      } else if (response < limits.low) {
-        mask[p] |= LOW_RESPONSE_BIT;
-        low++;
+    const row = y * width;
+    for (let bx = 0, x0 = 0; x0 < width; bx++, x0 += BLOCK) {
+      const level = levels[bx];
+      const x1 = Math.min(width, x0 + BLOCK);
+      for (let p = row + x0; p < row + x1; p++) {
+        const v = band[p];
+        if (v !== v) {
+          mask[p] |= BAD_PIXEL_BIT;
+          continue;
+        }
+        const response = v / level;
+        if (response < limits.dead) {
+          mask[p] |= BAD_PIXEL_BIT;
+          dead++;
+        } else if (response < limits.low) {
+          mask[p] |= LOW_RESPONSE_BIT;
+          low++;
+        }
       }
     }
   }

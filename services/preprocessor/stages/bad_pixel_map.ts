@@ -13,7 +13,7 @@
  * @module
  */
 import { basename } from "node:path";
-import { FitsImageReader, FitsImageWriter, Header } from "../../../lib/fits/mod.ts";
+import { FitsImageReader, FitsImageWriter, Header, positionedSum } from "../../../lib/fits/mod.ts";
 import {
   BLOCK,
   blockMedians,
@@ -161,11 +161,15 @@ async function makeMap(
             counts.low += found.low;
           }
         }
-        for (let p = 0; p < rows * width; p++) {
-          bits[p] = mask[p];
-          if (mask[p] !== 0) counts.flagged++;
+        const pixels = rows * width;
+        for (let p = 0; p < pixels; p++) if (mask[p] !== 0) counts.flagged++;
+        if (pixels % 4 === 0 && (y0 * width) % 4 === 0) {
+          // The mask's bytes are the BITPIX 8 data as they stand (bands of whole words: their plain word sum).
+          await writer.writeEncoded(mask.subarray(0, pixels), positionedSum(mask, 0, pixels, 0));
+        } else {
+          for (let p = 0; p < pixels; p++) bits[p] = mask[p];
+          await writer.writeRows(bits.subarray(0, pixels));
         }
-        await writer.writeRows(bits.subarray(0, rows * width));
       }
       const closing = performance.now();
       const written = await writer.close();
