@@ -414,12 +414,11 @@ function medianByNetwork(
           for (let p = len; p < padded; p++) floats[base + p] = 0;
         }
       }
-      simd.keys(rowsAt, n, rowBytes, padded * 4);
+      // Deviations are never negative (the sign bit clear), so their float32 bits already sort as int32
+      // keys: no keys to make or undo. (A NaN, redone below, sorts above them all.)
       simd.net(0, network.length >> 1, padded * 4);
-      simd.unkey(rowsAt + middle * 4, padded * 4);
       const root = Math.sqrt(n);
       if (even) {
-        simd.unkey(rowsAt + (middle - SIMD_BLOCK) * 4, padded * 4);
         for (let p = 0; p < len; p++) {
           deviation[b0 + p] = MAD_TO_SIGMA * ((floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2) /
             root;
