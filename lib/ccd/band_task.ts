@@ -280,33 +280,44 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
       result.below.push(0);
     }
   }
-  const combine = task.combine;
-  if (combine) {
-    const { out, floor } = combine;
-    const deviation = combine.deviation ?? null;
-    combineBand(combine.inputs.map((i) => task.inputs[i].band), out, combine.options, start, end, deviation);
-    if (combine.mask) {
-      const mask = combine.mask;
-      for (let i = start; i < end; i++) if (out[i] !== out[i]) mask[i] |= BAD_PIXEL_BIT;
-      result.combineMaskSum = positionedSum(mask, start, end, (combine.maskPosition ?? 0) + start);
-    }
-    if (deviation && combine.deviationEncoded) {
-      result.combineDeviationSum = encodeFloat32BigEndian(deviation, combine.deviationEncoded, start, end);
-    }
-    let sum = 0;
-    let count = 0;
-    for (let i = start; i < end; i++) {
-      const v = out[i];
-      if (v === v) {
-        sum += v < floor ? floor : v;
-        count++;
-      }
-    }
-    result.combineFlooredSum = sum;
-    result.combineCount = count;
-    if (combine.encoded) result.combineSum = encodeFloat32BigEndian(out, combine.encoded, start, end);
+  return task.combine ? { ...result, ...runCombineSlice(task, task.combine, start, end) } : result;
+}
+
+/** The combined band's pixels `[start, end)` and their totals (the `combine…` fields of a slice's result). */
+function runCombineSlice(
+  task: BandTask,
+  combine: BandCombine,
+  start: number,
+  end: number,
+): Pick<
+  BandSliceResult,
+  "combineSum" | "combineDeviationSum" | "combineMaskSum" | "combineFlooredSum" | "combineCount"
+> {
+  // The totals are locals returned in a fresh object: stored one by one into the slice's result, they
+  // kept the JIT deoptimizing and compiling the slice's function again, slice after slice.
+  const { out, floor } = combine;
+  const deviation = combine.deviation ?? null;
+  combineBand(combine.inputs.map((i) => task.inputs[i].band), out, combine.options, start, end, deviation);
+  let combineMaskSum = 0;
+  if (combine.mask) {
+    const mask = combine.mask;
+    for (let i = start; i < end; i++) if (out[i] !== out[i]) mask[i] |= BAD_PIXEL_BIT;
+    combineMaskSum = positionedSum(mask, start, end, (combine.maskPosition ?? 0) + start);
   }
-  return result;
+  const combineDeviationSum = deviation && combine.deviationEncoded
+    ? encodeFloat32BigEndian(deviation, combine.deviationEncoded, start, end)
+    : 0;
+  let sum = 0;
+  let count = 0;
+  for (let i = start; i < end; i++) {
+    const v = out[i];
+    if (v === v) {
+      sum += v < floor ? floor : v;
+      count++;
+    }
+  }
+  const combineSum = combine.encoded ? encodeFloat32BigEndian(out, combine.encoded, start, end) : 0;
+  return { combineSum, combineDeviationSum, combineMaskSum, combineFlooredSum: sum, combineCount: count };
 }
 
 /** Scratch of the thread running slices: the shared uncertainty terms (one set per combination of masters). */
