@@ -1,14 +1,16 @@
 /**
  * The bad-pixel map stage alone: made from tonight's master darks and flats, it
  * flags the simulated night's hot and dead pixels (bit 1) with almost no false
- * flags, is recorded with the masters it came from, kept when they are, and
- * not made for single-HDU products.
+ * flags, is recorded with the masters it came from, kept when they are, used
+ * by a later night that has no darks or flats of its own, and not made for
+ * single-HDU products.
  */
 import { assert, assertEquals } from "./_assert.ts";
 import { readHdus, readImage } from "../lib/fits/mod.ts";
 import { simulatedDefects, simulateNight } from "../services/preprocessor/simulate.ts";
 import {
   badPixelMap,
+  calibratedLights,
   ingest,
   masterBias,
   masterDarks,
@@ -68,5 +70,47 @@ Deno.test("with Output: Format single no bad-pixel map is made", async () => {
     });
     assertEquals(run.products.filter((p) => p.kind === "bad_pixel_map"), []);
     assertEquals((await readHdus(run.products[0].path)).length, 1, "single-HDU masters");
+  });
+});
+
+Deno.test("a night without darks or flats ORs the last night's bad-pixel map into its lights' BPM, and names it", async () => {
+  await withBench(async (bench) => {
+    const stages = [ingest, masterBias, masterDarks, masterFlats, badPixelMap, calibratedLights];
+    const first = `${bench.dir}/2026-11-28`;
+    await simulateNight(first, {
+      size: 64,
+      bias: 3,
+      darks: 3,
+      flatsPerFilter: 3,
+      lights: 0,
+      deadPixels: 0.01,
+    });
+    const made = await runStages(bench, first, stages);
+    const map = made.products.find((p) => p.kind === "bad_pixel_map")!;
+    const bits = (await readImage(map.path)).data;
+    assert(bits.some((b) => b !== 0), "the first night's map flags some pixels");
+
+    // The next night: lights only (and a bias), so no map of its own.
+    const next = `${bench.dir}/2026-11-29`;
+    await simulateNight(next, { size: 64, bias: 3, darks: 0, flatsPerFilter: 0, lights: 2, seed: 9 });
+    const run = await runStages(bench, next, stages);
+    assertEquals(
+      run.products.filter((p) => p.kind === "bad_pixel_map"),
+      [],
+      "no map made without darks or flats",
+    );
+    const lights = run.products.filter((p) => p.kind === "calibrated_light");
+    assertEquals(lights.length, 2);
+    for (const light of lights) {
+      const hdus = await readHdus(light.path);
+      assertEquals(hdus[0].header.getString("MBPM"), "bad_pixel_map.fits", "the map used is named");
+      assert(light.uses.includes("bad_pixel_map.fits"), `the map among the masters used: ${light.uses}`);
+      const mask = (await readImage(light.path, { hdu: hdus.findIndex((h) => h.name === "BPM") })).data;
+      for (let p = 0; p < bits.length; p++) {
+        if ((mask[p] & bits[p]) !== bits[p]) {
+          throw new Error(`pixel ${p}: map bits ${bits[p]}, light's BPM ${mask[p]}`);
+        }
+      }
+    }
   });
 });
