@@ -75,6 +75,37 @@ export const op = {
   f32x4Sub: [0xfd, 0xe5, 0x01],
 };
 
+/** The address `base + i` (two i32 locals) on the stack. */
+export function at(base: number, i: number): number[] {
+  return [...op.get(base), ...op.get(i), ...op.i32Add];
+}
+
+/**
+ * `while (rows != 0) { body; row += stride; rows -= 1 }` over the i32 locals
+ * `row`, `rows` and `stride`: a kernel's walk down the rows of a block.
+ */
+export function forEachRow(row: number, rows: number, stride: number, body: number[]): number[] {
+  return [
+    ...op.block,
+    ...op.loop,
+    ...op.get(rows),
+    ...op.i32Eqz,
+    ...op.brIf(1),
+    ...body,
+    ...op.get(row),
+    ...op.get(stride),
+    ...op.i32Add,
+    ...op.set(row),
+    ...op.get(rows),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.set(rows),
+    ...op.br(0),
+    ...op.end,
+    ...op.end,
+  ];
+}
+
 /** `for (i = 0; i < bytes; i += 16) body` with i in local `i`, bytes in local `bytes`. */
 export function forEachVector(i: number, bytes: number, body: number[]): number[] {
   return [

@@ -15,7 +15,18 @@
  *
  * @module
  */
-import { forEachVector, func, I32, MODULE_HEADER, name, op, section, V128, vec } from "../wasm_assembly.ts";
+import {
+  at,
+  forEachVector,
+  func,
+  I32,
+  MODULE_HEADER,
+  name,
+  op,
+  section,
+  V128,
+  vec,
+} from "../wasm_assembly.ts";
 import { foldSum } from "./checksum.ts";
 
 /** Words encoded per call: each lane then sums at most 16,384 halves of up to 65,535, well inside 32 bits. */
@@ -25,6 +36,20 @@ const CHUNK_BYTES = CHUNK_WORDS * 4;
 const SOURCE = 64;
 /** Shuffle lanes that reverse the bytes of each 32-bit word. */
 const REVERSE_EACH_WORD = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
+
+/** The vector at `src + i` into local `v`, and stored at `dst + i` with each 4-byte word byte-reversed. */
+function copyWordsSwapped(src: number, dst: number, i: number, v: number): number[] {
+  return [
+    ...at(dst, i),
+    ...at(src, i),
+    ...op.v128Load,
+    ...op.set(v),
+    ...op.get(v),
+    ...op.get(v),
+    ...op.i8x16Shuffle(REVERSE_EACH_WORD),
+    ...op.v128Store,
+  ];
+}
 
 /**
  * encode(src, dst, bytes, sums): the words at `src` byte-swapped to `dst`, and
@@ -38,18 +63,7 @@ function encodeBody(): number[] {
     ...op.i32x4Splat,
     ...op.set(mask),
     ...forEachVector(i, bytes, [
-      ...op.get(dst),
-      ...op.get(i),
-      ...op.i32Add,
-      ...op.get(src),
-      ...op.get(i),
-      ...op.i32Add,
-      ...op.v128Load,
-      ...op.set(v),
-      ...op.get(v),
-      ...op.get(v),
-      ...op.i8x16Shuffle(REVERSE_EACH_WORD),
-      ...op.v128Store,
+      ...copyWordsSwapped(src, dst, i, v),
       ...op.get(hi),
       ...op.get(v),
       ...op.i32Const(16),
@@ -83,9 +97,7 @@ function decode16Body(): number[] {
   // Each 16 bytes in become 32 out: dst + 2i, and 16 bytes further.
   const out = (offset: number) => [
     ...op.get(dst),
-    ...op.get(i),
-    ...op.get(i),
-    ...op.i32Add,
+    ...at(i, i),
     ...op.i32Add,
     ...op.i32Const(offset),
     ...op.i32Add,
@@ -103,9 +115,7 @@ function decode16Body(): number[] {
     ...op.i32x4Splat,
     ...op.set(z),
     ...forEachVector(i, bytes, [
-      ...op.get(src),
-      ...op.get(i),
-      ...op.i32Add,
+      ...at(src, i),
       ...op.v128Load,
       ...op.set(v),
       ...op.get(v),
@@ -123,20 +133,7 @@ function decode16Body(): number[] {
 /** swap32(src, dst, bytes): each 4-byte word at `src` byte-reversed to `dst`. Locals: 3 i (i32); 4 v (v128). */
 function swap32Body(): number[] {
   const [src, dst, bytes, i, v] = [0, 1, 2, 3, 4];
-  return forEachVector(i, bytes, [
-    ...op.get(dst),
-    ...op.get(i),
-    ...op.i32Add,
-    ...op.get(src),
-    ...op.get(i),
-    ...op.i32Add,
-    ...op.v128Load,
-    ...op.set(v),
-    ...op.get(v),
-    ...op.get(v),
-    ...op.i8x16Shuffle(REVERSE_EACH_WORD),
-    ...op.v128Store,
-  ]);
+  return forEachVector(i, bytes, copyWordsSwapped(src, dst, i, v));
 }
 
 /** The module's bytes. */
