@@ -11,7 +11,7 @@ import type { JobContext, JobHandler } from "../../lib/daemon/mod.ts";
 import type { JobRecord, Store } from "../../lib/store/mod.ts";
 import type { JsonValue } from "../../lib/work_order.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
-import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
+import { ReductionThread } from "./reduction_thread.ts";
 import type { ReductionReport } from "./pipeline.ts";
 import { type QcLine, qcLinesOf } from "./report.ts";
 import type { PreviewsMade } from "./previews.ts";
@@ -107,21 +107,11 @@ export function jobResultOf(report: ReductionReport & { previews?: PreviewsMade 
 /** Runs calibration jobs on one long-lived reduction thread. */
 export class ReductionHandler implements JobHandler {
   readonly #options: ReductionHandlerOptions;
-  #worker: Worker | null = null;
+  readonly #thread = new ReductionThread();
 
   /** Creates the handler; the thread starts with the first job. */
   constructor(options: ReductionHandlerOptions) {
     this.#options = options;
-  }
-
-  #ensureWorker(): Worker {
-    this.#worker ??= new Worker(new URL("./_reduction_worker.ts", import.meta.url).href, { type: "module" });
-    return this.#worker;
-  }
-
-  #discardWorker(): void {
-    this.#worker?.terminate();
-    this.#worker = null;
   }
 
   /** Reduces the job's night (or follows its tasks); throws when it fails or was stopped. */
@@ -134,57 +124,33 @@ export class ReductionHandler implements JobHandler {
       return result as unknown as JsonValue;
     }
     context.log.info(`Job ${job.id}: reducing ${job.night}`);
-    const worker = this.#ensureWorker();
-    const stop = () => worker.postMessage({ type: "stop" } satisfies ReductionRequest);
-    context.signal.addEventListener("abort", stop, { once: true });
-    try {
-      const outcome = await new Promise<ReductionEvent>((resolve) => {
-        worker.onmessage = (event: MessageEvent<ReductionEvent>) => {
-          const message = event.data;
-          if (message.type === "log") context.log[message.level](message.message);
-          else if (message.type === "progress") {
-            context.progress({ done: message.done, total: message.total, step: message.step });
-          } else resolve(message);
-        };
-        worker.onerror = (event) => {
-          event.preventDefault();
-          this.#worker = null;
-          resolve({ type: "failed", jobId: job.id, error: `reduction thread crashed: ${event.message}` });
-        };
-        worker.postMessage(
-          {
-            type: "run",
-            jobId: job.id,
-            night: job.night!,
-            roots: this.#options.roots,
-            database: this.#options.database,
-            reduction: this.#options.reduction,
-            gate: this.#options.gate.buffer,
-          } satisfies ReductionRequest,
-        );
-        if (context.signal.aborted) stop();
-      });
-      if (outcome.type === "done") {
-        const result = jobResultOf(outcome.report as ReductionReport);
-        context.log.info(`Job ${job.id}: ${result.Products.length} products in ${result.Seconds} s`);
-        return result as unknown as JsonValue;
-      }
-      if (outcome.type === "aborted") throw new Error("stopped after the current frame");
-      if (outcome.type === "failed" && outcome.fatal) this.#discardWorker();
-      throw new Error(
-        outcome.type === "failed" ? outcome.error : `unexpected ${outcome.type} from the reduction`,
-      );
-    } finally {
-      context.signal.removeEventListener("abort", stop);
+    const outcome = await this.#thread.ask(
+      {
+        type: "run",
+        jobId: job.id,
+        night: job.night!,
+        roots: this.#options.roots,
+        database: this.#options.database,
+        reduction: this.#options.reduction,
+        gate: this.#options.gate.buffer,
+      },
+      context,
+      job.id,
+    );
+    if (outcome.type === "done") {
+      const result = jobResultOf(outcome.report as ReductionReport);
+      context.log.info(`Job ${job.id}: ${result.Products.length} products in ${result.Seconds} s`);
+      return result as unknown as JsonValue;
     }
+    if (outcome.type === "aborted") throw new Error("stopped after the current frame");
+    if (outcome.type === "failed" && outcome.fatal) this.#thread.discard();
+    throw new Error(
+      outcome.type === "failed" ? outcome.error : `unexpected ${outcome.type} from the reduction`,
+    );
   }
 
   /** Closes the reduction thread (it closes its catalog connection first). */
   async close(): Promise<void> {
-    if (!this.#worker) return;
-    this.#worker.postMessage({ type: "close" } satisfies ReductionRequest);
-    // Give the thread a moment to close its catalog connection, then make sure it is gone.
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    this.#discardWorker();
+    await this.#thread.close();
   }
 }

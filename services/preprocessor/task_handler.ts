@@ -20,7 +20,7 @@ import { getLogger } from "../../lib/log.ts";
 import { LeaseLostError, type TaskRecord } from "../../lib/store/mod.ts";
 import type { JsonValue } from "../../lib/work_order.ts";
 import type { YieldGate } from "../../lib/yield_gate.ts";
-import type { ReductionEvent, ReductionRequest } from "./_reduction_worker.ts";
+import { ReductionThread } from "./reduction_thread.ts";
 
 /** The service whose jobs' tasks a reduction worker runs. */
 export const REDUCTION_SERVICE = "preprocessor";
@@ -38,7 +38,7 @@ export interface NightTaskHandlerOptions {
 /** Runs tasks of shared nights on one long-lived reduction thread. */
 export class NightTaskHandler implements TaskHandler {
   readonly #options: NightTaskHandlerOptions;
-  #worker: Worker | null = null;
+  readonly #thread = new ReductionThread();
 
   /** Creates the handler; the thread starts with the first task. */
   constructor(options: NightTaskHandlerOptions) {
@@ -47,64 +47,35 @@ export class NightTaskHandler implements TaskHandler {
 
   /** Runs one task; throws when it fails, was stopped or lost its lease. */
   async run(task: TaskRecord, context: TaskContext): Promise<TaskOutcome> {
-    this.#worker ??= new Worker(new URL("./_reduction_worker.ts", import.meta.url).href, { type: "module" });
-    const worker = this.#worker;
-    const stop = () => worker.postMessage({ type: "stop" } satisfies ReductionRequest);
-    context.signal.addEventListener("abort", stop, { once: true });
-    try {
-      const outcome = await new Promise<ReductionEvent>((resolve) => {
-        worker.onmessage = (event: MessageEvent<ReductionEvent>) => {
-          const message = event.data;
-          if (message.type === "log") context.log[message.level](message.message);
-          else if (message.type === "progress") {
-            context.progress({ done: message.done, total: message.total, step: message.step });
-          } else resolve(message);
-        };
-        worker.onerror = (event) => {
-          event.preventDefault();
-          this.#worker = null;
-          resolve({ type: "failed", jobId: task.id, error: `reduction thread crashed: ${event.message}` });
-        };
-        worker.postMessage(
-          {
-            type: "task",
-            task,
-            fence: context.fence,
-            marginMs: context.marginMs,
-            roots: this.#options.roots,
-            database: this.#options.database,
-            reduction: this.#options.reduction,
-            gate: this.#options.gate.buffer,
-          } satisfies ReductionRequest,
-        );
-        if (context.signal.aborted) stop();
-      });
-      if (outcome.type === "task-done") {
-        return { result: outcome.outcome.result as unknown as JsonValue, add: outcome.outcome.add };
-      }
-      if (outcome.type === "aborted") throw new Error("stopped after the current frame");
-      if (outcome.type === "failed") {
-        if (outcome.fatal) this.#discard();
-        if (outcome.leaseLost) throw new LeaseLostError(outcome.error);
-        throw new Error(outcome.error);
-      }
-      throw new Error(`unexpected ${outcome.type} from the reduction thread`);
-    } finally {
-      context.signal.removeEventListener("abort", stop);
+    const outcome = await this.#thread.ask(
+      {
+        type: "task",
+        task,
+        fence: context.fence,
+        marginMs: context.marginMs,
+        roots: this.#options.roots,
+        database: this.#options.database,
+        reduction: this.#options.reduction,
+        gate: this.#options.gate.buffer,
+      },
+      context,
+      task.id,
+    );
+    if (outcome.type === "task-done") {
+      return { result: outcome.outcome.result as unknown as JsonValue, add: outcome.outcome.add };
     }
-  }
-
-  #discard(): void {
-    this.#worker?.terminate();
-    this.#worker = null;
+    if (outcome.type === "aborted") throw new Error("stopped after the current frame");
+    if (outcome.type === "failed") {
+      if (outcome.fatal) this.#thread.discard();
+      if (outcome.leaseLost) throw new LeaseLostError(outcome.error);
+      throw new Error(outcome.error);
+    }
+    throw new Error(`unexpected ${outcome.type} from the reduction thread`);
   }
 
   /** Closes the reduction thread (it closes its catalog connection first). */
   async close(): Promise<void> {
-    if (!this.#worker) return;
-    this.#worker.postMessage({ type: "close" } satisfies ReductionRequest);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    this.#discard();
+    await this.#thread.close();
   }
 }
 
