@@ -144,14 +144,24 @@ async function makeMap(
     await context.confine();
     const writer = await FitsImageWriter.create(path, header, { width, height, bitpix: 8 });
     const counts = { hot: 0, dead: 0, low: 0, flagged: 0 };
+    // Each master's next band is read while this one is judged (two buffers a master).
+    const buffers = sources.map(() => [new Float32Array(BLOCK * width), new Float32Array(BLOCK * width)]);
+    const readBands = (y0: number, slot: number) =>
+      Promise.all(
+        sources.map(({ source }, s) => source.readBand(y0, Math.min(BLOCK, height - y0), buffers[s][slot])),
+      );
+    let pending: Promise<unknown> = readBands(0, 0);
     try {
       const mask = new Uint8Array(BLOCK * width);
       const bits = new Float32Array(BLOCK * width);
-      for (let y0 = 0; y0 < height; y0 += BLOCK) {
+      for (let y0 = 0, k = 0; y0 < height; y0 += BLOCK, k++) {
         const rows = Math.min(BLOCK, height - y0);
+        const slot = k % 2;
+        await pending;
+        pending = y0 + BLOCK < height ? readBands(y0 + BLOCK, 1 - slot) : Promise.resolve();
         mask.fill(0);
-        for (const { master, source, hotLimit } of sources) {
-          await source.readBand(y0, rows, band);
+        sources.forEach(({ master, hotLimit }, s) => {
+          const band = buffers[s][slot];
           blockMedians(band, width, rows, levels, scratch);
           if (master.kind === "master_dark") counts.hot += flagHot(band, width, rows, levels, hotLimit, mask);
           else {
@@ -160,7 +170,7 @@ async function makeMap(
             counts.dead += found.dead;
             counts.low += found.low;
           }
-        }
+        });
         const pixels = rows * width;
         for (let p = 0; p < pixels; p++) if (mask[p] !== 0) counts.flagged++;
         if (pixels % 4 === 0 && (y0 * width) % 4 === 0) {
@@ -199,6 +209,8 @@ async function makeMap(
       });
       return record.id;
     } catch (error) {
+      // No read is left running into closed files.
+      await pending.catch(() => {});
       await writer.abort();
       throw error;
     }
