@@ -13,6 +13,7 @@ import { encodeMethodCall } from "../lib/xmlrpc/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { callXmlRpc } from "../lib/xmlrpc/mod.ts";
 import { machineLine, writeResultsSection } from "./_results.ts";
+import { OBSERVATION_ORDER } from "./_orders.ts";
 
 const quick = Deno.args.includes("--quick");
 const bodyCheckOnly = Deno.args.includes("--body-check");
@@ -22,25 +23,6 @@ const RUNS = quick ? 1 : 3;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const PYTHON_SERVER = new URL("./python_front_desk.py", import.meta.url).pathname;
 const CONSTANT_SERVER = new URL("./_constant_server.ts", import.meta.url).pathname;
-
-// The Observation work order of the original documentation.
-const ORDER = {
-  ID: "1",
-  WOType: "Observation",
-  "Telescope Name": "CTMO",
-  RA: 23.1,
-  Dec: 13.2,
-  Filter: "I",
-  "Exposure Time": 30.5,
-  "Number of Exposures": 1,
-  Priority: 1.3,
-  Datetime: "2019-03-05T14:34:54.234",
-  User: "Main Module",
-  "Type of job": "Research",
-  "Type of object": "Galaxy",
-  "Calibration Frames": "Yes",
-  Output: "Analysis",
-};
 
 interface WrkResult {
   requestsPerSecond: number;
@@ -285,7 +267,7 @@ async function hostileBodyCheck(root: string, processes: Deno.ChildProcess[]): P
 async function main(): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "toros-rpc-bench-" });
   const script = `${root}/post.lua`;
-  const body = encodeMethodCall("front_desk", [ORDER]);
+  const body = encodeMethodCall("front_desk", [OBSERVATION_ORDER]);
   await Deno.writeTextFile(
     script,
     `wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/xml"\nwrk.body = ${JSON.stringify(body)}\n`,

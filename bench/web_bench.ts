@@ -16,6 +16,7 @@ import type { Page } from "playwright-core";
 import { openStore } from "../lib/store/mod.ts";
 import { encodeMethodCall } from "../lib/xmlrpc/mod.ts";
 import { machineLine, writeResultsSection } from "./_results.ts";
+import { OBSERVATION_ORDER } from "./_orders.ts";
 
 const quick = Deno.args.includes("--quick");
 const SECONDS = quick ? 2 : 4;
@@ -28,21 +29,6 @@ const PRODUCTS_PER_NIGHT = 50;
 const JOBS = 1000;
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CHROMIUM = Deno.env.get("TOROS_CHROMIUM") ?? "/usr/bin/chromium";
-
-// The original's Observation order: the preprocessor refuses it with a fault naming the telescope.
-const ORDER = {
-  ID: "1",
-  WOType: "Observation",
-  "Telescope Name": "CTMO",
-  RA: 23.1,
-  Dec: 13.2,
-  Filter: "I",
-  "Exposure Time": 30.5,
-  "Number of Exposures": 1,
-  Priority: 1.3,
-  Datetime: "2019-03-05T14:34:54.234",
-  User: "Main Module",
-};
 
 /** A 1×1 gray PNG, standing in for the previews of the nights the status page shows. */
 const TINY_PNG = Uint8Array.from(
@@ -379,7 +365,7 @@ Data: {Roots: [${dataRoot}]}
     await Deno.writeTextFile(
       script,
       `wrk.method = "POST"\nwrk.headers["Content-Type"] = "text/xml"\nwrk.body = ${
-        JSON.stringify(encodeMethodCall("front_desk", [ORDER]))
+        JSON.stringify(encodeMethodCall("front_desk", [OBSERVATION_ORDER]))
       }\n`,
     );
     /** A wrk run with the server's CPU time per request answered. */
