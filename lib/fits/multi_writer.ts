@@ -26,7 +26,8 @@ import { FitsError } from "./errors.ts";
 import { BLOCK_SIZE, type Header } from "./header.ts";
 import { addSums, checksumOf, encodeChecksum, positionedSum } from "./checksum.ts";
 import { encodeFloat32BigEndian } from "./encoding.ts";
-import { outputHeader, type WriteImageOptions } from "./writer.ts";
+import { outputHeader, stage, type WriteImageOptions } from "./writer.ts";
+import type { StagedFile } from "../staged_file.ts";
 
 /** One image HDU of a file: its cards (the writer adds the mandatory ones) and how its image is stored. */
 export interface HduPlan extends WriteImageOptions {
@@ -61,17 +62,20 @@ function padded(bytes: number): number {
 export class FitsMultiImageWriter {
   /** The final path. */
   readonly path: string;
-  /** The temporary file written until `close`. */
-  readonly tempPath: string;
+  readonly #staged: StagedFile;
   readonly #file: Deno.FsFile;
   readonly #hdus: HduState[];
-  #finished = false;
 
-  private constructor(path: string, tempPath: string, file: Deno.FsFile, hdus: HduState[]) {
-    this.path = path;
-    this.tempPath = tempPath;
-    this.#file = file;
+  private constructor(staged: StagedFile, hdus: HduState[]) {
+    this.path = staged.path;
+    this.#staged = staged;
+    this.#file = staged.file;
     this.#hdus = hdus;
+  }
+
+  /** The temporary file written until `close`. */
+  get tempPath(): string {
+    return this.#staged.tempPath;
   }
 
   /** Starts writing `path` (as a temporary file beside it): the first plan is the primary HDU, the rest image extensions. */
@@ -115,23 +119,11 @@ export class FitsMultiImageWriter {
       });
       offset += headerBytes + padded(dataBytes);
     }
-    const slash = path.lastIndexOf("/");
-    const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
-    const tempPath = `${dir}/.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(tempPath, { write: true, createNew: true });
-    } catch (error) {
-      throw new FitsError(
-        path,
-        0,
-        `cannot create ${tempPath}: ${error instanceof Error ? error.message : error}`,
-      );
-    }
-    const writer = new FitsMultiImageWriter(path, tempPath, file, hdus);
+    const staged = await stage(path);
+    const writer = new FitsMultiImageWriter(staged, hdus);
     try {
       // The whole file's length at once: every data unit's padding is then the zeros FITS asks for.
-      await file.truncate(offset);
+      await staged.file.truncate(offset);
       for (const hdu of hdus) writer.#writeAt(hdu.headerOffset, hdu.header.toBytes());
     } catch (error) {
       await writer.abort();
@@ -153,7 +145,7 @@ export class FitsMultiImageWriter {
    * bytes written so far; for whole words at a word boundary, their plain word sum).
    */
   writeEncodedSync(index: number, bytes: Uint8Array, sum?: number): void {
-    if (this.#finished) throw new FitsError(this.path, index, "writer already closed");
+    if (this.#staged.finished) throw new FitsError(this.path, index, "writer already closed");
     const hdu = this.#hdus[index];
     if (!hdu) throw new FitsError(this.path, index, `no such HDU (the file has ${this.#hdus.length})`);
     if (bytes.length % (hdu.width * hdu.pixelBytes) !== 0) {
@@ -184,7 +176,7 @@ export class FitsMultiImageWriter {
 
   /** Checks every HDU is complete, writes each DATASUM and CHECKSUM, syncs, and renames the file into place. */
   async close(): Promise<WrittenHdus> {
-    if (this.#finished) throw new FitsError(this.path, 0, "writer already closed");
+    if (this.#staged.finished) throw new FitsError(this.path, 0, "writer already closed");
     try {
       const checksums: string[] = [];
       const datasums: string[] = [];
@@ -205,10 +197,7 @@ export class FitsMultiImageWriter {
         checksums.push(checksum);
         datasums.push(String(datasum));
       }
-      await this.#file.sync();
-      this.#file.close();
-      this.#finished = true;
-      await Deno.rename(this.tempPath, this.path);
+      await this.#staged.commit();
       return { path: this.path, checksums, datasums };
     } catch (error) {
       await this.abort();
@@ -219,12 +208,6 @@ export class FitsMultiImageWriter {
 
   /** Abandons the write and removes the temporary file. */
   async abort(): Promise<void> {
-    if (!this.#finished) {
-      this.#finished = true;
-      try {
-        this.#file.close();
-      } catch { /* already closed */ }
-    }
-    await Deno.remove(this.tempPath).catch(() => {});
+    await this.#staged.abort();
   }
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { FitsError } from "./errors.ts";
+import { StagedFile } from "../staged_file.ts";
 import { BLOCK_SIZE, Header } from "./header.ts";
 import { addSums, checksumOf, encodeChecksum, OnesComplementSum } from "./checksum.ts";
 import { type Card, formatCard } from "./card.ts";
@@ -113,12 +114,20 @@ export function outputHeader(
   return new Header(cards);
 }
 
+/** The staged file a FITS writer writes `path` through; a failure to create it is a {@link FitsError}. */
+export async function stage(path: string): Promise<StagedFile> {
+  try {
+    return await StagedFile.open(path);
+  } catch (error) {
+    throw new FitsError(path, 0, error instanceof Error ? error.message : String(error));
+  }
+}
+
 /** Streams one image HDU to disk. Create with {@link FitsImageWriter.create}, then `writeRows`, then `close`. */
 export class FitsImageWriter {
   /** The final path. */
   readonly path: string;
-  /** The temporary file written until `close`. */
-  readonly tempPath: string;
+  readonly #staged: StagedFile;
   readonly #file: Deno.FsFile;
   readonly #header: Header;
   readonly #bitpix: WriteBitpix;
@@ -128,18 +137,11 @@ export class FitsImageWriter {
   #writtenPixels = 0;
   readonly #sum = new OnesComplementSum();
   #buffer = new ArrayBuffer(0);
-  #finished = false;
 
-  private constructor(
-    path: string,
-    tempPath: string,
-    file: Deno.FsFile,
-    header: Header,
-    options: Required<WriteImageOptions>,
-  ) {
-    this.path = path;
-    this.tempPath = tempPath;
-    this.#file = file;
+  private constructor(staged: StagedFile, header: Header, options: Required<WriteImageOptions>) {
+    this.path = staged.path;
+    this.#staged = staged;
+    this.#file = staged.file;
     this.#header = header;
     this.#bitpix = options.bitpix;
     this.#unsigned = options.unsigned;
@@ -169,22 +171,9 @@ export class FitsImageWriter {
     if (full.unsigned && full.bitpix !== 16 && full.bitpix !== 32) {
       throw new FitsError(path, 0, "unsigned storage needs BITPIX 16 or 32");
     }
-    const slash = path.lastIndexOf("/");
-    const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
-    const base = path.slice(slash + 1);
-    const tempPath = `${dir}/.${base}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-    let file: Deno.FsFile;
-    try {
-      file = await Deno.open(tempPath, { write: true, createNew: true });
-    } catch (error) {
-      throw new FitsError(
-        path,
-        0,
-        `cannot create ${tempPath}: ${error instanceof Error ? error.message : error}`,
-      );
-    }
+    const staged = await stage(path);
     const out = outputHeader(header, full, full.unsigned);
-    const writer = new FitsImageWriter(path, tempPath, file, out, full);
+    const writer = new FitsImageWriter(staged, out, full);
     try {
       // The header is rewritten with the real checksums at close; its size does not change.
       await writer.#writeAll(out.toBytes());
@@ -202,7 +191,7 @@ export class FitsImageWriter {
 
   /** Appends pixels (whole rows, in order). Values are rounded and clamped for integer BITPIX. */
   async writeRows(rows: Float32Array): Promise<void> {
-    if (this.#finished) throw new FitsError(this.path, 0, "writer already closed");
+    if (this.#staged.finished) throw new FitsError(this.path, 0, "writer already closed");
     if (rows.length % this.#width !== 0) {
       throw new FitsError(
         this.path,
@@ -247,7 +236,7 @@ export class FitsImageWriter {
   }
 
   #acceptEncoded(bytes: Uint8Array, sum: number): void {
-    if (this.#finished) throw new FitsError(this.path, 0, "writer already closed");
+    if (this.#staged.finished) throw new FitsError(this.path, 0, "writer already closed");
     const pixelBytes = Math.abs(this.#bitpix) / 8;
     const pixels = bytes.length / pixelBytes;
     if (bytes.length % 4 !== 0 || pixels % this.#width !== 0) {
@@ -311,7 +300,7 @@ export class FitsImageWriter {
 
   /** Pads the data, writes DATASUM and CHECKSUM, syncs, and renames the file to its final name. */
   async close(): Promise<WrittenImage> {
-    if (this.#finished) throw new FitsError(this.path, 0, "writer already closed");
+    if (this.#staged.finished) throw new FitsError(this.path, 0, "writer already closed");
     try {
       if (this.#writtenPixels !== this.#totalPixels) {
         throw new FitsError(
@@ -330,10 +319,7 @@ export class FitsImageWriter {
       this.#header.set("CHECKSUM", checksum);
       await this.#file.seek(0, Deno.SeekMode.Start);
       await this.#writeAll(this.#header.toBytes());
-      await this.#file.sync();
-      this.#file.close();
-      this.#finished = true;
-      await Deno.rename(this.tempPath, this.path);
+      await this.#staged.commit();
       return { path: this.path, checksum, datasum: String(datasum) };
     } catch (error) {
       await this.abort();
@@ -342,15 +328,14 @@ export class FitsImageWriter {
     }
   }
 
+  /** The temporary file written until `close`. */
+  get tempPath(): string {
+    return this.#staged.tempPath;
+  }
+
   /** Abandons the write and removes the temporary file. */
   async abort(): Promise<void> {
-    if (!this.#finished) {
-      this.#finished = true;
-      try {
-        this.#file.close();
-      } catch { /* already closed */ }
-    }
-    await Deno.remove(this.tempPath).catch(() => {});
+    await this.#staged.abort();
   }
 }
 

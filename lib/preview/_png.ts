@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { StagedFile } from "../staged_file.ts";
 import { encode } from "fast-png";
 import type { ZScaleLimits } from "./zscale.ts";
 
@@ -56,21 +57,14 @@ export function encodeGrayPng(
  * preview. The error names `path`.
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
-  const tempPath = `${dir}/.${path.slice(slash + 1)}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  let staged: StagedFile | null = null;
   try {
-    const file = await Deno.open(tempPath, { write: true, createNew: true });
-    try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.syncData();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tempPath, path);
+    staged = await StagedFile.open(path);
+    let written = 0;
+    while (written < bytes.length) written += await staged.file.write(bytes.subarray(written));
+    await staged.commit();
   } catch (error) {
-    await Deno.remove(tempPath).catch(() => {});
+    await staged?.abort();
     throw new Error(`Cannot write preview ${path}: ${error instanceof Error ? error.message : error}`);
   }
 }
