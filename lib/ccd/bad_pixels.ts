@@ -153,6 +153,13 @@ export function flagLowResponse(
   return { dead, low };
 }
 
+/** How many of the first `pixels` bytes of `mask` are not 0. */
+export function countFlagged(mask: Uint8Array, pixels: number): number {
+  let flagged = 0;
+  for (let p = 0; p < pixels; p++) if (mask[p] !== 0) flagged++;
+  return flagged;
+}
+
 /** The median of `sample[0..n)` (reorders it); NaN for none. */
 export function sampleMedian(sample: Float32Array, n: number): number {
   if (n === 0) return NaN;

@@ -300,24 +300,37 @@ function runCombineSlice(
   combineBand(combine.inputs.map((i) => task.inputs[i].band), out, combine.options, start, end, deviation);
   let combineMaskSum = 0;
   if (combine.mask) {
-    const mask = combine.mask;
-    for (let i = start; i < end; i++) if (out[i] !== out[i]) mask[i] |= BAD_PIXEL_BIT;
-    combineMaskSum = positionedSum(mask, start, end, (combine.maskPosition ?? 0) + start);
+    flagNotFinite(out, combine.mask, start, end);
+    combineMaskSum = positionedSum(combine.mask, start, end, (combine.maskPosition ?? 0) + start);
   }
   const combineDeviationSum = deviation && combine.deviationEncoded
     ? encodeFloat32BigEndian(deviation, combine.deviationEncoded, start, end)
     : 0;
+  const [sum, count] = flooredSum(out, floor, start, end);
+  const combineSum = combine.encoded ? encodeFloat32BigEndian(out, combine.encoded, start, end) : 0;
+  return { combineSum, combineDeviationSum, combineMaskSum, combineFlooredSum: sum, combineCount: count };
+}
+
+// The slice's loops are functions of their own (here and in combine.ts): the slice function then has
+// none for V8 to compile it again on stack replacement, each time one runs hot.
+
+/** ORs {@link BAD_PIXEL_BIT} into `mask` where `values` is NaN, over `[start, end)`. */
+function flagNotFinite(values: Float32Array, mask: Uint8Array, start: number, end: number): void {
+  for (let i = start; i < end; i++) if (values[i] !== values[i]) mask[i] |= BAD_PIXEL_BIT;
+}
+
+/** The sum of max(v, floor) over the values of `[start, end)` that are not NaN, and their count. */
+function flooredSum(values: Float32Array, floor: number, start: number, end: number): [number, number] {
   let sum = 0;
   let count = 0;
   for (let i = start; i < end; i++) {
-    const v = out[i];
+    const v = values[i];
     if (v === v) {
       sum += v < floor ? floor : v;
       count++;
     }
   }
-  const combineSum = combine.encoded ? encodeFloat32BigEndian(out, combine.encoded, start, end) : 0;
-  return { combineSum, combineDeviationSum, combineMaskSum, combineFlooredSum: sum, combineCount: count };
+  return [sum, count];
 }
 
 /** Scratch of the thread running slices: the shared uncertainty terms (one set per combination of masters). */

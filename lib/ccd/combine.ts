@@ -322,12 +322,157 @@ function deviationsInto(
   for (let p = 0; p < len; p++) out[at + p] = Math.abs(source[from + p] * scale - centers[p]);
 }
 
+/** The network's rows in a thread's module memory: the comparator table, then n + 1 rows of a block. */
+interface NetworkRows {
+  /** Byte offset of the first row. */
+  rowsAt: number;
+  /** Bytes a row. */
+  rowBytes: number;
+  /** The comparators' count (pairs). */
+  comparators: number;
+  /** The rows as float32 values. */
+  floats: Float32Array;
+  /** Index in `floats` of the (upper) middle row. */
+  middle: number;
+}
+
+/** Lays the comparators of `n` frames' network out at the start of the module's memory, growing it as needed. */
+function networkRows(simd: MedianSimd, n: number): NetworkRows {
+  const network = medianNetwork(n);
+  const rowBytes = SIMD_BLOCK * 4;
+  const rowsAt = (network.length * 4 + 15) & ~15;
+  // One more row: the medians, for the absolute deviations.
+  const needed = rowsAt + (n + 1) * rowBytes;
+  if (simd.memory.buffer.byteLength < needed) {
+    simd.memory.grow(Math.ceil((needed - simd.memory.buffer.byteLength) / 65536));
+  }
+  const memory = simd.memory.buffer;
+  const pairs = new Int32Array(memory, 0, network.length);
+  for (let c = 0; c < network.length; c++) pairs[c] = rowsAt + network[c] * rowBytes;
+  return {
+    rowsAt,
+    rowBytes,
+    comparators: network.length >> 1,
+    floats: new Float32Array(memory, rowsAt, (n + 1) * SIMD_BLOCK),
+    middle: (n >> 1) * SIMD_BLOCK,
+  };
+}
+
+/** Zeroes a row's pixels `[len, padded)`: the last vector's lanes beyond the block. */
+function padRow(floats: Float32Array, base: number, len: number, padded: number): void {
+  for (let p = len; p < padded; p++) floats[base + p] = 0;
+}
+
+/** Row i of the block: pixels `[b0, b0 + len)` of input i, scaled when there are scales. */
+function loadBlock(
+  floats: Float32Array,
+  inputs: Float32Array[],
+  scales: ArrayLike<number> | null,
+  b0: number,
+  len: number,
+  padded: number,
+): void {
+  for (let i = 0; i < inputs.length; i++) {
+    const base = i * SIMD_BLOCK;
+    if (scales) scaleInto(floats, base, inputs[i], b0, len, scales[i]);
+    else floats.set(inputs[i].subarray(b0, b0 + len), base);
+    padRow(floats, base, len, padded);
+  }
+}
+
+/** `out[at + p]` = the mean of rows `lower` and `upper` at p, for `len` pixels: an even count's middle. */
+function meanOfRows(
+  floats: Float32Array,
+  lower: number,
+  upper: number,
+  len: number,
+  out: Float32Array,
+  at: number,
+): void {
+  for (let p = 0; p < len; p++) out[at + p] = (floats[lower + p] + floats[upper + p]) / 2;
+}
+
+/**
+ * Rows of |v_i − median| for unscaled inputs: float32 values, and so are their
+ * medians (of an even count, the mean of two, within half a unit of its last
+ * place), so the differences are taken four at a time.
+ */
+function unscaledDeviations(
+  simd: MedianSimd,
+  rows: NetworkRows,
+  inputs: Float32Array[],
+  b0: number,
+  len: number,
+  padded: number,
+): void {
+  const { floats, middle, rowsAt, rowBytes } = rows;
+  const n = inputs.length;
+  const centerRow = n * SIMD_BLOCK;
+  if (n % 2 === 0) meanOfRows(floats, middle - SIMD_BLOCK, middle, len, floats, centerRow);
+  else floats.copyWithin(centerRow, middle, middle + len);
+  padRow(floats, centerRow, len, padded);
+  loadBlock(floats, inputs, null, b0, len, padded);
+  simd.absdiff(rowsAt, n, rowBytes, rowsAt + centerRow * 4, padded * 4);
+}
+
+/**
+ * Rows of |v_i − median| for scaled inputs (flats), in double precision about
+ * the median in double precision, ccdproc's: the input each middle key came
+ * from (float32 values of about 1 differ by less than their rounding).
+ */
+function scaledDeviations(
+  rows: NetworkRows,
+  inputs: Float32Array[],
+  scales: ArrayLike<number>,
+  b0: number,
+  len: number,
+  padded: number,
+): void {
+  const { floats, middle } = rows;
+  const n = inputs.length;
+  const centers = centerScratch();
+  centerOfKeys(floats, middle, len, inputs, scales, b0, centers);
+  if (n % 2 === 0) {
+    const other = otherCenterScratch();
+    centerOfKeys(floats, middle - SIMD_BLOCK, len, inputs, scales, b0, other);
+    for (let p = 0; p < len; p++) centers[p] = (other[p] + centers[p]) / 2;
+  }
+  for (let i = 0; i < n; i++) {
+    const base = i * SIMD_BLOCK;
+    deviationsInto(floats, base, inputs[i], b0, len, scales[i], centers);
+    padRow(floats, base, len, padded);
+  }
+}
+
+/** `deviation[b0 + p]` = 1.4826 · (the middle row's median absolute deviation) / √n, for `len` pixels. */
+function storeDeviations(
+  rows: NetworkRows,
+  n: number,
+  deviation: Float32Array,
+  b0: number,
+  len: number,
+): void {
+  const { floats, middle } = rows;
+  const root = Math.sqrt(n);
+  if (n % 2 === 0) {
+    for (let p = 0; p < len; p++) {
+      deviation[b0 + p] = MAD_TO_SIGMA * ((floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2) / root;
+    }
+  } else {
+    for (let p = 0; p < len; p++) deviation[b0 + p] = MAD_TO_SIGMA * floats[middle + p] / root;
+  }
+}
+
 /**
  * Median over frames by a sorting network run across a block of pixels at once,
  * the comparators four pixels at a time in WebAssembly: each is a branch-free
  * min/max over a row of the block, on float32 bits turned into order-preserving
  * int32 keys. Insertion sort per pixel mispredicts on noise; this does not.
  * Pixels with a NaN in any frame are redone one by one, leaving the NaNs out.
+ *
+ * Every loop over a block's pixels is a small function of its own: this one only
+ * drives them, so V8 compiles each once instead of recompiling one large
+ * function (with every loop inlined) each time a new path is first taken.
  */
 function medianByNetwork(
   simd: MedianSimd,
@@ -340,92 +485,29 @@ function medianByNetwork(
   deviation: Float32Array | null,
 ): void {
   const n = inputs.length;
-  const network = medianNetwork(n);
-  const rowBytes = SIMD_BLOCK * 4;
-  // The module's memory: the comparator table (byte offsets of rows), then the rows.
-  const rowsAt = (network.length * 4 + 15) & ~15;
-  // One more row: the medians, for the absolute deviations.
-  const needed = rowsAt + (n + 1) * rowBytes;
-  if (simd.memory.buffer.byteLength < needed) {
-    simd.memory.grow(Math.ceil((needed - simd.memory.buffer.byteLength) / 65536));
-  }
-  const memory = simd.memory.buffer;
-  const pairs = new Int32Array(memory, 0, network.length);
-  for (let c = 0; c < network.length; c++) pairs[c] = rowsAt + network[c] * rowBytes;
-  const floats = new Float32Array(memory, rowsAt, (n + 1) * SIMD_BLOCK);
-  const middle = (n >> 1) * SIMD_BLOCK;
-  const even = n % 2 === 0;
+  const rows = networkRows(simd, n);
+  const { floats, middle, rowsAt, rowBytes, comparators } = rows;
   for (let b0 = start; b0 < end; b0 += SIMD_BLOCK) {
     const len = Math.min(SIMD_BLOCK, end - b0);
     const padded = (len + 3) & ~3;
-    for (let i = 0; i < n; i++) {
-      const base = i * SIMD_BLOCK;
-      if (scales) {
-        const source = inputs[i];
-        const scale = scales[i];
-        scaleInto(floats, base, source, b0, len, scale);
-      } else {
-        floats.set(inputs[i].subarray(b0, b0 + len), base);
-      }
-      for (let p = len; p < padded; p++) floats[base + p] = 0;
-    }
+    loadBlock(floats, inputs, scales, b0, len, padded);
     const nan = simd.keys(rowsAt, n, rowBytes, padded * 4);
-    simd.net(0, network.length >> 1, padded * 4);
+    simd.net(0, comparators, padded * 4);
     simd.unkey(rowsAt + middle * 4, padded * 4);
-    if (even) {
+    if (n % 2 === 0) {
       simd.unkey(rowsAt + (middle - SIMD_BLOCK) * 4, padded * 4);
-      for (let p = 0; p < len; p++) out[b0 + p] = (floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2;
+      meanOfRows(floats, middle - SIMD_BLOCK, middle, len, out, b0);
     } else {
       out.set(floats.subarray(middle, middle + len), b0);
     }
     if (deviation) {
-      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone
-      // below). Unscaled inputs are float32 values, and so are their medians (of an even count, the mean
-      // of two, within half a unit of its last place): the differences are taken four at a time. Scaled
-      // ones (flats) are taken in double precision about the median in double precision, ccdproc's: the
-      // input each middle key came from (float32 values of about 1 differ by less than their rounding).
-      const centerRow = n * SIMD_BLOCK;
-      if (!scales) {
-        if (even) {
-          for (let p = 0; p < len; p++) {
-            floats[centerRow + p] = (floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2;
-          }
-        } else floats.copyWithin(centerRow, middle, middle + len);
-        for (let p = len; p < padded; p++) floats[centerRow + p] = 0;
-        for (let i = 0; i < n; i++) {
-          const base = i * SIMD_BLOCK;
-          floats.set(inputs[i].subarray(b0, b0 + len), base);
-          for (let p = len; p < padded; p++) floats[base + p] = 0;
-        }
-        simd.absdiff(rowsAt, n, rowBytes, rowsAt + centerRow * 4, padded * 4);
-      } else {
-        const centers = centerScratch();
-        const other = even ? otherCenterScratch() : null;
-        centerOfKeys(floats, middle, len, inputs, scales, b0, centers);
-        if (other) {
-          centerOfKeys(floats, middle - SIMD_BLOCK, len, inputs, scales, b0, other);
-          for (let p = 0; p < len; p++) centers[p] = (other[p] + centers[p]) / 2;
-        }
-        for (let i = 0; i < n; i++) {
-          const base = i * SIMD_BLOCK;
-          const source = inputs[i];
-          const scale = scales[i];
-          deviationsInto(floats, base, source, b0, len, scale, centers);
-          for (let p = len; p < padded; p++) floats[base + p] = 0;
-        }
-      }
+      // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone below).
+      if (scales) scaledDeviations(rows, inputs, scales, b0, len, padded);
+      else unscaledDeviations(simd, rows, inputs, b0, len, padded);
       // Deviations are never negative (the sign bit clear), so their float32 bits already sort as int32
       // keys: no keys to make or undo. (A NaN, redone below, sorts above them all.)
-      simd.net(0, network.length >> 1, padded * 4);
-      const root = Math.sqrt(n);
-      if (even) {
-        for (let p = 0; p < len; p++) {
-          deviation[b0 + p] = MAD_TO_SIGMA * ((floats[middle - SIMD_BLOCK + p] + floats[middle + p]) / 2) /
-            root;
-        }
-      } else {
-        for (let p = 0; p < len; p++) deviation[b0 + p] = MAD_TO_SIGMA * floats[middle + p] / root;
-      }
+      simd.net(0, comparators, padded * 4);
+      storeDeviations(rows, n, deviation, b0, len);
     }
     if (nan) redoPixelsWithNaN(inputs, out, scales, b0, b0 + len, values, deviation);
   }

@@ -20,6 +20,7 @@ export { medianOf } from "./stats.ts";
 export {
   BLOCK,
   blockMedians,
+  countFlagged,
   flagHot,
   flagLowResponse,
   LOW_RESPONSE_BIT,

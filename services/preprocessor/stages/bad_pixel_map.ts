@@ -17,6 +17,7 @@ import { FitsImageReader, FitsImageWriter, Header, positionedSum } from "../../.
 import {
   BLOCK,
   blockMedians,
+  countFlagged,
   flagHot,
   flagLowResponse,
   history,
@@ -172,12 +173,12 @@ async function makeMap(
           }
         });
         const pixels = rows * width;
-        for (let p = 0; p < pixels; p++) if (mask[p] !== 0) counts.flagged++;
+        counts.flagged += countFlagged(mask, pixels);
         if (pixels % 4 === 0 && (y0 * width) % 4 === 0) {
           // The mask's bytes are the BITPIX 8 data as they stand (bands of whole words: their plain word sum).
           await writer.writeEncoded(mask.subarray(0, pixels), positionedSum(mask, 0, pixels, 0));
         } else {
-          for (let p = 0; p < pixels; p++) bits[p] = mask[p];
+          bits.set(mask.subarray(0, pixels));
           await writer.writeRows(bits.subarray(0, pixels));
         }
       }
