@@ -54,6 +54,7 @@ export const op = {
   i32Add: [0x6a],
   i32Sub: [0x6b],
   v128Load: [0xfd, 0x00, 0x04, 0x00],
+  v128LoadAt: (offset: number) => [0xfd, 0x00, 0x04, ...uleb(offset)],
   v128Store: [0xfd, 0x0b, 0x04, 0x00],
   v128StoreAt: (offset: number) => [0xfd, 0x0b, 0x04, ...uleb(offset)],
   i32x4Splat: [0xfd, 0x11],
@@ -73,6 +74,20 @@ export const op = {
   i32x4MaxS: [0xfd, 0xb8, 0x01],
   f32x4Abs: [0xfd, 0xe0, 0x01],
   f32x4Sub: [0xfd, 0xe5, 0x01],
+  i32Mul: [0x6c],
+  f64Load: (offset: number) => [0x2b, 0x03, ...uleb(offset)],
+  /** Two float32 (8 bytes) into the low lanes, the rest zero. */
+  v128Load64Zero: (offset: number) => [0xfd, 0x5d, 0x03, ...uleb(offset)],
+  /** The low 8 bytes (lane 0 of i64x2) to memory. */
+  v128Store64Lane0: (offset: number) => [0xfd, 0x5b, 0x03, ...uleb(offset), 0],
+  v128Bitselect: [0xfd, 0x52],
+  f64x2Splat: [0xfd, 0x14],
+  f64x2Eq: [0xfd, 0x47],
+  f32x4DemoteF64x2Zero: [0xfd, 0x5e],
+  f64x2PromoteLowF32x4: [0xfd, 0x5f],
+  f64x2Abs: [0xfd, 0xec, 0x01],
+  f64x2Sub: [0xfd, 0xf1, 0x01],
+  f64x2Mul: [0xfd, 0xf2, 0x01],
 };
 
 /** The address `base + i` (two i32 locals) on the stack. */
@@ -106,8 +121,8 @@ export function forEachRow(row: number, rows: number, stride: number, body: numb
   ];
 }
 
-/** `for (i = 0; i < bytes; i += 16) body` with i in local `i`, bytes in local `bytes`. */
-export function forEachVector(i: number, bytes: number, body: number[]): number[] {
+/** `for (i = 0; i < bytes; i += step) body` with i in local `i`, bytes in local `bytes` (a vector's 16 by default). */
+export function forEachVector(i: number, bytes: number, body: number[], step = 16): number[] {
   return [
     ...op.i32Const(0),
     ...op.set(i),
@@ -119,7 +134,7 @@ export function forEachVector(i: number, bytes: number, body: number[]): number[
     ...op.brIf(1),
     ...body,
     ...op.get(i),
-    ...op.i32Const(16),
+    ...op.i32Const(step),
     ...op.i32Add,
     ...op.set(i),
     ...op.br(0),

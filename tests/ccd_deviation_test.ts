@@ -69,6 +69,45 @@ Deno.test("median combine's uncertainty is 1.4826 · MAD / √m, by the SIMD net
   }
 });
 
+Deno.test("scaled frames (flats): the median and its MAD in double precision, as ccdproc's, by the network and the loop alike", () => {
+  // Levels near 20000 ADU with a spread of hundredths of an ADU: scaled to about 1, the values differ by
+  // about 1e-6, ten float32 units there, so deviations taken in float32 would be off by tens of percent.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const n of [4, 5, 11]) {
+    const pixels = 2051; // a last block not a multiple of 4
+    const levels = Array.from({ length: n }, (_, i) => 20000 + 37 * i);
+    const scales = levels.map((level) => 1 / level);
+    const frames = levels.map((level, i) =>
+      Float32Array.from(
+        { length: pixels },
+        (_, p) => (p * 5 + i) % 97 === 0 ? NaN : level * (1 + 0.01 * p / pixels) + 0.05 * random(),
+      )
+    );
+    const out = new Float32Array(pixels);
+    const deviation = new Float32Array(pixels);
+    combineBand(frames, out, { method: "median", scales }, 0, pixels, deviation);
+    const loopOut = new Float32Array(pixels);
+    const loopDeviation = new Float32Array(pixels);
+    combineBand(
+      frames,
+      loopOut,
+      { method: "median", scales, sigmaClip: { low: 1e9, high: 1e9 } },
+      0,
+      pixels,
+      loopDeviation,
+    );
+    for (let p = 0; p < pixels; p++) {
+      const values = frames.map((f, i) => f[p] * scales[i]).filter((v) => v === v);
+      const m = median(values);
+      const expected = MAD_TO_SIGMA * median(values.map((v) => Math.abs(v - m))) / Math.sqrt(values.length);
+      assertAlmostEquals(out[p], Math.fround(m), 2e-7, `median, n ${n} pixel ${p}`);
+      assertAlmostEquals(deviation[p], expected, 1e-5 * expected, `network, n ${n} pixel ${p}`);
+      assertAlmostEquals(loopDeviation[p], expected, 1e-5 * expected, `loop, n ${n} pixel ${p}`);
+    }
+  }
+});
+
 Deno.test("average and sum combines' uncertainty: std/√m and std·√m; NaN where nothing is left", () => {
   const frames = [f32([1, NaN]), f32([3, NaN]), f32([8, NaN])];
   const out = new Float32Array(2);

@@ -162,6 +162,195 @@ function absdiffBody(): number[] {
   ];
 }
 
+// Scaled inputs (flats) in double precision, as ccdproc scales and combines them: each input's float32
+// row (its "raw" row) times its scale, an f64 in memory. Two pixels a step, promoted to f64x2.
+
+/** `f64x2(raw[addr + offset], raw[addr + offset + 4]) × scale`, the address on the stack, the scale in local `sc`. */
+function scaledPair(offset: number, sc: number): number[] {
+  return [...op.v128Load64Zero(offset), ...op.f64x2PromoteLowF32x4, ...op.get(sc), ...op.f64x2Mul];
+}
+
+/**
+ * scale(row, rows, stride, raw, scales, bytes): row i becomes float32(raw row i ×
+ * scales[i]) over `bytes` bytes, for `rows` rows (`stride` bytes apart in both).
+ * Locals: 6 i (i32); 7 sc (v128).
+ */
+function scaleBody(): number[] {
+  const [row, rows, stride, raw, scales, bytes, i, sc] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const half = (offset: number) => [
+    ...at(row, i),
+    ...at(raw, i),
+    ...scaledPair(offset, sc),
+    ...op.f32x4DemoteF64x2Zero,
+    ...op.v128Store64Lane0(offset),
+  ];
+  return forEachRow(row, rows, stride, [
+    ...op.get(scales),
+    ...op.f64Load(0),
+    ...op.f64x2Splat,
+    ...op.set(sc),
+    ...forEachVector(i, bytes, [...half(0), ...half(8)]),
+    ...op.get(raw),
+    ...op.get(stride),
+    ...op.i32Add,
+    ...op.set(raw),
+    ...op.get(scales),
+    ...op.i32Const(8),
+    ...op.i32Add,
+    ...op.set(scales),
+  ]);
+}
+
+/**
+ * centers(raw, rows, stride, scales, key, out, ties, bytes) → anyTie: for each
+ * pixel of the key row (float32 values over `bytes` bytes), the scaled input in
+ * double precision whose float32 rounding is the key (the first such input; the
+ * key itself when none is), written as an f64 to `out`; where more than one
+ * input rounds to the key (their order in double precision unknown here), all
+ * ones (8 bytes) to `ties`, else zeros; returns 1 when any pixel has a tie.
+ * Locals: 8 j, 9 r, 10 s, 11 left (i32); 12 k, 13 c, 14 v, 15 e, 16 seen, 17 tie, 18 any (v128).
+ */
+function centersBody(): number[] {
+  const [raw, rows, stride, scales, key, out, ties, bytes, j, r, s, left, k, c, v, e, seen, tie, any] = Array
+    .from({ length: 19 }, (_, i) => i);
+  const back = (local: number, by: number[]) => [...op.get(local), ...by, ...op.i32Sub, ...op.set(local)];
+  const twice = (local: number) => [...at(local, j), ...op.get(j), ...op.i32Add];
+  return [
+    // The last input's row and scale: inputs are tried last to first, so that the first match stays.
+    ...op.get(raw),
+    ...op.get(rows),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.get(stride),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.set(raw),
+    ...op.get(scales),
+    ...op.get(rows),
+    ...op.i32Const(1),
+    ...op.i32Sub,
+    ...op.i32Const(8),
+    ...op.i32Mul,
+    ...op.i32Add,
+    ...op.set(scales),
+    ...forEachVector(j, bytes, [
+      ...at(key, j),
+      ...op.v128Load64Zero(0),
+      ...op.f64x2PromoteLowF32x4,
+      ...op.set(k),
+      ...op.get(k),
+      ...op.set(c),
+      ...op.get(raw),
+      ...op.set(r),
+      ...op.get(scales),
+      ...op.set(s),
+      ...op.get(rows),
+      ...op.set(left),
+      ...op.get(any),
+      ...op.get(any),
+      ...op.v128Xor,
+      ...op.set(seen),
+      ...op.get(seen),
+      ...op.set(tie),
+      ...op.block,
+      ...op.loop,
+      ...op.get(left),
+      ...op.i32Eqz,
+      ...op.brIf(1),
+      ...at(r, j),
+      ...op.v128Load64Zero(0),
+      ...op.f64x2PromoteLowF32x4,
+      ...op.get(s),
+      ...op.f64Load(0),
+      ...op.f64x2Splat,
+      ...op.f64x2Mul,
+      ...op.set(v),
+      // e = float32(v) == key; c = e ? v : c; a second match is a tie.
+      ...op.get(v),
+      ...op.f32x4DemoteF64x2Zero,
+      ...op.f64x2PromoteLowF32x4,
+      ...op.get(k),
+      ...op.f64x2Eq,
+      ...op.set(e),
+      ...op.get(v),
+      ...op.get(c),
+      ...op.get(e),
+      ...op.v128Bitselect,
+      ...op.set(c),
+      ...op.get(tie),
+      ...op.get(seen),
+      ...op.get(e),
+      ...op.v128And,
+      ...op.v128Or,
+      ...op.set(tie),
+      ...op.get(seen),
+      ...op.get(e),
+      ...op.v128Or,
+      ...op.set(seen),
+      ...back(r, op.get(stride)),
+      ...back(s, op.i32Const(8)),
+      ...back(left, op.i32Const(1)),
+      ...op.br(0),
+      ...op.end,
+      ...op.end,
+      ...twice(out),
+      ...op.get(c),
+      ...op.v128Store,
+      ...twice(ties),
+      ...op.get(tie),
+      ...op.v128Store,
+      ...op.get(any),
+      ...op.get(tie),
+      ...op.v128Or,
+      ...op.set(any),
+    ], 8),
+    ...op.get(any),
+    ...op.v128AnyTrue,
+  ];
+}
+
+/**
+ * deviations(raw, rows, stride, scales, centers, out, bytes): row i of `out`
+ * becomes float32(|raw row i × scales[i] − centers|), the centers f64, over
+ * `bytes` bytes of float32, for `rows` rows. Locals: 7 i, 8 ci (i32); 9 sc (v128).
+ */
+function deviationsBody(): number[] {
+  const [raw, rows, stride, scales, centers, out, bytes, i, ci, sc] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const half = (offset: number) => [
+    ...at(out, i),
+    ...at(raw, i),
+    ...scaledPair(offset, sc),
+    ...op.get(ci),
+    ...op.v128LoadAt(2 * offset),
+    ...op.f64x2Sub,
+    ...op.f64x2Abs,
+    ...op.f32x4DemoteF64x2Zero,
+    ...op.v128Store64Lane0(offset),
+  ];
+  return forEachRow(raw, rows, stride, [
+    ...op.get(scales),
+    ...op.f64Load(0),
+    ...op.f64x2Splat,
+    ...op.set(sc),
+    ...forEachVector(i, bytes, [
+      ...at(centers, i),
+      ...op.get(i),
+      ...op.i32Add,
+      ...op.set(ci),
+      ...half(0),
+      ...half(8),
+    ]),
+    ...op.get(out),
+    ...op.get(stride),
+    ...op.i32Add,
+    ...op.set(out),
+    ...op.get(scales),
+    ...op.i32Const(8),
+    ...op.i32Add,
+    ...op.set(scales),
+  ]);
+}
+
 /** The module's bytes. */
 export function medianSimdModule(): Uint8Array<ArrayBuffer> {
   const types = [
@@ -169,11 +358,14 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
     [0x60, ...vec([[I32], [I32], [I32], [I32]]), ...vec([[I32]])], // keys
     [0x60, ...vec([[I32], [I32]]), ...vec([])], // unkey
     [0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])], // absdiff
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])], // scale
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([])], // deviations
+    [0x60, ...vec([[I32], [I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vec([[I32]])], // centers
   ];
   return new Uint8Array([
     ...MODULE_HEADER,
     ...section(1, vec(types)),
-    ...section(3, vec([[0], [1], [2], [3]])),
+    ...section(3, vec([[0], [1], [2], [3], [4], [6], [5]])),
     ...section(5, vec([[0x00, ...uleb(2)]])),
     ...section(
       7,
@@ -182,6 +374,9 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
         [...name("keys"), 0x00, 1],
         [...name("unkey"), 0x00, 2],
         [...name("absdiff"), 0x00, 3],
+        [...name("scale"), 0x00, 4],
+        [...name("centers"), 0x00, 5],
+        [...name("deviations"), 0x00, 6],
         [...name("memory"), 0x02, 0],
       ]),
     ),
@@ -192,6 +387,9 @@ export function medianSimdModule(): Uint8Array<ArrayBuffer> {
         func([[1, I32], [2, V128]], keysBody()),
         func([[1, I32], [1, V128]], unkeyBody()),
         func([[1, I32]], absdiffBody()),
+        func([[1, I32], [1, V128]], scaleBody()),
+        func([[4, I32], [7, V128]], centersBody()),
+        func([[2, I32], [1, V128]], deviationsBody()),
       ]),
     ),
   ]);
@@ -204,6 +402,26 @@ export interface MedianSimd {
   keys(row: number, rows: number, stride: number, bytes: number): number;
   unkey(row: number, bytes: number): void;
   absdiff(row: number, rows: number, stride: number, center: number, bytes: number): void;
+  scale(row: number, rows: number, stride: number, raw: number, scales: number, bytes: number): void;
+  centers(
+    raw: number,
+    rows: number,
+    stride: number,
+    scales: number,
+    key: number,
+    out: number,
+    ties: number,
+    bytes: number,
+  ): number;
+  deviations(
+    raw: number,
+    rows: number,
+    stride: number,
+    scales: number,
+    centers: number,
+    out: number,
+    bytes: number,
+  ): void;
 }
 
 let instance: MedianSimd | null | undefined;

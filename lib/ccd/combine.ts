@@ -214,9 +214,33 @@ export function medianNetwork(n: number): Int32Array {
 }
 
 /**
- * Recomputes the median (and its uncertainty) of pixels `[start, end)` that have
- * a NaN in some frame, leaving the NaNs out.
+ * Combines pixel p one value at a time in double precision, NaNs left out (the
+ * loop's arithmetic); `values` and `scratch` hold at least n values.
  */
+function combinePixel(
+  inputs: Float32Array[],
+  out: Float32Array,
+  scales: ArrayLike<number> | null,
+  p: number,
+  values: Float64Array,
+  scratch: Float64Array,
+  deviation: Float32Array | null,
+): void {
+  let m = 0;
+  for (let i = 0; i < inputs.length; i++) {
+    const x = inputs[i][p] * (scales ? scales[i] : 1);
+    if (x === x) values[m++] = x;
+  }
+  const median = m === 0 ? NaN : medianSmall(values, m);
+  out[p] = median;
+  if (deviation) {
+    deviation[p] = m === 0
+      ? NaN
+      : MAD_TO_SIGMA * absoluteDeviation(values, m, median, scratch) / Math.sqrt(m);
+  }
+}
+
+/** Recomputes pixels `[start, end)` that have a NaN in some frame (see {@link combinePixel}). */
 function redoPixelsWithNaN(
   inputs: Float32Array[],
   out: Float32Array,
@@ -226,103 +250,23 @@ function redoPixelsWithNaN(
   values: Float64Array,
   deviation: Float32Array | null,
 ): void {
-  const n = inputs.length;
-  const scratch = deviation ? new Float64Array(n) : values;
+  const scratch = new Float64Array(inputs.length);
   for (let p = start; p < end; p++) {
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const x = inputs[i][p] * (scales ? scales[i] : 1);
-      if (x === x) values[m++] = x;
-    }
-    if (m === n) continue;
-    const median = m === 0 ? NaN : medianSmall(values, m);
-    out[p] = median;
-    if (deviation) {
-      deviation[p] = m === 0
-        ? NaN
-        : MAD_TO_SIGMA * absoluteDeviation(values, m, median, scratch) / Math.sqrt(m);
-    }
+    let nan = false;
+    for (let i = 0; i < inputs.length && !nan; i++) nan = inputs[i][p] !== inputs[i][p];
+    if (nan) combinePixel(inputs, out, scales, p, values, scratch, deviation);
   }
 }
 
 /** Pixels per block of the SIMD network: rows of 8 KiB, so n rows stay in the L2 cache. */
 const SIMD_BLOCK = 2048;
 
-/** Scratch of the thread: a block's medians in double precision (for a scaled combine's deviations). */
-let centers: Float64Array | null = null;
-
-function centerScratch(): Float64Array {
-  return centers ??= new Float64Array(SIMD_BLOCK);
-}
-
-/** Scratch of the thread: the lower middle's values of an even count. */
-let otherCenters: Float64Array | null = null;
-
-function otherCenterScratch(): Float64Array {
-  return otherCenters ??= new Float64Array(SIMD_BLOCK);
-}
-
 /**
- * For each of `len` pixels, the scaled input value (in double precision) whose
- * float32 rounding is the key at `keys[at + p]`: the first input that gives it,
- * or the key itself when none does. Input by input over the block (streaming,
- * the rare match the only branch) rather than pixel by pixel.
+ * The network's rows in a thread's module memory: the comparator table, the
+ * scales (f64), n + 1 rows of a block (the inputs' values, then their median),
+ * and for scaled inputs n rows of their unscaled values and two rows of f64
+ * centers.
  */
-function centerOfKeys(
-  keys: Float32Array,
-  at: number,
-  len: number,
-  inputs: Float32Array[],
-  scales: ArrayLike<number>,
-  from: number,
-  out: Float64Array,
-): void {
-  for (let p = 0; p < len; p++) out[p] = keys[at + p];
-  // Last input first, so that the first one to match is the one kept.
-  for (let i = inputs.length - 1; i >= 0; i--) matchKeys(keys, at, len, inputs[i], scales[i], from, out);
-}
-
-function matchKeys(
-  keys: Float32Array,
-  at: number,
-  len: number,
-  source: Float32Array,
-  scale: number,
-  from: number,
-  out: Float64Array,
-): void {
-  for (let p = 0; p < len; p++) {
-    const v = source[from + p] * scale;
-    if (Math.fround(v) === keys[at + p]) out[p] = v;
-  }
-}
-
-/** `out[at + p] = source[from + p] · scale` for `len` pixels (its own function: a loop the JIT keeps tight). */
-function scaleInto(
-  out: Float32Array,
-  at: number,
-  source: Float32Array,
-  from: number,
-  len: number,
-  scale: number,
-): void {
-  for (let p = 0; p < len; p++) out[at + p] = source[from + p] * scale;
-}
-
-/** `out[at + p] = |source[from + p] · scale − centers[p]|` for `len` pixels, in double precision. */
-function deviationsInto(
-  out: Float32Array,
-  at: number,
-  source: Float32Array,
-  from: number,
-  len: number,
-  scale: number,
-  centers: Float64Array,
-): void {
-  for (let p = 0; p < len; p++) out[at + p] = Math.abs(source[from + p] * scale - centers[p]);
-}
-
-/** The network's rows in a thread's module memory: the comparator table, then n + 1 rows of a block. */
 interface NetworkRows {
   /** Byte offset of the first row. */
   rowsAt: number;
@@ -330,31 +274,54 @@ interface NetworkRows {
   rowBytes: number;
   /** The comparators' count (pairs). */
   comparators: number;
-  /** The rows as float32 values. */
+  /** The memory as float32 values, from byte 0. */
   floats: Float32Array;
   /** Index in `floats` of the (upper) middle row. */
   middle: number;
+  /** Byte offsets of the scales, of the first unscaled row, of the two rows of centers and of their ties. */
+  scalesAt: number;
+  rawAt: number;
+  centersAt: number;
+  otherCentersAt: number;
+  tiesAt: number;
+  otherTiesAt: number;
 }
 
-/** Lays the comparators of `n` frames' network out at the start of the module's memory, growing it as needed. */
-function networkRows(simd: MedianSimd, n: number): NetworkRows {
+/** Lays `n` frames' network out in the module's memory, growing it as needed (see {@link NetworkRows}). */
+function networkRows(simd: MedianSimd, n: number, scales: ArrayLike<number> | null): NetworkRows {
   const network = medianNetwork(n);
   const rowBytes = SIMD_BLOCK * 4;
-  const rowsAt = (network.length * 4 + 15) & ~15;
+  const scalesAt = (network.length * 4 + 15) & ~15;
+  const rowsAt = (scalesAt + n * 8 + 15) & ~15;
   // One more row: the medians, for the absolute deviations.
-  const needed = rowsAt + (n + 1) * rowBytes;
+  const rawAt = rowsAt + (n + 1) * rowBytes;
+  const centersAt = rawAt + n * rowBytes;
+  const otherCentersAt = centersAt + SIMD_BLOCK * 8;
+  const tiesAt = otherCentersAt + SIMD_BLOCK * 8;
+  const otherTiesAt = tiesAt + SIMD_BLOCK * 8;
+  const needed = scales ? otherTiesAt + SIMD_BLOCK * 8 : rawAt;
   if (simd.memory.buffer.byteLength < needed) {
     simd.memory.grow(Math.ceil((needed - simd.memory.buffer.byteLength) / 65536));
   }
   const memory = simd.memory.buffer;
   const pairs = new Int32Array(memory, 0, network.length);
   for (let c = 0; c < network.length; c++) pairs[c] = rowsAt + network[c] * rowBytes;
+  if (scales) {
+    const f64 = new Float64Array(memory, scalesAt, n);
+    for (let i = 0; i < n; i++) f64[i] = scales[i];
+  }
   return {
     rowsAt,
     rowBytes,
     comparators: network.length >> 1,
-    floats: new Float32Array(memory, rowsAt, (n + 1) * SIMD_BLOCK),
-    middle: (n >> 1) * SIMD_BLOCK,
+    floats: new Float32Array(memory),
+    middle: rowsAt / 4 + (n >> 1) * SIMD_BLOCK,
+    scalesAt,
+    rawAt,
+    centersAt,
+    otherCentersAt,
+    tiesAt,
+    otherTiesAt,
   };
 }
 
@@ -363,19 +330,18 @@ function padRow(floats: Float32Array, base: number, len: number, padded: number)
   for (let p = len; p < padded; p++) floats[base + p] = 0;
 }
 
-/** Row i of the block: pixels `[b0, b0 + len)` of input i, scaled when there are scales. */
-function loadBlock(
+/** Copies pixels `[b0, b0 + len)` of each input to its row from `firstRow` (a float index), padded. */
+function copyRows(
   floats: Float32Array,
+  firstRow: number,
   inputs: Float32Array[],
-  scales: ArrayLike<number> | null,
   b0: number,
   len: number,
   padded: number,
 ): void {
   for (let i = 0; i < inputs.length; i++) {
-    const base = i * SIMD_BLOCK;
-    if (scales) scaleInto(floats, base, inputs[i], b0, len, scales[i]);
-    else floats.set(inputs[i].subarray(b0, b0 + len), base);
+    const base = firstRow + i * SIMD_BLOCK;
+    floats.set(inputs[i].subarray(b0, b0 + len), base);
     padRow(floats, base, len, padded);
   }
 }
@@ -407,41 +373,66 @@ function unscaledDeviations(
 ): void {
   const { floats, middle, rowsAt, rowBytes } = rows;
   const n = inputs.length;
-  const centerRow = n * SIMD_BLOCK;
+  const centerRow = rowsAt / 4 + n * SIMD_BLOCK;
   if (n % 2 === 0) meanOfRows(floats, middle - SIMD_BLOCK, middle, len, floats, centerRow);
   else floats.copyWithin(centerRow, middle, middle + len);
   padRow(floats, centerRow, len, padded);
-  loadBlock(floats, inputs, null, b0, len, padded);
-  simd.absdiff(rowsAt, n, rowBytes, rowsAt + centerRow * 4, padded * 4);
+  copyRows(floats, rowsAt / 4, inputs, b0, len, padded);
+  simd.absdiff(rowsAt, n, rowBytes, centerRow * 4, padded * 4);
 }
 
 /**
  * Rows of |v_i − median| for scaled inputs (flats), in double precision about
- * the median in double precision, ccdproc's: the input each middle key came
- * from (float32 values of about 1 differ by less than their rounding).
+ * the median in double precision, ccdproc's: the scaled input each middle key
+ * came from (float32 values of about 1 differ by less than their rounding).
+ * Returns whether a middle key came from more than one input (see {@link redoTies}).
  */
-function scaledDeviations(
+function scaledDeviations(simd: MedianSimd, rows: NetworkRows, n: number, padded: number): boolean {
+  const { floats, middle, rowsAt, rowBytes, rawAt, scalesAt, centersAt, otherCentersAt } = rows;
+  const { tiesAt, otherTiesAt } = rows;
+  let ties = simd.centers(rawAt, n, rowBytes, scalesAt, middle * 4, centersAt, tiesAt, padded * 4) !== 0;
+  if (n % 2 === 0) {
+    const lower = (middle - SIMD_BLOCK) * 4;
+    ties = simd.centers(rawAt, n, rowBytes, scalesAt, lower, otherCentersAt, otherTiesAt, padded * 4) !== 0 ||
+      ties;
+    const centers = new Float64Array(floats.buffer, centersAt, padded);
+    const other = new Float64Array(floats.buffer, otherCentersAt, padded);
+    meanOfCenters(centers, other, padded);
+  }
+  simd.deviations(rawAt, n, rowBytes, scalesAt, centersAt, rowsAt, padded * 4);
+  return ties;
+}
+
+/**
+ * Recomputes, one value at a time, the pixels of a block whose middle key more
+ * than one scaled input rounds to: which of them is the median in double
+ * precision their float32 keys cannot tell.
+ */
+function redoTies(
   rows: NetworkRows,
   inputs: Float32Array[],
+  out: Float32Array,
   scales: ArrayLike<number>,
   b0: number,
   len: number,
-  padded: number,
+  values: Float64Array,
+  deviation: Float32Array | null,
 ): void {
-  const { floats, middle } = rows;
-  const n = inputs.length;
-  const centers = centerScratch();
-  centerOfKeys(floats, middle, len, inputs, scales, b0, centers);
-  if (n % 2 === 0) {
-    const other = otherCenterScratch();
-    centerOfKeys(floats, middle - SIMD_BLOCK, len, inputs, scales, b0, other);
-    for (let p = 0; p < len; p++) centers[p] = (other[p] + centers[p]) / 2;
+  const words = new Int32Array(rows.floats.buffer);
+  const upper = rows.tiesAt / 4;
+  const lower = rows.otherTiesAt / 4;
+  const even = inputs.length % 2 === 0;
+  const scratch = new Float64Array(inputs.length);
+  for (let p = 0; p < len; p++) {
+    if (words[upper + 2 * p] !== 0 || (even && words[lower + 2 * p] !== 0)) {
+      combinePixel(inputs, out, scales, b0 + p, values, scratch, deviation);
+    }
   }
-  for (let i = 0; i < n; i++) {
-    const base = i * SIMD_BLOCK;
-    deviationsInto(floats, base, inputs[i], b0, len, scales[i], centers);
-    padRow(floats, base, len, padded);
-  }
+}
+
+/** `centers[p] = (other[p] + centers[p]) / 2` for `len` pixels. */
+function meanOfCenters(centers: Float64Array, other: Float64Array, len: number): void {
+  for (let p = 0; p < len; p++) centers[p] = (other[p] + centers[p]) / 2;
 }
 
 /** `deviation[b0 + p]` = 1.4826 · (the middle row's median absolute deviation) / √n, for `len` pixels. */
@@ -468,7 +459,9 @@ function storeDeviations(
  * the comparators four pixels at a time in WebAssembly: each is a branch-free
  * min/max over a row of the block, on float32 bits turned into order-preserving
  * int32 keys. Insertion sort per pixel mispredicts on noise; this does not.
- * Pixels with a NaN in any frame are redone one by one, leaving the NaNs out.
+ * Scaled inputs are scaled in double precision there too, and their float32
+ * roundings sorted. Pixels with a NaN in any frame are redone one by one,
+ * leaving the NaNs out.
  *
  * Every loop over a block's pixels is a small function of its own: this one only
  * drives them, so V8 compiles each once instead of recompiling one large
@@ -485,30 +478,38 @@ function medianByNetwork(
   deviation: Float32Array | null,
 ): void {
   const n = inputs.length;
-  const rows = networkRows(simd, n);
-  const { floats, middle, rowsAt, rowBytes, comparators } = rows;
+  const rows = networkRows(simd, n, scales);
+  const { floats, middle, rowsAt, rowBytes, rawAt, scalesAt, comparators } = rows;
   for (let b0 = start; b0 < end; b0 += SIMD_BLOCK) {
     const len = Math.min(SIMD_BLOCK, end - b0);
     const padded = (len + 3) & ~3;
-    loadBlock(floats, inputs, scales, b0, len, padded);
+    if (scales) {
+      // The unscaled rows stay for the deviations.
+      copyRows(floats, rawAt / 4, inputs, b0, len, padded);
+      simd.scale(rowsAt, n, rowBytes, rawAt, scalesAt, padded * 4);
+    } else {
+      copyRows(floats, rowsAt / 4, inputs, b0, len, padded);
+    }
     const nan = simd.keys(rowsAt, n, rowBytes, padded * 4);
     simd.net(0, comparators, padded * 4);
-    simd.unkey(rowsAt + middle * 4, padded * 4);
+    simd.unkey(middle * 4, padded * 4);
     if (n % 2 === 0) {
-      simd.unkey(rowsAt + (middle - SIMD_BLOCK) * 4, padded * 4);
+      simd.unkey((middle - SIMD_BLOCK) * 4, padded * 4);
       meanOfRows(floats, middle - SIMD_BLOCK, middle, len, out, b0);
     } else {
       out.set(floats.subarray(middle, middle + len), b0);
     }
+    let ties = false;
     if (deviation) {
       // The median absolute deviation by the same network, over |v_i − median| (NaN pixels are redone below).
-      if (scales) scaledDeviations(rows, inputs, scales, b0, len, padded);
+      if (scales) ties = scaledDeviations(simd, rows, n, padded);
       else unscaledDeviations(simd, rows, inputs, b0, len, padded);
       // Deviations are never negative (the sign bit clear), so their float32 bits already sort as int32
       // keys: no keys to make or undo. (A NaN, redone below, sorts above them all.)
       simd.net(0, comparators, padded * 4);
       storeDeviations(rows, n, deviation, b0, len);
     }
+    if (ties) redoTies(rows, inputs, out, scales!, b0, len, values, deviation);
     if (nan) redoPixelsWithNaN(inputs, out, scales, b0, b0 + len, values, deviation);
   }
 }
