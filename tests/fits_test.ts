@@ -147,6 +147,28 @@ Deno.test("positionedSum: the sums of pieces of any length, each at its place in
   );
 });
 
+Deno.test("positionedSum over long runs (words summed many at a time): all-255 bytes, random ones, at every memory alignment", () => {
+  let seed = 11;
+  const random = new Uint8Array(100_003);
+  for (let i = 0; i < random.length; i++) random[i] = (seed = (seed * 1103515245 + 12345) % 2147483648) >> 23;
+  for (const source of [new Uint8Array(100_003).fill(255), random]) {
+    for (let offset = 0; offset < 4; offset++) {
+      // The same bytes at another place in memory: the word loop runs only where the memory is aligned.
+      const memory = new Uint8Array(source.length + 4);
+      memory.set(source, offset);
+      const bytes = memory.subarray(offset, offset + source.length);
+      const whole = checksumOf(bytes);
+      assertEquals(positionedSum(bytes, 0, bytes.length, 0), whole, `offset ${offset}`);
+      const cut = 40_001;
+      assertEquals(
+        addSums(positionedSum(bytes, 0, cut, 0), positionedSum(bytes, cut, bytes.length, cut)),
+        whole,
+        `offset ${offset}, cut at ${cut}`,
+      );
+    }
+  }
+});
+
 Deno.test("encodeFloat32BigEndian: the bytes and checksum DataView and checksumOf give, for runs of any length and start (SIMD and JavaScript paths)", () => {
   const values = new Float32Array(200_003);
   let seed = 11;

@@ -56,13 +56,26 @@ export async function openMasters(
   return opened;
 }
 
-/** A slot's band task inputs: every master first (decoded for the frames after it to use), then the frames. */
+/**
+ * A slot's band task inputs: every master first (decoded for the frames after it
+ * to use), then the frames. A master stored as one byte a pixel (a bad-pixel
+ * map's bits, see {@link storedBits}) is used as its stored bytes: not decoded.
+ */
 export function withMasters(
   masters: Map<string, SweepInput>,
   slot: number,
   frames: BandInput[],
 ): BandInput[] {
-  return [...[...masters.values()].map((master) => master.input(slot)), ...frames];
+  const decoded = [...masters.values()].map((master) => {
+    const input = master.input(slot);
+    return storedBits(input) ? { ...input, raw: null, encoding: null } : input;
+  });
+  return [...decoded, ...frames];
+}
+
+/** A master's band as its stored bytes when they are the bits themselves (BITPIX 8, no overscan or trim), else null. */
+export function storedBits(input: BandInput): Uint8Array | null {
+  return input.encoding?.bitpix === 8 && !input.layout && input.raw ? input.raw : null;
 }
 
 /** Reads a band of every input (masters first) into a slot. */

@@ -28,7 +28,7 @@ import { calibratedName, stampProduct } from "../products.ts";
 import { describeReadout } from "../frame_source.ts";
 import { type ErrorNotes, ProductFile } from "../product_file.ts";
 import type { Judgement, Stage, StageContext } from "./stage.ts";
-import { deviationOf, openMasters, readBands, termsOf, withMasters } from "./_sweep.ts";
+import { deviationOf, openMasters, readBands, storedBits, termsOf, withMasters } from "./_sweep.ts";
 import { keptProduct } from "./_products.ts";
 import { temperatureVerdict } from "./_quality.ts";
 
@@ -427,5 +427,5 @@ async function finishLights(
 /** The bad-pixel map's band of a slot: its stored bytes when they are the bits (BITPIX 8), else its values. */
 function mapBand(map: SweepInput, slot: number): Uint8Array | Float32Array {
   const input = map.input(slot);
-  return input.encoding?.bitpix === 8 && !input.layout && input.raw ? input.raw : input.band;
+  return storedBits(input) ?? input.band;
 }
