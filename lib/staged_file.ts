@@ -4,8 +4,16 @@
  * system), synced, then renamed over its final path; abandoned, the temporary
  * file is removed. What every product, FITS or preview, is written through.
  *
+ * Large files are written behind: every {@link WRITE_BEHIND_BYTES} written, the
+ * data so far is synced in the background while writing goes on (as
+ * PostgreSQL's `backend_flush_after`), so the disk takes a product while the
+ * next band is computed and the sync that commits it finds little left to do.
+ *
  * @module
  */
+
+/** Bytes written between background syncs of a staged file. */
+export const WRITE_BEHIND_BYTES = 8 << 20;
 
 /** A temporary file standing in for `path` until {@link StagedFile.commit}. */
 export class StagedFile {
@@ -16,6 +24,12 @@ export class StagedFile {
   /** The open temporary file. */
   readonly file: Deno.FsFile;
   #finished = false;
+  /** Bytes written since the last background sync started. */
+  #unsynced = 0;
+  /** The background sync in flight, if any. */
+  #syncing: Promise<void> | null = null;
+  /** The first background sync's failure: the commit reports it (the kernel reports a failed write back once). */
+  #syncError: unknown = null;
 
   private constructor(path: string, tempPath: string, file: Deno.FsFile) {
     this.path = path;
@@ -40,8 +54,26 @@ export class StagedFile {
     return this.#finished;
   }
 
+  /**
+   * Counts `bytes` just written to {@link file}; past {@link WRITE_BEHIND_BYTES}
+   * since the last, starts a background sync of the data so far (unless one is
+   * still running).
+   */
+  wrote(bytes: number): void {
+    this.#unsynced += bytes;
+    if (this.#unsynced < WRITE_BEHIND_BYTES || this.#syncing || this.#finished) return;
+    this.#unsynced = 0;
+    this.#syncing = this.file.syncData().catch((error) => {
+      this.#syncError ??= error;
+    }).finally(() => {
+      this.#syncing = null;
+    });
+  }
+
   /** Syncs and closes the temporary file and renames it over the final path. */
   async commit(): Promise<void> {
+    await this.#syncing;
+    if (this.#syncError) throw this.#syncError;
     await this.file.sync();
     this.file.close();
     this.#finished = true;
@@ -50,6 +82,7 @@ export class StagedFile {
 
   /** Abandons the write: closes and removes the temporary file (the final path is untouched). */
   async abort(): Promise<void> {
+    await this.#syncing;
     if (!this.#finished) {
       this.#finished = true;
       try {

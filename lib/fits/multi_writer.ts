@@ -136,6 +136,7 @@ export class FitsMultiImageWriter {
     this.#file.seekSync(position, Deno.SeekMode.Start);
     let written = 0;
     while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
+    this.#staged.wrote(bytes.length);
   }
 
   /**

@@ -187,6 +187,7 @@ export class FitsImageWriter {
   async #writeAll(bytes: Uint8Array): Promise<void> {
     let written = 0;
     while (written < bytes.length) written += await this.#file.write(bytes.subarray(written));
+    this.#staged.wrote(bytes.length);
   }
 
   /** Appends pixels (whole rows, in order). Values are rounded and clamped for integer BITPIX. */
@@ -233,6 +234,7 @@ export class FitsImageWriter {
     this.#acceptEncoded(bytes, sum);
     let written = 0;
     while (written < bytes.length) written += this.#file.writeSync(bytes.subarray(written));
+    this.#staged.wrote(bytes.length);
   }
 
   #acceptEncoded(bytes: Uint8Array, sum: number): void {
