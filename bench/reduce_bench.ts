@@ -116,7 +116,7 @@ function stageNote(stage: ReductionReport["stages"][number]): string {
     case "ingest":
       return "headers read, frames classified, night and files recorded";
     case "calibrated_lights":
-      return `${stage.products} lights; fsync of each batch overlaps the next batch`;
+      return `${stage.products} lights in batches of up to 24; products synced behind their writes`;
     case "master_qc":
       return "each new master against the previous of its kind";
     case "bad_pixel_map":

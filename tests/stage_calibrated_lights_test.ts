@@ -7,6 +7,7 @@ import { Header, readImage, writeImage } from "../lib/fits/mod.ts";
 import type { ProductKind } from "../lib/store/mod.ts";
 import { simulateNight } from "../services/preprocessor/simulate.ts";
 import { calibratedLights, ingest } from "../services/preprocessor/stages/mod.ts";
+import { evenBatches } from "../services/preprocessor/stages/calibrated_lights.ts";
 import { framesOf, runStages, withBench } from "./_stages.ts";
 
 Deno.test("calibrated lights use the closest masters of another night, scale the dark, floor the flat and flag saturated pixels", async () => {
@@ -81,4 +82,17 @@ Deno.test("calibrated lights use the closest masters of another night, scale the
       `master bias borrowed from ${elsewhere}/master_bias.fits (2026-11-20T20:00:00)`,
     ]);
   });
+});
+
+Deno.test("lights go in batches as even as can be, none over the most", () => {
+  assertEquals(evenBatches(0, 24), []);
+  assertEquals(evenBatches(20, 24), [20]);
+  assertEquals(evenBatches(25, 24), [12, 13]);
+  assertEquals(evenBatches(30, 24), [15, 15]);
+  for (let count = 1; count <= 200; count++) {
+    const batches = evenBatches(count, 24);
+    assertEquals(batches.reduce((a, b) => a + b, 0), count);
+    assertEquals(batches.length, Math.ceil(count / 24));
+    assert(Math.max(...batches) - Math.min(...batches) <= 1, `${count}: ${batches}`);
+  }
 });

@@ -32,8 +32,22 @@ import { deviationOf, openMasters, readBands, storedBits, termsOf, withMasters }
 import { keptProduct } from "./_products.ts";
 import { temperatureVerdict } from "./_quality.ts";
 
-/** Lights calibrated together: each master band is read once per batch, not once per light. */
-const LIGHT_BATCH = 8;
+/**
+ * Most lights calibrated together: each master band (and its uncertainty) is read,
+ * decoded and prepared once per batch, not once per light, and the bands shrink
+ * to keep the batch's buffers within the sweep's budget. Products are written
+ * behind (see `StagedFile`), so a batch's commits cost little even for the last.
+ */
+const LIGHT_BATCH = 24;
+
+/** `count` items in batches of at most `most`, as even as can be: 30 in 15 and 15, not 24 and 6. */
+export function evenBatches(count: number, most: number): number[] {
+  const batches = Math.ceil(count / most);
+  return Array.from(
+    { length: batches },
+    (_, i) => Math.floor((count * (i + 1)) / batches) - Math.floor((count * i) / batches),
+  );
+}
 
 /** Calibrates the lights of each shape. */
 export const calibratedLights: Stage = {
@@ -51,9 +65,11 @@ export const calibratedLights: Stage = {
     const todo = plans.filter((p) => !p.kept);
     let finishing: Promise<void> = Promise.resolve();
     try {
-      for (let i = 0; i < todo.length; i += LIGHT_BATCH) {
+      let first = 0;
+      for (const size of evenBatches(todo.length, LIGHT_BATCH)) {
         context.checkAbort();
-        const { finished } = await calibrateBatch(context, todo.slice(i, i + LIGHT_BATCH));
+        const { finished } = await calibrateBatch(context, todo.slice(first, first + size));
+        first += size;
         const previous = finishing;
         finishing = finished;
         await previous;
