@@ -9,6 +9,8 @@
 
 /** Value type i32. */
 export const I32 = 0x7f;
+/** Value type f64. */
+export const F64 = 0x7c;
 /** Value type v128. */
 export const V128 = 0x7b;
 
@@ -85,6 +87,18 @@ export const op = {
   f64x2Eq: [0xfd, 0x47],
   f32x4DemoteF64x2Zero: [0xfd, 0x5e],
   f64x2PromoteLowF32x4: [0xfd, 0x5f],
+  /** Four bytes into the low lane, the rest zero. */
+  v128Load32Zero: (offset: number) => [0xfd, 0x5c, 0x02, ...uleb(offset)],
+  /** The low 4 bytes (lane 0 of i32x4) to memory. */
+  v128Store32Lane0: (offset: number) => [0xfd, 0x5a, 0x02, ...uleb(offset), 0],
+  i8x16Splat: [0xfd, 0x0f],
+  f64x2Ne: [0xfd, 0x48],
+  f64x2Ge: [0xfd, 0x4c],
+  i64x2Sub: [0xfd, 0xd1, 0x01],
+  f64x2Sqrt: [0xfd, 0xef, 0x01],
+  f64x2Add: [0xfd, 0xf0, 0x01],
+  f64x2Div: [0xfd, 0xf3, 0x01],
+  f64x2Pmax: [0xfd, 0xf7, 0x01],
   f64x2Abs: [0xfd, 0xec, 0x01],
   f64x2Sub: [0xfd, 0xf1, 0x01],
   f64x2Mul: [0xfd, 0xf2, 0x01],

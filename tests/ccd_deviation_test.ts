@@ -5,6 +5,7 @@
  */
 import { assert, assertAlmostEquals, assertEquals } from "./_assert.ts";
 import { peerTest, PYTHON } from "./_peers.ts";
+import { addSums, checksumOf } from "../lib/fits/mod.ts";
 import {
   BAD_PIXEL_BIT,
   type BandTask,
@@ -172,6 +173,89 @@ Deno.test("a band task flags saturated pixels in a light's mask, keeps their val
   assertEquals(result.saturated[1], 1);
   assertEquals(band[1], 70000);
   assertEquals([...mask], [0, SATURATED_BIT, 4, BAD_PIXEL_BIT]);
+});
+
+Deno.test("MEF lights through the light kernel (one pass, four pixels at a time, the rest by the passes) get the passes' bytes, masks, sums and counts to the bit", () => {
+  let seed = 3;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pixels = 4099; // not a multiple of 4
+  const band = (f: (p: number) => number) => Float32Array.from({ length: pixels }, (_, p) => f(p));
+  const bias = band(() => 1000 + 5 * random());
+  const dark = band(() => 20 * random());
+  // Zeros in the flat (no floor: infinite values, bad pixels), a map with bits here and there.
+  const flat = band((p) => p % 501 === 0 ? 0 : 0.9 + 0.2 * random());
+  const errors = [band(() => 2 * random()), band(() => random()), band(() => 0.01 * random())];
+  const map = Uint8Array.from({ length: pixels }, (_, p) => p % 53 === 0 ? 1 : p % 71 === 0 ? 4 : 0);
+  const terms = { bias, dark, darkScale: 1.5, flat, flatMean: 1.01, flatFloor: 0 };
+  const noise = [{ gain: 1.5, readNoise: 9 }, { gain: 2.2, readNoise: 4 }, { gain: 1.5, readNoise: 9 }];
+  // Stored uint16 (BZERO 32768): zeros, saturated values (at and above 60000) and all between.
+  const raws = noise.map(() => {
+    const bytes = new Uint8Array(pixels * 2);
+    const view = new DataView(bytes.buffer);
+    for (let p = 0; p < pixels; p++) {
+      const value = p % 89 === 0
+        ? 65535
+        : p % 83 === 0
+        ? 0
+        : p % 79 === 0
+        ? 60000
+        : Math.floor(800 + 5000 * random());
+      view.setInt16(2 * p, value - 32768);
+    }
+    return bytes;
+  });
+  const task = (encodedOnly: boolean) => {
+    const masters = [bias, dark, flat, ...errors].map((values) => ({
+      raw: null,
+      encoding: null,
+      band: values,
+      terms: null,
+      encoded: null,
+      histogram: null,
+    }));
+    const lights = raws.map((raw, l) => ({
+      raw,
+      encoding: { bitpix: 16, bscale: 1, bzero: 32768 },
+      band: new Float32Array(pixels),
+      saturation: 60000,
+      keepSaturated: true,
+      encodedOnly,
+      terms,
+      encoded: new Uint8Array(pixels * 4),
+      histogram: null,
+      mask: { out: new Uint8Array(pixels), badPixels: l === 1 ? null : map, position: 0 },
+      deviation: {
+        out: new Float32Array(pixels),
+        encoded: new Uint8Array(pixels * 4),
+        terms: { ...noise[l], biasError: errors[0], darkError: errors[1], flatError: errors[2] },
+      },
+    }));
+    const bandTask: BandTask = { inputs: [...masters, ...lights], combine: null };
+    const results = [runBandSlice(bandTask, 0, 2053, 0), runBandSlice(bandTask, 2053, pixels, 1)];
+    return { lights, results, first: masters.length };
+  };
+  const kernel = task(true);
+  const passes = task(false);
+  kernel.lights.forEach((light, l) => {
+    const other = passes.lights[l];
+    assertEquals(light.encoded, other.encoded, `light ${l}: SCI bytes`);
+    assertEquals(light.deviation.encoded, other.deviation.encoded, `light ${l}: ERR bytes`);
+    assertEquals(light.mask.out, other.mask.out, `light ${l}: BPM`);
+    for (const [s, result] of kernel.results.entries()) {
+      const expected = passes.results[s];
+      const j = kernel.first + l;
+      assertEquals(result.sums[j], expected.sums[j], `light ${l} slice ${s}: SCI sum`);
+      assertEquals(result.deviationSums[j], expected.deviationSums[j], `light ${l} slice ${s}: ERR sum`);
+      assertEquals(result.maskSums[j], expected.maskSums[j], `light ${l} slice ${s}: BPM sum`);
+      assertEquals(result.saturated[j], expected.saturated[j], `light ${l} slice ${s}: saturated`);
+    }
+    assert(other.mask.out.some((bits) => (bits & SATURATED_BIT) !== 0), "some pixels saturated");
+    assert(other.mask.out.some((bits) => (bits & BAD_PIXEL_BIT) !== 0), "some pixels bad");
+  });
+  assertEquals(
+    checksumOf(passes.lights[0].encoded),
+    addSums(passes.results[0].sums[passes.first], passes.results[1].sums[passes.first]),
+  );
 });
 
 Deno.test("a combine's mask: saturation in any input, and bad where nothing was left", () => {

@@ -23,6 +23,7 @@ import {
 import type { Section } from "./section.ts";
 import { StreamingMedian } from "./streaming_median.ts";
 import { addSums, positionedSum } from "../fits/checksum.ts";
+import { type KernelLayout, LightScratch, runLightKernel } from "./_light_scratch.ts";
 
 /** Bins of one histogram block: a coarse histogram, or one bucket of a fine one. */
 export const HISTOGRAM_BINS = 65536;
@@ -109,6 +110,12 @@ export interface BandInput {
   saturation?: number | null;
   /** Saturated values stay as they are (flagged in the mask only): a calibrated light of a MEF product. */
   keepSaturated?: boolean;
+  /**
+   * Only the encoded bytes (and the mask) are wanted after the task: the band's
+   * values and the uncertainty's may be left unwritten, which lets a camera's
+   * MEF light go through the light kernel in one pass (see `_light_simd.ts`).
+   */
+  encodedOnly?: boolean;
   /** Where saturated pixels get their mask bit (ORed in) when the input has no `mask` of its own: a combine's mask. */
   flags?: Uint8Array | null;
   /** The input's own bad-pixel mask. */
@@ -196,68 +203,119 @@ export function runBandSlice(task: BandTask, start: number, end: number, worker:
     combineCount: 0,
   };
   // Each master flat is normalized once for the band's pixels here, not once a light; so are the
-  // uncertainty terms the lights of the band share.
-  const normalized = new Map<Float32Array, Float64Array>();
-  const prepared: { key: unknown[]; terms: PreparedDeviation }[] = [];
+  // uncertainty terms the lights of the band share (in the light kernel's memory, where it runs).
+  const flats = new Set(task.inputs.map((input) => input.terms?.flat).filter((flat) => flat));
+  const combos: unknown[][] = [];
+  for (const input of task.inputs) {
+    if (!input.deviation) continue;
+    const key = deviationKey(input.terms, input.deviation.terms);
+    if (!combos.some((known) => sameKey(known, key))) combos.push(key);
+  }
+  const kernelWanted = end - start >= KERNEL_FROM &&
+    task.inputs.some((input) => kernelEncoding(input) !== null);
+  const scratch = LightScratch.of(flats.size, combos.length, end, kernelWanted);
+  const normalized = new Map<Float32Array, { divisor: Float64Array; which: number }>();
+  const prepared: { key: unknown[]; terms: PreparedDeviation; kernel: KernelLayout | null }[] = [];
   task.combine?.mask?.fill(0, start, end);
   for (const input of task.inputs) {
     const band = input.band;
     const mask = input.mask ?? null;
-    // A light's mask starts from the bad-pixel map as its band is decoded (saturation added there).
-    const flags = mask?.out ?? input.flags ?? null;
-    const base = mask ? { from: mask.badPixels } : null;
-    result.saturated.push(decodeSlice(input, start, end, flags, base));
     const terms = input.terms;
-    let divisor: Float64Array | undefined;
+    let flat: { divisor: Float64Array; which: number } | undefined;
     if (terms?.flat) {
-      divisor = normalized.get(terms.flat);
-      if (!divisor) {
-        divisor = flatScratch(normalized.size, end);
-        normalizeFlat(terms.flat, terms.flatMean ?? 1, terms.flatFloor ?? -Infinity, divisor, start, end);
-        normalized.set(terms.flat, divisor);
-      }
-    }
-    const deviation = input.deviation ?? null;
-    if (deviation) {
-      const d = deviation.terms;
-      const key = [
-        terms?.bias,
-        terms?.dark,
-        terms?.darkScale,
-        terms?.flat,
-        d.biasError,
-        d.darkError,
-        d.flatError,
-      ];
-      let shared = prepared.find((entry) => entry.key.every((k, i) => k === key[i]))?.terms;
-      if (!shared) {
-        shared = prepareDeviation(
-          terms,
-          d,
-          divisor ?? null,
-          deviationScratch(prepared.length, end),
+      flat = normalized.get(terms.flat);
+      if (!flat) {
+        flat = { divisor: scratch.flat(normalized.size), which: normalized.size };
+        normalizeFlat(
+          terms.flat,
+          terms.flatMean ?? 1,
+          terms.flatFloor ?? -Infinity,
+          flat.divisor,
           start,
           end,
         );
-        prepared.push({ key, terms: shared });
+        normalized.set(terms.flat, flat);
       }
-      calibrateWithDeviation(band, deviation.out, terms, d, start, end, {
+    }
+    const divisor = flat?.divisor;
+    const deviation = input.deviation ?? null;
+    let shared: (typeof prepared)[number] | undefined;
+    if (deviation) {
+      const key = deviationKey(terms, deviation.terms);
+      shared = prepared.find((entry) => sameKey(entry.key, key));
+      if (!shared) {
+        const which = prepared.length;
+        const made = prepareDeviation(
+          terms,
+          deviation.terms,
+          divisor ?? null,
+          scratch.deviation(which),
+          start,
+          end,
+        );
+        // The kernel takes the usual light: every master with its uncertainty.
+        const usual = terms?.bias && terms.dark && flat && made.masterVariance && made.flatTerm;
+        const kernel = usual
+          ? scratch.stage(flat!.which, which, terms!.bias!, terms!.dark!, start, end)
+          : null;
+        shared = { key, terms: made, kernel };
+        prepared.push(shared);
+      }
+    }
+    // The usual MEF light goes through the light kernel in one pass, four pixels at a time; the passes
+    // below take the rest (and every other input).
+    let from = start;
+    let kernelSums = { sum: 0, errorSum: 0, saturated: 0 };
+    const zero = kernelEncoding(input);
+    if (zero !== null && shared?.kernel && mask && !(mask.badPixels instanceof Float32Array)) {
+      from = start + ((end - start) & ~3);
+      kernelSums = runLightKernel(
+        shared.kernel,
+        {
+          raw: input.raw!,
+          zero,
+          level: input.saturation ?? Infinity,
+          map: mask.badPixels,
+          mask: mask.out,
+          encoded: input.encoded!,
+          errorEncoded: deviation!.encoded!,
+          darkScale: terms!.darkScale ?? 1,
+          gain: deviation!.terms.gain,
+          readNoise: deviation!.terms.readNoise,
+          badBit: BAD_PIXEL_BIT,
+          saturatedBit: SATURATED_BIT,
+        },
+        start,
+        from,
+      );
+    }
+    // A light's mask starts from the bad-pixel map as its band is decoded (saturation added there).
+    const flags = mask?.out ?? input.flags ?? null;
+    const base = mask ? { from: mask.badPixels } : null;
+    result.saturated.push(kernelSums.saturated + decodeSlice(input, from, end, flags, base));
+    if (deviation) {
+      calibrateWithDeviation(band, deviation.out, terms, deviation.terms, from, end, {
         normalizedFlat: divisor,
-        prepared: shared,
+        prepared: shared!.terms,
         mask: mask?.out,
         badBit: BAD_PIXEL_BIT,
       });
     } else {
-      if (terms) calibrateBand(band, terms, start, end, divisor);
+      if (terms) calibrateBand(band, terms, from, end, divisor);
       if (mask) {
         const out = mask.out;
-        for (let i = start; i < end; i++) if (!Number.isFinite(band[i])) out[i] |= BAD_PIXEL_BIT;
+        for (let i = from; i < end; i++) if (!Number.isFinite(band[i])) out[i] |= BAD_PIXEL_BIT;
       }
     }
     result.maskSums.push(mask ? positionedSum(mask.out, start, end, (mask.position ?? 0) + start) : 0);
-    result.sums.push(input.encoded ? encodeFloat32BigEndian(band, input.encoded, start, end) : 0);
+    result.sums.push(
+      addSums(kernelSums.sum, input.encoded ? encodeFloat32BigEndian(band, input.encoded, from, end) : 0),
+    );
     result.deviationSums.push(
-      deviation?.encoded ? encodeFloat32BigEndian(deviation.out, deviation.encoded, start, end) : 0,
+      addSums(
+        kernelSums.errorSum,
+        deviation?.encoded ? encodeFloat32BigEndian(deviation.out, deviation.encoded, from, end) : 0,
+      ),
     );
     const coarse = input.histogram?.coarse ?? null;
     const fine = input.histogram?.fine ?? null;
@@ -333,31 +391,32 @@ function flooredSum(values: Float32Array, floor: number, start: number, end: num
   return [sum, count];
 }
 
-/** Scratch of the thread running slices: the shared uncertainty terms (one set per combination of masters). */
-const deviationScratches: { variance: Float64Array; inverse: Float64Array; flat: Float64Array }[] = [];
+/** Pixels of a slice from which its usual lights go through the light kernel. */
+const KERNEL_FROM = 256;
 
-function deviationScratch(
-  which: number,
-  length: number,
-): { variance: Float64Array; inverse: Float64Array; flat: Float64Array } {
-  if (!deviationScratches[which] || deviationScratches[which].variance.length < length) {
-    deviationScratches[which] = {
-      variance: new Float64Array(length),
-      inverse: new Float64Array(length),
-      flat: new Float64Array(length),
-    };
-  }
-  return deviationScratches[which];
+/**
+ * The integer `BZERO` of an input the light kernel takes whole (a camera's
+ * uint16 band, stored as it is read, made into a MEF light whose values are
+ * wanted only encoded), or null.
+ */
+function kernelEncoding(input: BandInput): number | null {
+  const encoding = input.encoding;
+  if (
+    !input.encodedOnly || !input.raw || !encoding || input.layout || !input.keepSaturated || !input.encoded ||
+    !input.deviation?.encoded || input.histogram
+  ) return null;
+  const { bitpix, bscale, bzero, blank } = encoding;
+  const exact = Number.isInteger(bzero) && Math.abs(bzero) <= 1 << 23;
+  return bitpix === 16 && bscale === 1 && blank === undefined && exact ? bzero : null;
 }
 
-/** Scratch of the thread running slices: normalized flats (one per master flat of a task). */
-const flatScratches: Float64Array[] = [];
+/** What the lights sharing their uncertainty terms have in common: their masters, dark scale and masters' uncertainties. */
+function deviationKey(terms: CalibrationTerms | null, d: DeviationTerms): unknown[] {
+  return [terms?.bias, terms?.dark, terms?.darkScale, terms?.flat, d.biasError, d.darkError, d.flatError];
+}
 
-function flatScratch(which: number, length: number): Float64Array {
-  if (!flatScratches[which] || flatScratches[which].length < length) {
-    flatScratches[which] = new Float64Array(length);
-  }
-  return flatScratches[which];
+function sameKey(a: unknown[], b: unknown[]): boolean {
+  return a.every((k, i) => k === b[i]);
 }
 
 /** Scratch of the thread running slices: one row's overscan. */

@@ -323,6 +323,8 @@ async function calibrateBatch(
                 return {
                   ...input,
                   keepSaturated: true,
+                  // Only the bytes written are wanted: a camera's light may go through in one pass.
+                  encodedOnly: true,
                   mask: {
                     out: planes.mask[slot],
                     badPixels: badPixels ? mapBand(masters.get(badPixels.path)!, slot) : null,
