@@ -130,8 +130,9 @@ Deno.test("kill -9 during a reduction, start again: the job completes, products 
 });
 
 Deno.test("SIGTERM: the current frames finish, the job is queued again, exit 0 within 10 s", async () => {
-  // Lights are calibrated in batches of 8; with 40 there are batches left to put back.
-  const { root, night, config, url } = await prepare(40);
+  // Lights are calibrated in batches of up to 24, as even as can be: 80 make four of 20, so when the
+  // first is done (its products counted in the progress) there are batches left to put back.
+  const { root, night, config, url } = await prepare(80);
   const daemon = startDaemon(config);
   try {
     const job = await submit(url, night);

@@ -40,6 +40,12 @@ import { temperatureVerdict } from "./_quality.ts";
  */
 const LIGHT_BATCH = 24;
 
+/**
+ * Most pixels of a batch: eight 4096² frames. A stop (SIGTERM, a cancelled job)
+ * lets the batch under way finish, so this bounds how long it waits.
+ */
+const LIGHT_BATCH_PIXELS = 8 * 4096 * 4096;
+
 /** `count` items in batches of at most `most`, as even as can be: 30 in 15 and 15, not 24 and 6. */
 export function evenBatches(count: number, most: number): number[] {
   const batches = Math.ceil(count / most);
@@ -66,7 +72,9 @@ export const calibratedLights: Stage = {
     let finishing: Promise<void> = Promise.resolve();
     try {
       let first = 0;
-      for (const size of evenBatches(todo.length, LIGHT_BATCH)) {
+      const { width, height } = group.frames[0];
+      const most = Math.max(1, Math.min(LIGHT_BATCH, Math.floor(LIGHT_BATCH_PIXELS / (width * height))));
+      for (const size of evenBatches(todo.length, most)) {
         context.checkAbort();
         const { finished } = await calibrateBatch(context, todo.slice(first, first + size));
         first += size;
