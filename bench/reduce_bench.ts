@@ -7,7 +7,7 @@
  * `--json` report. toros runs twice a turn, with `Output: Format: single` (SCI
  * only) and `mef` (SCI, BPM and ERR, the default), for what the mask and the
  * uncertainty cost; ccdproc once more with `--uncertainty` (its lights' ERR). Then the same night doubled in frame count and in frame size,
- * to show toros' RSS stays flat. `--quick`: 512×512, one run, no doubling.
+ * to show toros' RSS stays flat. Every run starts after a `sync`. `--quick`: 512×512, one run, no doubling.
  *
  * @module
  */
@@ -40,6 +40,9 @@ async function loadAverage(): Promise<number> {
 }
 
 async function timed(command: string, args: string[]): Promise<Run & { stdout: string }> {
+  // What earlier runs and the simulation wrote goes to the disk first (`sync`): otherwise the kernel writes
+  // it back during this run, whose own syncs then wait behind a gigabyte it did not write.
+  await new Deno.Command("sync").output();
   const load = await loadAverage();
   const started = performance.now();
   const out = await new Deno.Command("/usr/bin/time", {
@@ -267,7 +270,8 @@ async function main(): Promise<void> {
       "",
       `${await machineLine()}. Simulated uint16 night: 11 bias, 11 dark (60 s), 11 flat (V), 20 lights;`,
       "the standard reduction (median masters, scaled dark, flats normalized by their median, flat_correct).",
-      "Times are wall clock of the whole command (start-up, ingest, SHA-256 of every raw file, products fsync'd);",
+      "Times are wall clock of the whole command (start-up, ingest, SHA-256 of every raw file, products fsync'd),",
+      "each started after a `sync` (nothing an earlier run or the simulation wrote is still going to the disk);",
       `RSS is GNU time's maximum resident set size (the highest of the runs). The machine's 1-minute load average`,
       `as each pair of runs started: ${
         references.map((run) => run.load.toFixed(2)).join(", ")
