@@ -104,6 +104,29 @@ export const op = {
   f64x2Mul: [0xfd, 0xf2, 0x01],
 };
 
+/** `local += by` for an i32 local, `by` the instructions that push the amount. */
+export function increment(local: number, by: number[]): number[] {
+  return [...op.get(local), ...by, ...op.i32Add, ...op.set(local)];
+}
+
+/** `local -= by` for an i32 local, `by` the instructions that push the amount. */
+export function decrement(local: number, by: number[]): number[] {
+  return [...op.get(local), ...by, ...op.i32Sub, ...op.set(local)];
+}
+
+/**
+ * A module's exports, instantiated from its bytes (without imports), or null
+ * where the runtime cannot compile it (no WebAssembly SIMD): the caller's
+ * JavaScript runs instead.
+ */
+export function instantiate<T>(bytes: Uint8Array<ArrayBuffer>): T | null {
+  try {
+    return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as T;
+  } catch {
+    return null;
+  }
+}
+
 /** The address `base + i` (two i32 locals) on the stack. */
 export function at(base: number, i: number): number[] {
   return [...op.get(base), ...op.get(i), ...op.i32Add];
@@ -121,14 +144,8 @@ export function forEachRow(row: number, rows: number, stride: number, body: numb
     ...op.i32Eqz,
     ...op.brIf(1),
     ...body,
-    ...op.get(row),
-    ...op.get(stride),
-    ...op.i32Add,
-    ...op.set(row),
-    ...op.get(rows),
-    ...op.i32Const(1),
-    ...op.i32Sub,
-    ...op.set(rows),
+    ...increment(row, op.get(stride)),
+    ...decrement(rows, op.i32Const(1)),
     ...op.br(0),
     ...op.end,
     ...op.end,
@@ -147,10 +164,7 @@ export function forEachVector(i: number, bytes: number, body: number[], step = 1
     ...op.i32GeU,
     ...op.brIf(1),
     ...body,
-    ...op.get(i),
-    ...op.i32Const(step),
-    ...op.i32Add,
-    ...op.set(i),
+    ...increment(i, op.i32Const(step)),
     ...op.br(0),
     ...op.end,
     ...op.end,

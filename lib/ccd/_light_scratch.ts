@@ -31,11 +31,9 @@ interface ComboRegions {
   dark: number;
 }
 
-/** Where the kernel finds a light's terms (byte offsets of pixel 0 in its memory), and its staging. */
-export interface KernelLayout {
+/** Where one light's bytes go in and out of the kernel's memory (byte offsets of pixel 0), and its sums. */
+interface Staging {
   simd: LightSimd;
-  norm: number;
-  combo: ComboRegions;
   raw: number;
   map: number;
   sci: number;
@@ -44,17 +42,16 @@ export interface KernelLayout {
   sums: number;
 }
 
+/** Where the kernel finds a light's terms (byte offsets of pixel 0 in its memory), and its staging. */
+export interface KernelLayout extends Staging {
+  norm: number;
+  combo: ComboRegions;
+}
+
 /** The slice's regions in the kernel's memory. */
-interface KernelRegions {
-  simd: LightSimd;
+interface KernelRegions extends Staging {
   flats: number[];
   combos: ComboRegions[];
-  raw: number;
-  map: number;
-  sci: number;
-  err: number;
-  mask: number;
-  sums: number;
 }
 
 /** What the kernel needs of one light (a camera's uint16 frame with its mask and uncertainty; see `band_task.ts`). */

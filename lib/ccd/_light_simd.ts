@@ -16,7 +16,20 @@
  *
  * @module
  */
-import { F64, func, I32, MODULE_HEADER, name, op, section, V128, vec } from "../wasm_assembly.ts";
+import {
+  F64,
+  func,
+  I32,
+  increment,
+  instantiate,
+  MODULE_HEADER,
+  name,
+  op,
+  section,
+  V128,
+  vec,
+} from "../wasm_assembly.ts";
+import { addHalfSums } from "../fits/_simd.ts";
 
 /** Shuffle lanes that reverse the bytes of each 32-bit word (float32 to big-endian). */
 const REVERSE_EACH_WORD = [3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12];
@@ -150,18 +163,7 @@ function lightBody(): number[] {
     ...op.get(out),
     ...op.i8x16Shuffle(REVERSE_EACH_WORD),
     ...op.v128Store,
-    ...op.get(hi),
-    ...op.get(out),
-    ...op.i32Const(16),
-    ...op.i32x4ShrU,
-    ...op.i32x4Add,
-    ...op.set(hi),
-    ...op.get(lo),
-    ...op.get(out),
-    ...op.get(m16),
-    ...op.v128And,
-    ...op.i32x4Add,
-    ...op.set(lo),
+    ...addHalfSums(hi, lo, out, m16),
   ];
   const bytesOf = (a: number, b: number, bit: number) => [
     ...op.get(a),
@@ -171,10 +173,7 @@ function lightBody(): number[] {
     ...op.v128And,
   ];
   const splat = (param: number, local: number) => [...op.get(param), ...op.f64x2Splat, ...op.set(local)];
-  const step = (
-    local: number,
-    by: number,
-  ) => [...op.get(local), ...op.i32Const(by), ...op.i32Add, ...op.set(local)];
+  const step = (local: number, by: number) => increment(local, op.i32Const(by));
   const store = (
     offset: number,
     local: number,
@@ -306,12 +305,6 @@ let instance: LightSimd | null | undefined;
 
 /** This thread's instance, or null where WebAssembly SIMD is unavailable (the band task's passes run). */
 export function lightSimd(): LightSimd | null {
-  if (instance !== undefined) return instance;
-  try {
-    instance = new WebAssembly.Instance(new WebAssembly.Module(lightSimdModule()))
-      .exports as unknown as LightSimd;
-  } catch {
-    instance = null;
-  }
+  if (instance === undefined) instance = instantiate<LightSimd>(lightSimdModule());
   return instance;
 }

@@ -12,10 +12,13 @@
 
 import {
   at,
+  decrement,
   forEachRow,
   forEachVector,
   func,
   I32,
+  increment,
+  instantiate,
   MODULE_HEADER,
   name,
   op,
@@ -190,14 +193,8 @@ function scaleBody(): number[] {
     ...op.f64x2Splat,
     ...op.set(sc),
     ...forEachVector(i, bytes, [...half(0), ...half(8)]),
-    ...op.get(raw),
-    ...op.get(stride),
-    ...op.i32Add,
-    ...op.set(raw),
-    ...op.get(scales),
-    ...op.i32Const(8),
-    ...op.i32Add,
-    ...op.set(scales),
+    ...increment(raw, op.get(stride)),
+    ...increment(scales, op.i32Const(8)),
   ]);
 }
 
@@ -213,7 +210,6 @@ function scaleBody(): number[] {
 function centersBody(): number[] {
   const [raw, rows, stride, scales, key, out, ties, bytes, j, r, s, left, k, c, v, e, seen, tie, any] = Array
     .from({ length: 19 }, (_, i) => i);
-  const back = (local: number, by: number[]) => [...op.get(local), ...by, ...op.i32Sub, ...op.set(local)];
   const twice = (local: number) => [...at(local, j), ...op.get(j), ...op.i32Add];
   return [
     // The last input's row and scale: inputs are tried last to first, so that the first match stays.
@@ -287,9 +283,9 @@ function centersBody(): number[] {
       ...op.get(e),
       ...op.v128Or,
       ...op.set(seen),
-      ...back(r, op.get(stride)),
-      ...back(s, op.i32Const(8)),
-      ...back(left, op.i32Const(1)),
+      ...decrement(r, op.get(stride)),
+      ...decrement(s, op.i32Const(8)),
+      ...decrement(left, op.i32Const(1)),
       ...op.br(0),
       ...op.end,
       ...op.end,
@@ -340,14 +336,8 @@ function deviationsBody(): number[] {
       ...half(0),
       ...half(8),
     ]),
-    ...op.get(out),
-    ...op.get(stride),
-    ...op.i32Add,
-    ...op.set(out),
-    ...op.get(scales),
-    ...op.i32Const(8),
-    ...op.i32Add,
-    ...op.set(scales),
+    ...increment(out, op.get(stride)),
+    ...increment(scales, op.i32Const(8)),
   ]);
 }
 
@@ -428,12 +418,6 @@ let instance: MedianSimd | null | undefined;
 
 /** This thread's instance, or null where WebAssembly SIMD is unavailable (the JavaScript network runs). */
 export function medianSimd(): MedianSimd | null {
-  if (instance !== undefined) return instance;
-  try {
-    const module = new WebAssembly.Module(medianSimdModule());
-    instance = new WebAssembly.Instance(module).exports as unknown as MedianSimd;
-  } catch {
-    instance = null;
-  }
+  if (instance === undefined) instance = instantiate<MedianSimd>(medianSimdModule());
   return instance;
 }

@@ -20,6 +20,7 @@ import {
   forEachVector,
   func,
   I32,
+  instantiate,
   MODULE_HEADER,
   name,
   op,
@@ -52,6 +53,28 @@ function copyWordsSwapped(src: number, dst: number, i: number, v: number): numbe
 }
 
 /**
+ * `hi += v >>> 16; lo += v & 0xffff`, lane by lane: the FITS checksum's sums of
+ * the 16-bit halves of the words in local `v` (host-order values of the
+ * big-endian words), `mask` a local holding 0xffff in each lane.
+ */
+export function addHalfSums(hi: number, lo: number, v: number, mask: number): number[] {
+  return [
+    ...op.get(hi),
+    ...op.get(v),
+    ...op.i32Const(16),
+    ...op.i32x4ShrU,
+    ...op.i32x4Add,
+    ...op.set(hi),
+    ...op.get(lo),
+    ...op.get(v),
+    ...op.get(mask),
+    ...op.v128And,
+    ...op.i32x4Add,
+    ...op.set(lo),
+  ];
+}
+
+/**
  * encode(src, dst, bytes, sums): the words at `src` byte-swapped to `dst`, and
  * the sums of their high and low 16-bit halves (as host-order words) added
  * lane by lane into two v128 at `sums`. Locals: 4 i (i32); 5 v, 6 hi, 7 lo, 8 mask (v128).
@@ -64,18 +87,7 @@ function encodeBody(): number[] {
     ...op.set(mask),
     ...forEachVector(i, bytes, [
       ...copyWordsSwapped(src, dst, i, v),
-      ...op.get(hi),
-      ...op.get(v),
-      ...op.i32Const(16),
-      ...op.i32x4ShrU,
-      ...op.i32x4Add,
-      ...op.set(hi),
-      ...op.get(lo),
-      ...op.get(v),
-      ...op.get(mask),
-      ...op.v128And,
-      ...op.i32x4Add,
-      ...op.set(lo),
+      ...addHalfSums(hi, lo, v, mask),
     ]),
     ...op.get(sums),
     ...op.get(hi),
@@ -180,13 +192,7 @@ interface ByteOrderSimd {
 let instance: ByteOrderSimd | null | undefined;
 
 function byteOrderSimd(): ByteOrderSimd | null {
-  if (instance !== undefined) return instance;
-  try {
-    const module = new WebAssembly.Module(byteOrderSimdModule());
-    instance = new WebAssembly.Instance(module).exports as unknown as ByteOrderSimd;
-  } catch {
-    instance = null;
-  }
+  if (instance === undefined) instance = instantiate<ByteOrderSimd>(byteOrderSimdModule());
   return instance;
 }
 
