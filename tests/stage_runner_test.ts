@@ -175,3 +175,45 @@ Deno.test("a stop between groups ends the run with ReductionAborted", async () =
     assertEquals(seen.length, 1, "the group running finishes, the next never starts");
   });
 });
+
+Deno.test("products under way move the progress before they are recorded, and the progress never goes back", async () => {
+  await withBench(async (bench) => {
+    const night = `${bench.dir}/2026-11-29`;
+    await simulateNight(night, { size: 8, bias: 0, darks: 0, flatsPerFilter: 0, lights: 4 });
+    // A batch of four lights swept in halves, recorded one by one; then a later batch that starts lower.
+    const batched: Stage = {
+      ...recording("lights", ["light"], [], []),
+      run(group, context) {
+        context.underWay(1);
+        context.underWay(2);
+        context.underWay(4);
+        for (const frame of group.frames.slice(0, 2)) {
+          context.produced({
+            kind: "calibrated_light",
+            path: `${context.outDir}/lights_${frame.fileName}`,
+            inputs: [frame.fileName],
+            uses: [],
+            warnings: [],
+            reused: false,
+          });
+        }
+        context.underWay(0.5);
+        for (const frame of group.frames.slice(2)) {
+          context.produced({
+            kind: "calibrated_light",
+            path: `${context.outDir}/lights_${frame.fileName}`,
+            inputs: [frame.fileName],
+            uses: [],
+            warnings: [],
+            reused: false,
+          });
+        }
+        return Promise.resolve();
+      },
+    };
+    const progress: ReductionProgress[] = [];
+    await runStages(bench, night, [ingest, batched], { progress });
+    const done = progress.filter((p) => p.total === 4).map((p) => p.done);
+    assertEquals(done, [0, 1, 2, 4, 4, 4, 4, 4, 4]);
+  });
+});

@@ -21,7 +21,9 @@ function progressBar(progress: ReductionProgress): string {
   const fraction = progress.total > 0 ? progress.done / progress.total : 1;
   const filled = Math.round(fraction * width);
   const step = basename(progress.step);
-  return `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${progress.done}/${progress.total} ${step}`
+  return `\r[${"#".repeat(filled)}${".".repeat(width - filled)}] ${
+    Math.floor(progress.done)
+  }/${progress.total} ${step}`
     .padEnd(90);
 }
 

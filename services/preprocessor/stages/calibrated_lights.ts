@@ -366,7 +366,7 @@ async function calibrateBatch(
             }
           });
         },
-        write: async (_y0, n, slot) => {
+        write: async (y0, n, slot) => {
           for (const light of open) {
             if (light.failed) continue;
             try {
@@ -380,6 +380,7 @@ async function calibrateBatch(
               await fail(light, error);
             }
           }
+          context.underWay(open.length * ((y0 + n) / height));
         },
       }, context.gate);
     } catch (error) {

@@ -74,6 +74,8 @@ export class NightRun {
   #severalShapes = false;
   #done = 0;
   #total = 0;
+  /** The progress last shown: it never goes back (products under way are counted before they are recorded). */
+  #shown = 0;
   /** Frames left out by the group running now, and its pending catalog writes. */
   #leftOut = new Set<string>();
   #writes: Promise<void>[] = [];
@@ -104,9 +106,15 @@ export class NightRun {
             .reduce((n, group) => n + later.products(group), 0),
         0,
       );
-      this.#options.onProgress?.({ done: this.#done, total: this.#total, step: stage.name });
+      this.#progress(this.#done, stage.name);
       await this.#runStage(stage, groups);
     }
+  }
+
+  /** Tells `onProgress` how far the night is: `done` products of the total, never less than shown before. */
+  #progress(done: number, step: string): void {
+    this.#shown = Math.min(this.#total, Math.max(this.#shown, done));
+    this.#options.onProgress?.({ done: this.#shown, total: this.#total, step });
   }
 
   /**
@@ -116,7 +124,7 @@ export class NightRun {
   async runGroups(stage: Stage, groups: FrameGroup[]): Promise<void> {
     this.#checkAbort();
     this.#total = this.#done + groups.reduce((n, group) => n + stage.products(group), 0);
-    this.#options.onProgress?.({ done: this.#done, total: this.#total, step: stage.name });
+    this.#progress(this.#done, stage.name);
     await this.#runStage(stage, groups);
   }
 
@@ -197,8 +205,9 @@ export class NightRun {
         summary.products++;
         if (product.reused) summary.reused++;
         this.#done++;
-        options.onProgress?.({ done: this.#done, total: this.#total, step: product.path });
+        this.#progress(this.#done, product.path);
       },
+      underWay: (products) => this.#progress(this.#done + products, stage.name),
       reject: (frame, reason) => {
         summary.rejected++;
         leaveOut(frame, reason, this.skipped, "rejected");

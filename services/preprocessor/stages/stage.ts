@@ -87,6 +87,12 @@ export interface StageContext {
   confine(): Promise<void>;
   /** Records a product made or kept (the report, the progress). */
   produced(product: ProductSummary): void;
+  /**
+   * Counts `products` under way (a fraction of them: a batch of lights half
+   * swept is half its products) in the progress before they are recorded, so
+   * the progress moves while a batch is swept; the progress never goes back.
+   */
+  underWay(products: number): void;
   /** Rejects a frame (quality control): recorded with the reason, and later stages never see it. */
   reject(frame: RawFrame, reason: string): void;
   /** Records a frame the stage failed on: with the reason, and later stages never see it. */
