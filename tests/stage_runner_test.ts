@@ -187,7 +187,7 @@ Deno.test("products under way move the progress before they are recorded, and th
         context.underWay(1);
         context.underWay(2);
         context.underWay(4);
-        for (const frame of group.frames.slice(0, 2)) {
+        const record = (frame: (typeof group.frames)[number]) =>
           context.produced({
             kind: "calibrated_light",
             path: `${context.outDir}/lights_${frame.fileName}`,
@@ -196,18 +196,9 @@ Deno.test("products under way move the progress before they are recorded, and th
             warnings: [],
             reused: false,
           });
-        }
+        group.frames.slice(0, 2).forEach(record);
         context.underWay(0.5);
-        for (const frame of group.frames.slice(2)) {
-          context.produced({
-            kind: "calibrated_light",
-            path: `${context.outDir}/lights_${frame.fileName}`,
-            inputs: [frame.fileName],
-            uses: [],
-            warnings: [],
-            reused: false,
-          });
-        }
+        group.frames.slice(2).forEach(record);
         return Promise.resolve();
       },
     };
