@@ -62,6 +62,8 @@ export const op = {
   i32x4Splat: [0xfd, 0x11],
   f32x4Ne: [0xfd, 0x42],
   v128And: [0xfd, 0x4e],
+  /** a & ~b */
+  v128AndNot: [0xfd, 0x4f],
   v128Or: [0xfd, 0x50],
   v128Xor: [0xfd, 0x51],
   v128AnyTrue: [0xfd, 0x53],
@@ -76,7 +78,6 @@ export const op = {
   i32x4MaxS: [0xfd, 0xb8, 0x01],
   f32x4Abs: [0xfd, 0xe0, 0x01],
   f32x4Sub: [0xfd, 0xe5, 0x01],
-  i32Mul: [0x6c],
   f64Load: (offset: number) => [0x2b, 0x03, ...uleb(offset)],
   /** Two float32 (8 bytes) into the low lanes, the rest zero. */
   v128Load64Zero: (offset: number) => [0xfd, 0x5d, 0x03, ...uleb(offset)],
@@ -110,7 +111,7 @@ export function increment(local: number, by: number[]): number[] {
 }
 
 /** `local -= by` for an i32 local, `by` the instructions that push the amount. */
-export function decrement(local: number, by: number[]): number[] {
+function decrement(local: number, by: number[]): number[] {
   return [...op.get(local), ...by, ...op.i32Sub, ...op.set(local)];
 }
 
